@@ -1,0 +1,3 @@
+from refund_registry.cli import main
+
+main()

@@ -1,0 +1,113 @@
+"""The Litestar application factory: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from refund_registry import errors
+from refund_registry.config import Settings
+from refund_registry.http import problems
+from refund_registry.http.common import ALL_ROLES, authenticate, json_response, runtime
+from refund_registry.runtime import Runtime
+
+
+@get("/health/live", tags=["operations"], summary="Liveness", include_in_schema=True)
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/health/ready", tags=["operations"], summary="Readiness: PostgreSQL and Redis")
+async def ready(request: Request[Any, Any, Any]) -> Any:
+    """503 when PostgreSQL is unreachable; 200 ``degraded`` when only Redis is.
+
+    Without Redis the service still answers correctly (slower, with the stated
+    fallbacks), so a load balancer should keep sending it traffic.
+    """
+    rt = runtime(request)
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(rt.pool.fetchval("SELECT 1"), timeout=2)
+        checks["postgres"] = "ok"
+    except (Exception, TimeoutError) as exc:
+        checks["postgres"] = f"down: {exc.__class__.__name__}"
+    if rt.redis is None:
+        checks["redis"] = "not configured"
+    else:
+        try:
+            await asyncio.wait_for(rt.redis.ping(), timeout=1)
+            rt.breaker.succeeded()
+            checks["redis"] = "ok"
+        except (Exception, TimeoutError) as exc:
+            rt.breaker.failed(exc)
+            checks["redis"] = f"degraded: {exc.__class__.__name__}"
+    if checks["postgres"] != "ok":
+        status, code = "down", 503
+    elif checks["redis"] != "ok":
+        status, code = "degraded", 200
+    else:
+        status, code = "ok", 200
+    return json_response({"status": status, "checks": checks}, status=code)
+
+
+@get("/v1/whoami", tags=["operations"], summary="Check a signed request; echo the caller")
+async def whoami(request: Request[Any, Any, Any]) -> Any:
+    """A no-op for members to test their request signing (and for benchmarks)."""
+    caller, _ = await authenticate(request, ALL_ROLES)
+    return json_response({"principal": caller.principal_id, "role": caller.role})
+
+
+class _Metrics(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -> Litestar:
+    """Build the app; its lifespan opens this process's connections unless given a runtime."""
+    from refund_registry.http.routes import ROUTES
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if runtime_override is not None:
+            yield
+            return
+        rt = await Runtime.start(settings)
+        app.state.runtime = rt
+        try:
+            yield
+        finally:
+            await rt.close()
+
+    prometheus = PrometheusConfig(app_name="refund_registry", group_path=True)
+    app = Litestar(
+        route_handlers=[live, ready, whoami, _Metrics, *ROUTES],
+        lifespan=[lifespan],
+        middleware=[prometheus.middleware],
+        exception_handlers={
+            errors.RegistryError: problems.registry_error_handler,
+            HTTPException: problems.http_error_handler,
+            Exception: problems.internal_error_handler,
+        },
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Refund Registry",
+            version="1.0.0",
+            description=(
+                "A shared ledger of confirmed refund fraud. Every member route takes a "
+                "signed request (SPEC section 10): Authorization: Bearer <JWS typ rr-req+jwt>."
+            ),
+            path="/schema",
+        ),
+        debug=False,
+        logging_config=None,
+    )
+    if runtime_override is not None:
+        app.state.runtime = runtime_override
+    return app

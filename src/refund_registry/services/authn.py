@@ -1,0 +1,226 @@
+"""Who is calling: verifies signed requests and subject tokens (SPEC section 10).
+
+Keys are read from PostgreSQL once and kept in memory; a ``NOTIFY`` from the
+principals tables (a key added or revoked, a principal suspended) clears the
+cache in every process at once, and entries also age out after
+``principal_cache_seconds`` in case a notification was missed while the
+listening connection was down.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from refund_registry.domain import tokens
+from refund_registry.domain.keys import PublicKey
+from refund_registry.errors import Forbidden
+from refund_registry.storage.cache import ReplayGuard
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    kid: str
+    principal_id: str
+    role: str
+    name: str
+    alg: str
+    key: PublicKey
+    usable: bool  # key not revoked and principal active
+    refusal: str  # why not, when not usable
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated principal and the request that proved it."""
+
+    principal_id: str
+    role: str
+    name: str
+    kid: str
+    jti: str
+    request_digest: str  # SHA-256 (b64url) of the exact signed token
+    claims: dict[str, Any]
+
+
+KeyLoader = Callable[[str], Awaitable[dict[str, Any] | None]]
+
+
+class KeyCache:
+    def __init__(self, loader: KeyLoader, ttl: float, clock: Callable[[], float] = time.monotonic):
+        self._loader = loader
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, KeyRecord | None]] = {}
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    async def get(self, kid: str) -> KeyRecord | None:
+        now = self._clock()
+        hit = self._entries.get(kid)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        row = await self._loader(kid)
+        record = _to_record(row) if row else None
+        if len(self._entries) > 10_000:  # unknown kids must not grow memory without bound
+            self._entries.clear()
+        self._entries[kid] = (now + self._ttl, record)
+        return record
+
+
+def _to_record(row: dict[str, Any]) -> KeyRecord:
+    key = serialization.load_pem_public_key(row["public_key_pem"].encode())
+    refusal = ""
+    if row["revoked_at"] is not None:
+        refusal = "key_revoked"
+    elif row["status"] != "active":
+        refusal = "principal_inactive"
+    return KeyRecord(
+        kid=row["kid"],
+        principal_id=row["principal_id"],
+        role=row["role"],
+        name=row["name"],
+        alg=row["alg"],
+        key=key,  # type: ignore[arg-type]
+        usable=not refusal,
+        refusal=refusal,
+    )
+
+
+class Authenticator:
+    def __init__(
+        self,
+        keys: KeyCache,
+        replay: ReplayGuard,
+        *,
+        audience: str,
+        leeway: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keys = keys
+        self.replay = replay
+        self.audience = audience
+        self.leeway = leeway
+        self.clock = clock
+
+    async def _key_for(self, head: tokens.Unverified) -> KeyRecord:
+        record = await self.keys.get(head.kid)
+        if record is None:
+            raise tokens.fail("unknown_key", "'kid' does not name a registered key")
+        if record.principal_id != head.iss:
+            raise tokens.fail("key_mismatch", "the key named by 'kid' does not belong to 'iss'")
+        if not record.usable:
+            detail = {
+                "key_revoked": "this key has been revoked",
+                "principal_inactive": "this principal is suspended or revoked",
+            }[record.refusal]
+            raise tokens.fail(record.refusal, detail)
+        return record
+
+    async def request(
+        self,
+        authorization: str | None,
+        *,
+        method: str,
+        path_and_query: str,
+        body: bytes,
+        roles: frozenset[str],
+    ) -> Caller:
+        """Authenticate a signed request and check that its role may use the route."""
+        token = _bearer(authorization)
+        head = tokens.peek(token, tokens.REQUEST_TYP)
+        record = await self._key_for(head)
+        verified = tokens.verify(
+            token,
+            head=head,
+            key_principal=record.principal_id,
+            key_alg=record.alg,
+            key=record.key,
+            audience=self.audience,
+            now=self.clock(),
+            leeway=self.leeway,
+            max_lifetime=tokens.REQUEST_MAX_LIFETIME,
+            required=("htm", "htu", "bsh"),
+        )
+        tokens.check_request_binding(
+            verified.claims, method=method, path_and_query=path_and_query, body=body
+        )
+        ttl = int(verified.exp - self.clock()) + self.leeway + 1
+        if not await self.replay.claim(f"{verified.iss}:{verified.jti}", ttl):
+            raise tokens.fail("replayed", "this token's 'jti' has already been used")
+        if record.role not in roles:
+            raise Forbidden(
+                f"role {record.role!r} may not use this route", code="auth.forbidden_role"
+            )
+        return Caller(
+            principal_id=record.principal_id,
+            role=record.role,
+            name=record.name,
+            kid=record.kid,
+            jti=verified.jti,
+            request_digest=tokens.body_digest(token.encode("ascii")),
+            claims=dict(verified.claims),
+        )
+
+    async def subject(self, authorization: str | None) -> tuple[Caller, list[dict[str, str]]]:
+        """Verify a subject token; return the issuing member and the pseudonyms it names.
+
+        A subject token is reusable until it expires (SPEC section 10), so its
+        ``jti`` is not burnt; it cannot be used on member routes because its
+        ``typ`` differs.
+        """
+        token = _bearer(authorization)
+        head = tokens.peek(token, tokens.SUBJECT_TYP)
+        record = await self._key_for(head)
+        if record.role != "member":
+            raise tokens.fail("issuer_not_member", "subject tokens are issued by members only")
+        verified = tokens.verify(
+            token,
+            head=head,
+            key_principal=record.principal_id,
+            key_alg=record.alg,
+            key=record.key,
+            audience=self.audience,
+            now=self.clock(),
+            leeway=self.leeway,
+            max_lifetime=tokens.SUBJECT_MAX_LIFETIME,
+            required=("pseudonyms",),
+        )
+        pseudonyms = verified.claims["pseudonyms"]
+        if (
+            not isinstance(pseudonyms, list)
+            or not 1 <= len(pseudonyms) <= 10
+            or not all(
+                isinstance(p, dict)
+                and isinstance(p.get("kind"), str)
+                and isinstance(p.get("value"), str)
+                for p in pseudonyms
+            )
+        ):
+            raise tokens.fail(
+                "malformed", "'pseudonyms' must list 1 to 10 objects with 'kind' and 'value'"
+            )
+        caller = Caller(
+            principal_id=record.principal_id,
+            role="buyer",
+            name=record.name,
+            kid=record.kid,
+            jti=verified.jti,
+            request_digest=tokens.body_digest(token.encode("ascii")),
+            claims=dict(verified.claims),
+        )
+        return caller, [{"kind": p["kind"], "value": p["value"]} for p in pseudonyms]
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise tokens.fail("missing", "send 'Authorization: Bearer <signed JWT>'")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise tokens.fail("missing", "the Authorization header must use the Bearer scheme")
+    return token.strip()

@@ -1,0 +1,72 @@
+"""PostgreSQL connections, and the one place driver errors become domain errors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+
+from refund_registry.errors import Conflict, Unavailable
+
+APP_ROLE = "registry_app"
+
+# Errors that mean "the database is not there right now", not "your input is wrong".
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typ in ("json", "jsonb"):
+        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections act as the unprivileged application role."""
+    try:
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            server_settings={"role": APP_ROLE, "application_name": "refund-registry"},
+            init=_init_connection,
+            # Handlers leave no session state behind (no SET, no temp tables, no
+            # LISTEN on pooled connections), so the per-release reset query is
+            # pure overhead on the hot path.
+            reset=_no_reset,
+            command_timeout=30,
+        )
+    except _UNAVAILABLE as exc:
+        raise Unavailable(f"PostgreSQL is unreachable: {exc}", code="db.unavailable") from exc
+    assert pool is not None
+    return pool
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    return None
+
+
+@contextlib.asynccontextmanager
+async def translated() -> AsyncIterator[None]:
+    """Map driver errors raised inside the block to domain errors."""
+    try:
+        yield
+    except asyncpg.UniqueViolationError as exc:
+        raise Conflict(exc.detail or str(exc), code="db.unique_violation") from exc
+    except asyncpg.SerializationError as exc:
+        raise Unavailable("a concurrent change got in the way; retry", retry_after=1) from exc
+    except _UNAVAILABLE as exc:
+        raise Unavailable(f"PostgreSQL is unreachable: {exc}", code="db.unavailable") from exc
+
+
+def record(row: asyncpg.Record | None) -> dict[str, Any] | None:
+    return dict(row) if row is not None else None

@@ -1,0 +1,115 @@
+"""Forward-only migrations from the numbered ``.sql`` files in ``schema/``.
+
+Each file is applied once, in its own transaction, under a PostgreSQL advisory
+lock (so two processes starting together do not race), and recorded with the
+SHA-256 of its text. A file that was edited after it was applied is refused:
+the database would no longer match what the repository says it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger("refund_registry.migrate")
+
+# Package layout: src/refund_registry/storage/migrate.py → <root>/schema
+SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schema"
+_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_LOCK_KEY = 0x5252_4D49  # "RRMI": the migration advisory lock
+
+
+class MigrationError(RuntimeError):
+    """The database and the migration files disagree; start-up must stop."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def discover(directory: Path = SCHEMA_DIR) -> list[Migration]:
+    """The migration files in order; a gap or a duplicate number is an error."""
+    migrations: list[Migration] = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _FILE.match(path.name)
+        if match is None:
+            continue
+        migrations.append(Migration(int(match[1]), match[2], path.read_text()))
+    for expected, migration in enumerate(migrations, start=1):
+        if migration.version != expected:
+            raise MigrationError(
+                f"migration numbers must run 1, 2, 3…; found {migration.version:04d} "
+                f"where {expected:04d} was expected"
+            )
+    return migrations
+
+
+async def apply(dsn: str, directory: Path = SCHEMA_DIR) -> list[str]:
+    """Apply pending migrations; return the names of those applied now."""
+    migrations = discover(directory)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+        try:
+            return await _apply_locked(conn, migrations)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+    finally:
+        await conn.close()
+
+
+async def _apply_locked(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
+    await conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version     integer PRIMARY KEY,
+            name        text NOT NULL,
+            checksum    text NOT NULL,
+            applied_at  timestamptz NOT NULL DEFAULT now()
+        )
+        """
+    )
+    rows = await conn.fetch("SELECT version, name, checksum FROM schema_migrations")
+    applied = {row["version"]: row for row in rows}
+    known = {m.version for m in migrations}
+    unknown = sorted(set(applied) - known)
+    if unknown:
+        raise MigrationError(
+            f"the database has migrations this code does not know: {unknown}; "
+            "is an older release starting against a newer database?"
+        )
+    done: list[str] = []
+    for migration in migrations:
+        row = applied.get(migration.version)
+        label = f"{migration.version:04d}_{migration.name}"
+        if row is not None:
+            if row["checksum"] != migration.checksum:
+                raise MigrationError(
+                    f"migration {label} was edited after it was applied "
+                    f"(recorded sha256 {row['checksum'][:12]}…, file {migration.checksum[:12]}…); "
+                    "migrations are forward-only: add a new file instead"
+                )
+            continue
+        async with conn.transaction():
+            await conn.execute(migration.sql)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                migration.version,
+                migration.name,
+                migration.checksum,
+            )
+        log.info("migration applied", extra={"migration": label})
+        done.append(label)
+    return done

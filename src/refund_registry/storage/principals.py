@@ -1,0 +1,59 @@
+"""Principals and their keys in PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from refund_registry.storage.db import translated
+from refund_registry.storage.queries import Q
+
+
+async def add_principal(
+    pool: asyncpg.Pool, *, principal_id: str, name: str, role: str, kid: str, alg: str, pem: str
+) -> None:
+    async with translated(), pool.acquire() as conn, conn.transaction():
+        await conn.execute(Q["insert_principal"], principal_id, name, role)
+        await conn.execute(Q["insert_key"], kid, principal_id, alg, pem)
+
+
+async def add_key(pool: asyncpg.Pool, *, principal_id: str, kid: str, alg: str, pem: str) -> None:
+    async with translated():
+        await pool.execute(Q["insert_key"], kid, principal_id, alg, pem)
+
+
+async def get_principal(pool: asyncpg.Pool, principal_id: str) -> dict[str, Any] | None:
+    async with translated():
+        row = await pool.fetchrow(Q["get_principal"], principal_id)
+    return dict(row) if row else None
+
+
+async def get_key(pool: asyncpg.Pool, kid: str) -> dict[str, Any] | None:
+    async with translated():
+        row = await pool.fetchrow(Q["get_key"], kid)
+    return dict(row) if row else None
+
+
+async def list_principals(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    async with translated():
+        rows = await pool.fetch(Q["list_principals"])
+    return [dict(r) for r in rows]
+
+
+async def set_status(pool: asyncpg.Pool, principal_id: str, status: str) -> bool:
+    async with translated():
+        row = await pool.fetchrow(Q["set_principal_status"], principal_id, status)
+    return row is not None
+
+
+async def revoke_key(pool: asyncpg.Pool, kid: str) -> str | None:
+    """Revoke one key; return its principal, or None if unknown or already revoked."""
+    async with translated():
+        row = await pool.fetchrow(Q["revoke_key"], kid)
+    return str(row["principal_id"]) if row else None
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

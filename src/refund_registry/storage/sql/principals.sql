@@ -1,0 +1,31 @@
+-- name: insert_principal
+INSERT INTO principals (id, name, role) VALUES ($1, $2, $3);
+
+-- name: insert_key
+INSERT INTO principal_keys (kid, principal_id, alg, public_key_pem) VALUES ($1, $2, $3, $4);
+
+-- name: get_key
+SELECT k.kid, k.principal_id, k.alg, k.public_key_pem, k.revoked_at,
+       p.role, p.status, p.name
+FROM principal_keys k JOIN principals p ON p.id = k.principal_id
+WHERE k.kid = $1;
+
+-- name: list_principals
+SELECT p.id, p.name, p.role, p.status, p.created_at,
+       COALESCE(array_agg(k.kid ORDER BY k.created_at) FILTER (WHERE k.kid IS NOT NULL
+                AND k.revoked_at IS NULL), '{}') AS active_kids
+FROM principals p LEFT JOIN principal_keys k ON k.principal_id = p.id
+GROUP BY p.id ORDER BY p.created_at, p.id;
+
+-- name: set_principal_status
+UPDATE principals SET status = $2, changed_at = now()
+WHERE id = $1 AND status <> 'revoked'
+RETURNING id, status;
+
+-- name: revoke_key
+UPDATE principal_keys SET revoked_at = now()
+WHERE kid = $1 AND revoked_at IS NULL
+RETURNING kid, principal_id;
+
+-- name: get_principal
+SELECT id, name, role, status FROM principals WHERE id = $1;
