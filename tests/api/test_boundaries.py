@@ -1,0 +1,36 @@
+"""Transport-level refusals: unknown routes, wrong methods, oversize bodies."""
+
+from __future__ import annotations
+
+from tests.conftest import Api, MakePrincipal, assert_problem
+
+
+async def test_unknown_route_is_a_problem_document(api: Api) -> None:
+    assert_problem(await api.client.get("/v1/nowhere"), 404, "route.not_found")
+
+
+async def test_wrong_method_is_a_problem_document(api: Api) -> None:
+    response = await api.client.delete("/health/live")
+    assert_problem(response, 405, "route.method_not_allowed")
+
+
+async def test_oversize_body_is_refused_before_authentication(
+    api: Api, make_principal: MakePrincipal
+) -> None:
+    member = await make_principal()
+    big = b"{" + b" " * (2 * 1024 * 1024) + b"}"
+    response = await api.call(member, "GET", "/v1/whoami", raw=big)
+    assert_problem(response, 413, "request.too_large")
+
+
+async def test_openapi_schema_is_served(api: Api) -> None:
+    response = await api.client.get("/schema/openapi.json")
+    assert response.status_code == 200
+    assert "/health/ready" in response.json()["paths"]
+
+
+async def test_metrics_are_exposed(api: Api) -> None:
+    await api.client.get("/health/live")
+    response = await api.client.get("/metrics")
+    assert response.status_code == 200
+    assert "refund_registry" in response.text
