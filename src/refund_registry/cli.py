@@ -19,6 +19,7 @@ import signal
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -207,6 +208,45 @@ def cmd_principals(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
+    """Background duties: retention expiry (and, as they land, deadlines and checkpoints).
+
+    Safe to run in several processes: every duty claims its rows with SKIP LOCKED.
+    """
+    from refund_registry.runtime import Runtime
+
+    settings = load_settings(args)
+    as_of = _parse_time(args.as_of) if args.as_of else None
+
+    async def run(live: Settings) -> dict[str, Any]:
+        rt = await Runtime.start(live)
+        try:
+            while True:
+                moment = as_of or datetime.now(UTC)
+                done = {"as_of": moment.isoformat(), "expired": await rt.ledger.expire(moment)}
+                if args.once:
+                    return done
+                log.info("worker pass", extra=done)
+                await asyncio.sleep(args.interval)
+        finally:
+            await rt.close()
+
+    with backing_servers(settings) as live:
+        _migrate(live)
+        with contextlib.suppress(KeyboardInterrupt):
+            result = asyncio.run(run(live))
+            out.write(json.dumps(result) + "\n")
+    return 0
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandError(f"--as-of {text!r} is not an ISO 8601 time") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="refund-registry",
@@ -223,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", parents=[common], help="apply pending schema migrations")
     migrate.set_defaults(handler=cmd_migrate)
+
+    worker = sub.add_parser("worker", parents=[common], help="retention expiry and deadlines")
+    worker.add_argument("--once", action="store_true", help="one pass, then exit")
+    worker.add_argument("--as-of", help="pretend it is this time (ISO 8601), for drills")
+    worker.add_argument("--interval", type=float, default=30.0, help="seconds between passes")
+    worker.set_defaults(handler=cmd_worker)
 
     prin = sub.add_parser(
         "principals", help="members, adjudicators, auditors, admins and their keys"

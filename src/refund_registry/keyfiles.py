@@ -64,3 +64,18 @@ def ensure_secret(path: Path, *, generate: bool, size: int = 32) -> bytes:
     if len(data) != size:
         raise ValueError(f"{path} must hold {size} bytes as hex")
     return data
+
+
+def load_keyring_keys(path: Path, *, generate: bool) -> tuple[bytes, ...]:
+    """The registry keyring file: one 32-byte key in hex per line, oldest first.
+
+    A missing file is created with one key when generation is allowed.
+    """
+    if not path.exists():
+        ensure_secret(path, generate=generate)
+    keys = tuple(
+        bytes.fromhex(line.strip()) for line in path.read_text().splitlines() if line.strip()
+    )
+    if not keys or any(len(k) != 32 for k in keys):
+        raise ValueError(f"{path} must hold one or more 32-byte keys in hex, one per line")
+    return keys

@@ -14,8 +14,11 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
+from refund_registry import keyfiles
 from refund_registry.config import Settings
+from refund_registry.domain.reports import Keyring
 from refund_registry.services.authn import Authenticator, KeyCache
+from refund_registry.services.ledger import Ledger
 from refund_registry.storage import principals as principal_store
 from refund_registry.storage.cache import RedisBreaker, ReplayGuard, create_redis
 from refund_registry.storage.db import create_pool
@@ -32,6 +35,7 @@ class Runtime:
     replay: ReplayGuard
     keys: KeyCache
     auth: Authenticator
+    ledger: Ledger
     listener: asyncpg.Connection | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -54,7 +58,13 @@ class Runtime:
         auth = Authenticator(
             keys, replay, audience=settings.audience, leeway=settings.clock_skew_seconds
         )
-        runtime = cls(settings, pool, redis, breaker, replay, keys, auth)
+        keyring = Keyring(
+            keyfiles.load_keyring_keys(
+                settings.key_path("registry"), generate=settings.environment != "production"
+            )
+        )
+        ledger = Ledger(pool, keyring)
+        runtime = cls(settings, pool, redis, breaker, replay, keys, auth, ledger)
         await runtime._listen()
         return runtime
 

@@ -71,7 +71,7 @@ class _Metrics(PrometheusController):
 
 def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -> Litestar:
     """Build the app; its lifespan opens this process's connections unless given a runtime."""
-    from refund_registry.http.routes import ROUTES
+    from refund_registry.http.routes import all_routes
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -87,7 +87,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
 
     prometheus = PrometheusConfig(app_name="refund_registry", group_path=True)
     app = Litestar(
-        route_handlers=[live, ready, whoami, _Metrics, *ROUTES],
+        route_handlers=[live, ready, whoami, _Metrics, *all_routes(settings)],
         lifespan=[lifespan],
         middleware=[prometheus.middleware],
         exception_handlers={

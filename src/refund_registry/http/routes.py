@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from refund_registry.http import admin
+from refund_registry.config import Settings
+from refund_registry.http import admin, reports
 
-ROUTES: list[Any] = [*admin.ROUTES]
+
+def all_routes(settings: Settings) -> list[Any]:
+    return [*admin.ROUTES, *reports.routes(settings.max_bulk_body_bytes)]

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from refund_registry.errors import Conflict, Unavailable
+from refund_registry.errors import Conflict, InvalidInput, Unavailable
 
 APP_ROLE = "registry_app"
 
@@ -62,6 +62,10 @@ async def translated() -> AsyncIterator[None]:
         yield
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(exc.detail or str(exc), code="db.unique_violation") from exc
+    except asyncpg.DataError as exc:
+        raise InvalidInput(
+            f"a value is out of range: {exc}", code="request.value_out_of_range"
+        ) from exc
     except asyncpg.SerializationError as exc:
         raise Unavailable("a concurrent change got in the way; retry", retry_after=1) from exc
     except _UNAVAILABLE as exc:

@@ -1,0 +1,274 @@
+"""Confirmed-fraud reports: what may be filed, and for how long it counts.
+
+Pure rules (SPEC section 4). ``validate`` returns *every* violation of a
+report, so that a bulk upload can name each bad item and each broken rule in
+one answer; ``retention_until`` applies the retention policy.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from refund_registry.domain.identity import KINDS
+from refund_registry.domain.scoring import CATEGORIES
+
+EVIDENCE_KINDS = frozenset(
+    {
+        "photo_forensics",
+        "ai_detector",
+        "carrier_record",
+        "packing_video",
+        "buyer_admission",
+        "police_report",
+        "court_judgment",
+        "other",
+    }
+)
+PROOF_PARTS = ("reasonable_grounds", "rigorous_evidence", "recognised_category", "action_taken")
+MAX_IDENTIFIERS = 10
+PSEUDONYM_BYTES = 64
+
+# ISO 4217 active codes (2024 list, funds and precious metals excluded).
+_CURRENCY_TABLE = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD "
+    "BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY "
+    "COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP "
+    "GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR "
+    "IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT "
+    "LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR "
+    "MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK "
+    "PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD "
+    "SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY "
+    "TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG "
+    "XOF XPF YER ZAR ZMW ZWG"
+)
+CURRENCIES = frozenset(_CURRENCY_TABLE.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    code: str
+    field: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    kind: str
+    pseudonym: str  # unpadded base64url as received
+
+
+@dataclass(frozen=True, slots=True)
+class ReportInput:
+    case_reference: str
+    identifiers: tuple[Identifier, ...]
+    category: str
+    amount_minor: int
+    currency: str
+    order_date: date
+    refund_date: date
+    confirmed_at: datetime
+    buyer_notified_at: datetime
+    evidence_kinds: tuple[str, ...]
+    evidence_digest: str
+    standard_of_proof: Mapping[str, bool]
+
+
+def b64url_decode(text: str) -> bytes | None:
+    """Strict unpadded base64url, or None."""
+    if "=" in text or any(c in text for c in "+/ \n\r\t"):
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    # Refuse non-canonical encodings (stray low bits), so one value has one spelling.
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != text:
+        return None
+    return raw
+
+
+def validate(report: ReportInput, now: datetime) -> list[Violation]:
+    """Every rule the report breaks; empty when it may be filed."""
+    out: list[Violation] = []
+
+    def bad(code: str, where: str, detail: str) -> None:
+        out.append(Violation(f"report.{code}", where, detail))
+
+    if not 1 <= len(report.case_reference) <= 128 or not report.case_reference.strip():
+        bad("case_reference", "case_reference", "must be 1 to 128 characters, not blank")
+    missing = [p for p in PROOF_PARTS if report.standard_of_proof.get(p) is not True]
+    if missing:
+        bad(
+            "standard_of_proof",
+            "standard_of_proof",
+            "all four parts must be attested; not attested: " + ", ".join(missing),
+        )
+    kinds = report.evidence_kinds
+    unknown = sorted(set(kinds) - EVIDENCE_KINDS)
+    if not kinds:
+        bad("evidence_missing", "evidence_kinds", "name the evidence the member holds")
+    elif unknown:
+        bad("evidence_kind_unknown", "evidence_kinds", "unknown: " + ", ".join(unknown))
+    elif len(set(kinds)) != len(kinds):
+        bad("evidence_duplicate", "evidence_kinds", "each evidence kind at most once")
+    elif set(kinds) == {"ai_detector"}:
+        bad(
+            "evidence_insufficient",
+            "evidence_kinds",
+            "an AI-image-detector score alone is not rigorous evidence",
+        )
+    digest = b64url_decode(report.evidence_digest)
+    if digest is None or len(digest) != 32:
+        bad("evidence_digest", "evidence_digest", "must be the unpadded base64url SHA-256")
+    if report.category not in CATEGORIES:
+        bad("category_unknown", "category", "must be one of " + ", ".join(sorted(CATEGORIES)))
+    if report.amount_minor <= 0:
+        bad("amount", "amount.minor_units", "must be a positive whole number of minor units")
+    if report.currency not in CURRENCIES:
+        bad("currency", "amount.currency", "must be an ISO 4217 currency code such as CNY")
+    if report.refund_date < report.order_date:
+        bad("dates_order", "refund_date", "the refund cannot precede the order")
+    if report.confirmed_at > now:
+        bad("confirmed_in_future", "confirmed_at", "a case cannot be confirmed in the future")
+    if report.confirmed_at.date() < report.order_date:
+        bad("confirmed_before_order", "confirmed_at", "a case cannot be confirmed before the order")
+    if report.buyer_notified_at > now:
+        bad(
+            "buyer_notice_after_filing",
+            "buyer_notified_at",
+            "the buyer must be told before the report is filed",
+        )
+    ids = report.identifiers
+    if not 1 <= len(ids) <= MAX_IDENTIFIERS:
+        bad("identifiers_count", "identifiers", f"1 to {MAX_IDENTIFIERS} identifiers")
+    seen: set[tuple[str, str]] = set()
+    for i, ident in enumerate(ids):
+        where = f"identifiers[{i}]"
+        if ident.kind not in KINDS:
+            bad("identifier_kind", where + ".kind", "must be one of " + ", ".join(sorted(KINDS)))
+        raw = b64url_decode(ident.pseudonym)
+        if raw is None or len(raw) != PSEUDONYM_BYTES:
+            bad("pseudonym", where + ".pseudonym", "must be 86 base64url characters (64 bytes)")
+        if (ident.kind, ident.pseudonym) in seen:
+            bad("identifiers_duplicate", where, "the same identifier appears twice")
+        seen.add((ident.kind, ident.pseudonym))
+    return out
+
+
+def request_hash(report: ReportInput) -> bytes:
+    """A digest of what the member asserted, to tell a retry from a different report.
+
+    Identifier order does not matter; every other field does.
+    """
+    parts = [
+        report.case_reference,
+        "|".join(sorted(f"{i.kind}:{i.pseudonym}" for i in report.identifiers)),
+        report.category,
+        str(report.amount_minor),
+        report.currency,
+        report.order_date.isoformat(),
+        report.refund_date.isoformat(),
+        report.confirmed_at.astimezone(UTC).isoformat(),
+        report.buyer_notified_at.astimezone(UTC).isoformat(),
+        ",".join(sorted(report.evidence_kinds)),
+        report.evidence_digest,
+        ",".join(p for p in PROOF_PARTS if report.standard_of_proof.get(p) is True),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).digest()
+
+
+# -- subject keys --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Keyring:
+    """The registry's HMAC keys, oldest first; the last one is current.
+
+    A subject key is ``HMAC(k_n, … HMAC(k_2, HMAC(k_1, pseudonym)))``. Rotating
+    to a new key re-wraps every stored subject key with it (``HMAC(k_new,
+    stored)``), which needs no pseudonym, so no record can be lost; a thief then
+    needs every key of the chain to test guesses.
+    """
+
+    keys: tuple[bytes, ...]
+
+    def __post_init__(self) -> None:
+        if not self.keys or any(len(k) != 32 for k in self.keys):
+            raise ValueError("a keyring holds one or more 32-byte keys")
+
+    @property
+    def version(self) -> int:
+        return len(self.keys)
+
+    def subject_key(self, pseudonym: bytes) -> bytes:
+        value = pseudonym
+        for key in self.keys:
+            value = hmac.digest(key, value, "sha256")
+        return value
+
+    def rewrap(self, stored: bytes, from_version: int) -> bytes:
+        value = stored
+        for key in self.keys[from_version:]:
+            value = hmac.digest(key, value, "sha256")
+        return value
+
+
+# -- retention -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """How long a report counts (SPEC section 4); never more than five years.
+
+    ``small_case_limits`` maps a currency to the amount (minor units) below
+    which a case is "small"; currencies not listed are never small.
+    """
+
+    small_case_years: int = 2
+    default_years: int = 3
+    repeat_years: int = 5
+    max_years: int = 5
+    small_case_limits: Mapping[str, int] = field(
+        default_factory=lambda: {"CNY": 50_000, "USD": 7_000, "EUR": 6_500, "HKD": 55_000}
+    )
+
+    def __post_init__(self) -> None:
+        years = (self.small_case_years, self.default_years, self.repeat_years)
+        if not min(years) > 0 or max(years) > self.max_years or self.max_years > 5:
+            raise ValueError("retention periods must be positive and at most five years")
+
+
+def retention_until(
+    confirmed_at: datetime,
+    amount_minor: int,
+    currency: str,
+    *,
+    repeat_across_platforms: bool,
+    policy: RetentionPolicy,
+) -> datetime:
+    """When a report stops counting, measured from the confirmation of the case.
+
+    A repeat case — the buyer already has a counting report from *another*
+    platform — keeps the longest period; otherwise small cases keep the
+    shortest.
+    """
+    if repeat_across_platforms:
+        years = policy.repeat_years
+    elif amount_minor < policy.small_case_limits.get(currency, 0):
+        years = policy.small_case_years
+    else:
+        years = policy.default_years
+    years = min(years, policy.max_years)
+    return confirmed_at + timedelta(days=365 * years + years // 4)
+
+
+def is_repeat(member_id: str, facts: Sequence[Mapping[str, object]]) -> bool:
+    """Whether counting facts of a subject include another member's report."""
+    return any(f.get("m") != member_id for f in facts)

@@ -1,0 +1,413 @@
+"""The report ledger's use cases: file (single and bulk), read, retract, feed, expire.
+
+Each use case is one transaction: load → decide (pure domain rules) → persist,
+with the ledger event written in the same transaction as the state change.
+Writers that touch a subject lock its aggregate row first (in key order), so
+the aggregate is recomputed from a snapshot that includes every earlier
+writer: no lost updates, however many members report one buyer at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from refund_registry.domain import reports as rules
+from refund_registry.errors import Conflict, InvalidInput, NotFound
+from refund_registry.storage.db import translated
+from refund_registry.storage.queries import Q
+
+MAX_BULK = 10_000
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+SubjectsChanged = Callable[[Sequence[bytes]], Awaitable[None]]
+
+
+def new_report_id() -> str:
+    return "rpt_" + secrets.token_hex(10)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def report_answer(row: dict[str, Any] | asyncpg.Record) -> dict[str, Any]:
+    return {
+        "report_id": row["id"],
+        "status": row["status"],
+        "expires_at": _iso(row["expires_at"]),
+        "receipt": row["receipt"],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A validated report with its subject keys computed."""
+
+    id: str
+    report: rules.ReportInput
+    request_hash: bytes
+    keys: tuple[bytes, ...]
+    kinds: tuple[str, ...]
+    digest: bytes
+
+
+@dataclass
+class Ledger:
+    pool: asyncpg.Pool
+    keyring: rules.Keyring
+    retention: rules.RetentionPolicy = field(default_factory=rules.RetentionPolicy)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    listeners: list[SubjectsChanged] = field(default_factory=list)
+
+    async def _changed(self, keys: Sequence[bytes]) -> None:
+        for listener in self.listeners:
+            await listener(keys)
+
+    def prepare(self, report: rules.ReportInput, now: datetime) -> Prepared:
+        """Validate one report (raising on the first broken rules) and key it."""
+        violations = rules.validate(report, now)
+        if violations:
+            first = violations[0]
+            raise InvalidInput(
+                f"{first.field}: {first.detail}",
+                code=first.code,
+                extra={"violations": [asdict(v) for v in violations]},
+            )
+        return self._key(report)
+
+    def _key(self, report: rules.ReportInput) -> Prepared:
+        keys = []
+        for ident in report.identifiers:
+            raw = rules.b64url_decode(ident.pseudonym)
+            assert raw is not None  # validated
+            keys.append(self.keyring.subject_key(raw))
+        digest = rules.b64url_decode(report.evidence_digest)
+        assert digest is not None
+        return Prepared(
+            id=new_report_id(),
+            report=report,
+            request_hash=rules.request_hash(report),
+            keys=tuple(keys),
+            kinds=tuple(i.kind for i in report.identifiers),
+            digest=digest,
+        )
+
+    # -- single intake ---------------------------------------------------------
+
+    async def file(self, member_id: str, report: rules.ReportInput) -> tuple[bool, dict[str, Any]]:
+        """File one report; ``(created, answer)``. A retry returns the first answer."""
+        now = self.clock()
+        p = self.prepare(report, now)
+        r = p.report
+        async with translated(), self.pool.acquire() as conn, conn.transaction():
+            facts = await _lock_subjects(conn, p.keys, p.kinds)
+            repeat = any(rules.is_repeat(member_id, f) for f in facts)
+            expires = rules.retention_until(
+                r.confirmed_at,
+                r.amount_minor,
+                r.currency,
+                repeat_across_platforms=repeat,
+                policy=self.retention,
+            )
+            inserted = await conn.fetchval(
+                Q["insert_report"],
+                p.id,
+                member_id,
+                r.case_reference,
+                p.request_hash,
+                r.category,
+                r.amount_minor,
+                r.currency,
+                r.order_date,
+                r.refund_date,
+                r.confirmed_at,
+                r.buyer_notified_at,
+                now,
+                list(r.evidence_kinds),
+                p.digest,
+                list(p.kinds),
+                list(p.keys),
+                self.keyring.version,
+                expires,
+            )
+            if inserted is None:
+                existing = await conn.fetchrow(Q["report_by_case"], member_id, r.case_reference)
+                assert existing is not None
+                if existing["request_hash"] != p.request_hash:
+                    raise Conflict(
+                        f"case reference {r.case_reference!r} was already filed with "
+                        "different content",
+                        code="report.case_reference_conflict",
+                        extra={"report_id": existing["id"]},
+                    )
+                return False, report_answer(existing)
+            await conn.execute(Q["insert_report_subjects"], list(p.keys), p.id, list(p.kinds))
+            await conn.execute(Q["refresh_aggregates"], list(p.keys))
+            await conn.execute(
+                Q["insert_event"],
+                now,
+                "report.filed",
+                member_id,
+                p.id,
+                None,
+                {"case_reference": r.case_reference, "category": r.category},
+            )
+        await self._changed(p.keys)
+        answer = {"id": p.id, "status": "active", "expires_at": expires, "receipt": None}
+        return True, report_answer(answer)
+
+    # -- bulk intake -----------------------------------------------------------
+
+    async def file_bulk(
+        self, member_id: str, reports: Sequence[rules.ReportInput]
+    ) -> dict[str, Any]:
+        """All or nothing: one invalid report rejects the batch, naming every bad item."""
+        if not 1 <= len(reports) <= MAX_BULK:
+            raise InvalidInput(f"a bulk upload holds 1 to {MAX_BULK} reports", code="bulk.size")
+        now = self.clock()
+        invalid: list[dict[str, Any]] = []
+        seen: dict[str, int] = {}
+        prepared: list[Prepared] = []
+        for index, report in enumerate(reports):
+            violations = rules.validate(report, now)
+            if report.case_reference in seen:
+                violations.append(
+                    rules.Violation(
+                        "report.duplicate_in_batch",
+                        "case_reference",
+                        f"also used by item {seen[report.case_reference]}",
+                    )
+                )
+            seen.setdefault(report.case_reference, index)
+            if violations:
+                invalid.append({"index": index, "violations": [asdict(v) for v in violations]})
+            elif not invalid:
+                prepared.append(self._key(report))
+        if invalid:
+            raise InvalidInput(
+                f"{len(invalid)} of {len(reports)} reports are invalid; nothing was filed",
+                code="bulk.invalid_items",
+                extra={"invalid_items": invalid},
+            )
+        all_keys: dict[bytes, str] = {}
+        for p in prepared:
+            all_keys.update(zip(p.keys, p.kinds, strict=True))
+        batch_id = secrets.token_hex(8)
+        async with translated(), self.pool.acquire() as conn, conn.transaction():
+            facts_by_key = await _lock_subjects_map(conn, all_keys)
+            existing = {
+                row["case_reference"]: row
+                for row in await conn.fetch(
+                    Q["reports_by_cases"], member_id, [p.report.case_reference for p in prepared]
+                )
+            }
+            conflicts = [
+                i
+                for i, p in enumerate(prepared)
+                if p.report.case_reference in existing
+                and existing[p.report.case_reference]["request_hash"] != p.request_hash
+            ]
+            if conflicts:
+                raise Conflict(
+                    f"{len(conflicts)} case references were already filed with different "
+                    "content; nothing was filed",
+                    code="report.case_reference_conflict",
+                    extra={"conflicting_items": conflicts[:1000]},
+                )
+            fresh = [p for p in prepared if p.report.case_reference not in existing]
+            rows = []
+            for i, p in enumerate(fresh):
+                r = p.report
+                repeat = any(rules.is_repeat(member_id, facts_by_key.get(k, ())) for k in p.keys)
+                expires = rules.retention_until(
+                    r.confirmed_at,
+                    r.amount_minor,
+                    r.currency,
+                    repeat_across_platforms=repeat,
+                    policy=self.retention,
+                )
+                rows.append(
+                    (
+                        batch_id, i, p.id, r.case_reference, p.request_hash, r.category,
+                        r.amount_minor, r.currency, r.order_date, r.refund_date,
+                        r.confirmed_at, r.buyer_notified_at, list(r.evidence_kinds), p.digest,
+                        list(p.kinds), list(p.keys), expires,
+                    )
+                )  # fmt: skip
+            created_ids: dict[str, str] = {}
+            if rows:
+                await conn.copy_records_to_table(
+                    "report_staging", records=rows, columns=_STAGING_COLUMNS
+                )
+                merged = await conn.fetch(
+                    Q["bulk_merge_reports"], batch_id, member_id, now, self.keyring.version
+                )
+                created_ids = {row["case_reference"]: row["id"] for row in merged}
+                if len(created_ids) != len(rows):
+                    # A single filing of the same case reference raced this batch.
+                    raise Conflict(
+                        "a concurrent upload filed some of these case references; retry",
+                        code="bulk.concurrent_upload",
+                    )
+                await conn.execute(Q["bulk_merge_subjects"], batch_id)
+                await conn.execute(Q["refresh_aggregates"], list(all_keys))
+                await conn.execute(Q["bulk_merge_events"], batch_id, now, member_id)
+                await conn.execute(Q["bulk_clear_staging"], batch_id)
+        await self._changed(list(all_keys))
+        ids = [
+            created_ids.get(p.report.case_reference) or existing[p.report.case_reference]["id"]
+            for p in prepared
+        ]
+        return {
+            "report_ids": ids,
+            "created": len(created_ids),
+            "already_filed": len(prepared) - len(created_ids),
+        }
+
+    # -- reading and retraction ----------------------------------------------------
+
+    async def get(self, member_id: str, report_id: str) -> dict[str, Any]:
+        """One report, for its owner only: anyone else gets the same 404 as for no report."""
+        async with translated():
+            row = await self.pool.fetchrow(Q["get_report"], report_id, member_id)
+        if row is None:
+            raise NotFound(f"no report {report_id!r}", code="report.not_found")
+        return {
+            "report_id": row["id"],
+            "case_reference": row["case_reference"],
+            "category": row["category"],
+            "amount": {"minor_units": row["amount_minor"], "currency": row["currency"]},
+            "order_date": row["order_date"].isoformat(),
+            "refund_date": row["refund_date"].isoformat(),
+            "confirmed_at": _iso(row["confirmed_at"]),
+            "buyer_notified_at": _iso(row["buyer_notified_at"]),
+            "filed_at": _iso(row["filed_at"]),
+            "evidence_kinds": list(row["evidence_kinds"]),
+            "identifier_kinds": list(row["identifier_kinds"]),
+            "status": row["status"],
+            "status_changed_at": _iso(row["status_changed_at"]),
+            "status_reason": row["status_reason"],
+            "expires_at": _iso(row["expires_at"]),
+            "receipt": row["receipt"],
+        }
+
+    async def retract(self, member_id: str, report_id: str, reason: str) -> dict[str, Any]:
+        reason = reason.strip()
+        if not 1 <= len(reason) <= 500:
+            raise InvalidInput("reason must be 1 to 500 characters", code="report.reason")
+        now = self.clock()
+        async with translated(), self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(Q["lock_report"], report_id)
+            if row is None or row["member_id"] != member_id:
+                raise NotFound(f"no report {report_id!r}", code="report.not_found")
+            if row["status"] not in ("active", "disputed"):
+                raise Conflict(
+                    f"a {row['status']} report cannot be retracted",
+                    code="report.not_retractable",
+                    extra={"status": row["status"]},
+                )
+            keys = list(row["subject_keys"])
+            await _lock_subjects(conn, keys, None)
+            changed = await conn.fetchval(
+                Q["set_report_status"], report_id, row["status"], "retracted", now, reason
+            )
+            if changed is None:  # pragma: no cover - the row lock makes this unreachable
+                raise Conflict("the report changed concurrently", code="report.changed")
+            await conn.execute(Q["refresh_aggregates"], keys)
+            await conn.execute(
+                Q["insert_event"], now, "report.retracted", member_id, report_id, None,
+                {"reason": reason},
+            )  # fmt: skip
+        await self._changed(keys)
+        return {"report_id": report_id, "status": "retracted", "retracted_at": _iso(now)}
+
+    # -- member feed -------------------------------------------------------------
+
+    async def feed(self, member_id: str, after: str, limit: int) -> dict[str, Any]:
+        txid, event_id = _parse_cursor(after)
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit must be 1 to 1000", code="events.limit")
+        async with translated():
+            rows = await self.pool.fetch(Q["member_feed"], member_id, txid, event_id, limit)
+        events = [
+            {
+                "cursor": f"{row['txid']}-{row['id']}",
+                "type": row["type"],
+                "at": _iso(row["at"]),
+                **({"report_id": row["report_id"]} if row["report_id"] else {}),
+                **({"appeal_id": row["appeal_id"]} if row["appeal_id"] else {}),
+                **row["data"],
+            }
+            for row in rows
+        ]
+        return {"events": events, "next_cursor": events[-1]["cursor"] if events else after}
+
+    # -- retention -----------------------------------------------------------------
+
+    async def expire(self, as_of: datetime, *, batch: int = 500) -> int:
+        """Expire every report whose retention ended by ``as_of``; return how many.
+
+        Safe to run in several processes at once: each batch claims its rows
+        with ``SKIP LOCKED``.
+        """
+        total = 0
+        while True:
+            async with translated(), self.pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(Q["expire_due"], as_of, batch)
+                if not rows:
+                    break
+                ids = [r["id"] for r in rows]
+                keys = sorted({k for r in rows for k in r["subject_keys"]})
+                await _lock_subjects(conn, keys, None)
+                await conn.execute(Q["erase_report_subjects"], ids)
+                await conn.execute(Q["expire_reports"], ids, as_of)
+                await conn.execute(Q["refresh_aggregates"], keys)
+                await conn.execute(Q["drop_empty_aggregates"], keys)
+                for r in rows:
+                    if r["status"] in ("active", "disputed"):
+                        await conn.execute(
+                            Q["insert_event"], as_of, "report.expired", r["member_id"],
+                            r["id"], None, {},
+                        )  # fmt: skip
+            await self._changed(keys)
+            total += len(rows)
+        return total
+
+
+_STAGING_COLUMNS = [
+    "batch_id", "idx", "id", "case_reference", "request_hash", "category", "amount_minor",
+    "currency", "order_date", "refund_date", "confirmed_at", "buyer_notified_at",
+    "evidence_kinds", "evidence_digest", "identifier_kinds", "subject_keys", "expires_at",
+]  # fmt: skip
+
+
+def _parse_cursor(after: str) -> tuple[int, int]:
+    if not after:
+        return 0, 0
+    txid, sep, event_id = after.partition("-")
+    if not sep or not txid.isdigit() or not event_id.isdigit() or len(after) > 50:
+        raise InvalidInput("'after' must be a cursor from an earlier page", code="events.cursor")
+    return int(txid), int(event_id)
+
+
+async def _lock_subjects(
+    conn: Conn, keys: Sequence[bytes], kinds: Sequence[str] | None
+) -> list[list[dict[str, Any]]]:
+    """Create (if ``kinds`` given) and lock the aggregate rows; return their facts."""
+    if kinds is not None:
+        await conn.execute(Q["ensure_aggregates"], list(keys), list(kinds))
+    rows = await conn.fetch(Q["lock_aggregates"], list(keys))
+    return [list(row["facts"]) for row in rows]
+
+
+async def _lock_subjects_map(
+    conn: Conn, keys: dict[bytes, str]
+) -> dict[bytes, list[dict[str, Any]]]:
+    await conn.execute(Q["ensure_aggregates"], list(keys), list(keys.values()))
+    rows = await conn.fetch(Q["lock_aggregates"], list(keys))
+    return {bytes(row["subject_key"]): list(row["facts"]) for row in rows}

@@ -1,0 +1,164 @@
+-- name: ensure_aggregates
+-- Creates missing aggregate rows in key order, so concurrent writers queue
+-- on the same keys in the same order and cannot deadlock.
+INSERT INTO subject_aggregates (subject_key, kind)
+SELECT k, kd FROM unnest($1::bytea[], $2::text[]) AS t(k, kd) ORDER BY k
+ON CONFLICT (subject_key) DO NOTHING;
+
+-- name: lock_aggregates
+-- Every writer that changes a subject's reports holds these row locks until it
+-- commits; the refresh that follows then reads a snapshot that includes every
+-- earlier writer's reports, so no update is lost.
+SELECT subject_key, facts FROM subject_aggregates
+WHERE subject_key = ANY($1::bytea[])
+ORDER BY subject_key
+FOR UPDATE;
+
+-- name: refresh_aggregates
+WITH keys AS (
+    SELECT DISTINCT k AS subject_key FROM unnest($1::bytea[]) AS k
+), agg AS (
+    SELECT rs.subject_key,
+           count(*) FILTER (WHERE r.status = 'active') AS active,
+           count(*) FILTER (WHERE r.status = 'disputed') AS disputed,
+           count(DISTINCT r.member_id) AS platforms,
+           max(r.confirmed_at) AS latest,
+           jsonb_agg(jsonb_build_object(
+               'id', r.id, 'm', r.member_id, 'c', r.category, 'a', r.amount_minor,
+               'cur', r.currency, 't', r.confirmed_at, 's', r.status) ORDER BY r.id) AS facts
+    FROM report_subjects rs
+    JOIN reports r ON r.id = rs.report_id
+    WHERE rs.subject_key = ANY($1::bytea[]) AND r.status IN ('active', 'disputed')
+    GROUP BY rs.subject_key
+)
+UPDATE subject_aggregates a SET
+    active_reports = COALESCE(agg.active, 0) + COALESCE(agg.disputed, 0),
+    disputed = COALESCE(agg.disputed, 0),
+    platforms = COALESCE(agg.platforms, 0),
+    latest_confirmed_at = agg.latest,
+    facts = COALESCE(agg.facts, '[]'::jsonb),
+    version = a.version + 1,
+    updated_at = now()
+FROM keys LEFT JOIN agg USING (subject_key)
+WHERE a.subject_key = keys.subject_key;
+
+-- name: insert_report
+INSERT INTO reports (
+    id, member_id, case_reference, request_hash, category, amount_minor, currency,
+    order_date, refund_date, confirmed_at, buyer_notified_at, filed_at, evidence_kinds,
+    evidence_digest, identifier_kinds, subject_keys, key_version, status, status_changed_at,
+    expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+        'active', $12, $18)
+ON CONFLICT (member_id, case_reference) DO NOTHING
+RETURNING id;
+
+-- name: report_by_case
+SELECT id, request_hash, status, expires_at, receipt
+FROM reports WHERE member_id = $1 AND case_reference = $2;
+
+-- name: reports_by_cases
+SELECT case_reference, id, request_hash FROM reports
+WHERE member_id = $1 AND case_reference = ANY($2::text[]);
+
+-- name: insert_report_subjects
+INSERT INTO report_subjects (subject_key, report_id, kind)
+SELECT k, $2, kd FROM unnest($1::bytea[], $3::text[]) AS t(k, kd);
+
+-- name: insert_event
+INSERT INTO events (at, type, member_id, report_id, appeal_id, data)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING id;
+
+-- name: get_report
+SELECT id, member_id, case_reference, category, amount_minor, currency, order_date,
+       refund_date, confirmed_at, buyer_notified_at, filed_at, evidence_kinds,
+       evidence_digest, identifier_kinds, status, status_changed_at, status_reason,
+       expires_at, receipt
+FROM reports WHERE id = $1 AND member_id = $2;
+
+-- name: lock_report
+SELECT id, member_id, status, subject_keys FROM reports WHERE id = $1 FOR UPDATE;
+
+-- name: set_report_status
+-- Compare-and-set: zero rows means somebody else changed the report first.
+UPDATE reports SET status = $3, status_changed_at = $4, status_reason = $5
+WHERE id = $1 AND status = $2
+RETURNING id;
+
+-- name: set_receipt
+UPDATE reports SET receipt = $2 WHERE id = $1;
+
+-- name: bulk_merge_reports
+INSERT INTO reports (
+    id, member_id, case_reference, request_hash, category, amount_minor, currency,
+    order_date, refund_date, confirmed_at, buyer_notified_at, filed_at, evidence_kinds,
+    evidence_digest, identifier_kinds, subject_keys, key_version, status, status_changed_at,
+    expires_at)
+SELECT id, $2, case_reference, request_hash, category, amount_minor, currency,
+       order_date, refund_date, confirmed_at, buyer_notified_at, $3, evidence_kinds,
+       evidence_digest, identifier_kinds, subject_keys, $4, 'active', $3, expires_at
+FROM report_staging WHERE batch_id = $1
+ORDER BY idx
+ON CONFLICT (member_id, case_reference) DO NOTHING
+RETURNING id, case_reference;
+
+-- name: bulk_merge_subjects
+INSERT INTO report_subjects (subject_key, report_id, kind)
+SELECT u.k, s.id, u.kd
+FROM report_staging s
+JOIN reports r ON r.id = s.id
+CROSS JOIN LATERAL unnest(s.subject_keys, s.identifier_kinds) AS u(k, kd)
+WHERE s.batch_id = $1;
+
+-- name: bulk_merge_events
+INSERT INTO events (at, type, member_id, report_id, data)
+SELECT $2, 'report.filed', $3, s.id,
+       jsonb_build_object('case_reference', s.case_reference, 'category', s.category)
+FROM report_staging s JOIN reports r ON r.id = s.id
+WHERE s.batch_id = $1
+ORDER BY s.idx;
+
+-- name: bulk_clear_staging
+DELETE FROM report_staging WHERE batch_id = $1;
+
+-- name: member_feed
+-- Only transactions older than every running one are shown (txid below the
+-- snapshot's xmin), ordered by (txid, id): an event that commits late always
+-- sorts after every cursor already handed out, so paging never skips it.
+SELECT id, txid::text AS txid, at, type, report_id, appeal_id, data
+FROM events
+WHERE member_id = $1
+  AND (txid, id) > ($2::xid8, $3::bigint)
+  AND txid < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY txid, id
+LIMIT $4;
+
+-- name: expire_due
+-- Reports whose retention ended and that still hold subject keys (whatever
+-- their status); SKIP LOCKED lets several workers share the work.
+SELECT id, member_id, status, subject_keys FROM reports
+WHERE subject_keys <> '{}' AND expires_at <= $1
+ORDER BY expires_at
+LIMIT $2
+FOR UPDATE SKIP LOCKED;
+
+-- name: erase_report_subjects
+DELETE FROM report_subjects WHERE report_id = ANY($1::text[]);
+
+-- name: expire_reports
+UPDATE reports SET
+    status = CASE WHEN status IN ('active', 'disputed') THEN 'expired' ELSE status END,
+    status_changed_at = CASE WHEN status IN ('active', 'disputed') THEN $2
+                             ELSE status_changed_at END,
+    status_reason = CASE WHEN status IN ('active', 'disputed') THEN 'retention period ended'
+                         ELSE status_reason END,
+    subject_keys = '{}'
+WHERE id = ANY($1::text[]);
+
+-- name: drop_empty_aggregates
+-- A subject with nothing left on record keeps no row (and so no subject key).
+DELETE FROM subject_aggregates
+WHERE subject_key = ANY($1::bytea[]) AND facts = '[]'::jsonb AND statement IS NULL
+  AND NOT EXISTS (SELECT 1 FROM report_subjects rs
+                  WHERE rs.subject_key = subject_aggregates.subject_key);

@@ -1,0 +1,44 @@
+"""Test data builders: valid bodies that a test then breaks one field at a time."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def pseudonym() -> str:
+    """A random 64-byte pseudonym as a member would send it (86 characters)."""
+    return b64url(secrets.token_bytes(64))
+
+
+def report_body(
+    *, identifiers: list[dict[str, str]] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    body: dict[str, Any] = {
+        "case_reference": "case-" + secrets.token_hex(6),
+        "identifiers": identifiers or [{"kind": "phone", "pseudonym": pseudonym()}],
+        "category": "ai_forged_evidence",
+        "amount": {"minor_units": 129_900, "currency": "CNY"},
+        "order_date": (now - timedelta(days=20)).date().isoformat(),
+        "refund_date": (now - timedelta(days=12)).date().isoformat(),
+        "confirmed_at": (now - timedelta(days=3)).isoformat(),
+        "buyer_notified_at": (now - timedelta(days=2)).isoformat(),
+        "evidence_kinds": ["photo_forensics", "ai_detector"],
+        "evidence_digest": b64url(hashlib.sha256(b"evidence bundle").digest()),
+        "standard_of_proof": {
+            "reasonable_grounds": True,
+            "rigorous_evidence": True,
+            "recognised_category": True,
+            "action_taken": True,
+        },
+    }
+    body.update(overrides)
+    return body

@@ -1,0 +1,115 @@
+"""Pure report rules: retention, request hashing, the subject-key chain."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from datetime import UTC, date, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from refund_registry.domain import reports as rules
+
+moments = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)
+)
+amounts = st.integers(min_value=1, max_value=10**10)
+currencies = st.sampled_from(["CNY", "USD", "EUR", "JPY", "GBP"])
+
+
+@given(moments, amounts, currencies, st.booleans())
+def test_retention_never_exceeds_five_years(
+    confirmed: datetime, amount: int, currency: str, repeat: bool
+) -> None:
+    until = rules.retention_until(
+        confirmed, amount, currency, repeat_across_platforms=repeat, policy=rules.RetentionPolicy()
+    )
+    assert confirmed < until <= confirmed + timedelta(days=5 * 365 + 2)
+
+
+@given(moments, amounts, currencies)
+def test_repeat_cases_are_kept_at_least_as_long(confirmed: datetime, amount: int, cur: str) -> None:
+    policy = rules.RetentionPolicy()
+    single = rules.retention_until(
+        confirmed, amount, cur, repeat_across_platforms=False, policy=policy
+    )
+    repeat = rules.retention_until(
+        confirmed, amount, cur, repeat_across_platforms=True, policy=policy
+    )
+    assert repeat >= single
+
+
+@given(moments, currencies, amounts, amounts)
+def test_larger_cases_are_kept_at_least_as_long(
+    confirmed: datetime, cur: str, a: int, b: int
+) -> None:
+    policy = rules.RetentionPolicy()
+    small, large = sorted((a, b))
+    keep = [
+        rules.retention_until(confirmed, x, cur, repeat_across_platforms=False, policy=policy)
+        for x in (small, large)
+    ]
+    assert keep[0] <= keep[1]
+
+
+def test_retention_defaults() -> None:
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    policy = rules.RetentionPolicy()
+
+    def years(amount: int, repeat: bool = False) -> float:
+        until = rules.retention_until(
+            t, amount, "CNY", repeat_across_platforms=repeat, policy=policy
+        )
+        return round((until - t).days / 365.25, 1)
+
+    assert years(49_999) == 2.0
+    assert years(50_000) == 3.0
+    assert years(100, repeat=True) == 5.0
+
+
+def _report(**changes: object) -> rules.ReportInput:
+    base = rules.ReportInput(
+        case_reference="c-1",
+        identifiers=(rules.Identifier("phone", "A" * 86), rules.Identifier("email", "Q" * 86)),
+        category="other",
+        amount_minor=100,
+        currency="CNY",
+        order_date=date(2026, 1, 1),
+        refund_date=date(2026, 1, 2),
+        confirmed_at=datetime(2026, 1, 3, tzinfo=UTC),
+        buyer_notified_at=datetime(2026, 1, 3, tzinfo=UTC),
+        evidence_kinds=("photo_forensics",),
+        evidence_digest="A" * 43,
+        standard_of_proof=dict.fromkeys(rules.PROOF_PARTS, True),
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_request_hash_ignores_identifier_order_but_not_content() -> None:
+    a = _report()
+    b = _report(identifiers=tuple(reversed(a.identifiers)))
+    assert rules.request_hash(a) == rules.request_hash(b)
+    assert rules.request_hash(a) != rules.request_hash(_report(amount_minor=101))
+    assert rules.request_hash(a) != rules.request_hash(_report(evidence_kinds=("other",)))
+
+
+def test_a_valid_report_has_no_violations() -> None:
+    assert rules.validate(_report(), datetime(2026, 2, 1, tzinfo=UTC)) == []
+
+
+@given(st.binary(min_size=64, max_size=64), st.integers(min_value=1, max_value=4))
+def test_rewrap_equals_keying_with_the_longer_chain(pseudonym: bytes, old_len: int) -> None:
+    keys = tuple(secrets.token_bytes(32) for _ in range(5))
+    old = rules.Keyring(keys[:old_len])
+    new = rules.Keyring(keys)
+    assert new.rewrap(old.subject_key(pseudonym), old.version) == new.subject_key(pseudonym)
+
+
+@given(st.text(max_size=90))
+def test_b64url_decode_accepts_only_canonical_unpadded(text: str) -> None:
+    raw = rules.b64url_decode(text)
+    if raw is not None:
+        import base64
+
+        assert base64.urlsafe_b64encode(raw).rstrip(b"=").decode() == text
