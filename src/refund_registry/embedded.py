@@ -11,6 +11,7 @@ releases, so a crash never leaks a server forever.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
@@ -131,6 +132,9 @@ class EmbeddedServers:
                 f"embedded PostgreSQL did not start in {self.pgdata}: {exc}"
             ) from exc
         self._pg_server: Any = server
+        # The wheel also registers an exit hook per server object; this module
+        # owns the lifetime, so the hook would only trip over our bookkeeping.
+        atexit.unregister(server._cleanup)
         if fresh:
             _tune_postgres(self.pgdata, getattr(server, "system_user", None))
         log.info(

@@ -113,3 +113,11 @@ def test_b64url_decode_accepts_only_canonical_unpadded(text: str) -> None:
         import base64
 
         assert base64.urlsafe_b64encode(raw).rstrip(b"=").decode() == text
+
+
+@given(st.binary(max_size=80))
+def test_b64url_decode_reads_every_canonical_encoding(raw: bytes) -> None:
+    import base64
+
+    text = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    assert rules.b64url_decode(text) == raw

@@ -7,13 +7,14 @@ one answer; ``retention_until`` applies the retention policy.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from refund_registry.domain.identity import KINDS
 from refund_registry.domain.scoring import CATEGORIES
@@ -80,18 +81,26 @@ class ReportInput:
     standard_of_proof: Mapping[str, bool]
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_TO_STD = str.maketrans("-_", "+/")
+
+
 def b64url_decode(text: str) -> bytes | None:
-    """Strict unpadded base64url, or None."""
-    if "=" in text or any(c in text for c in "+/ \n\r\t"):
+    """Strict unpadded base64url, or None.
+
+    Non-canonical spellings (unused low bits set in the last character) are
+    refused, so that one value has exactly one spelling.
+    """
+    if len(text) % 4 == 1 or _B64URL.fullmatch(text) is None:
+        return None
+    tail = len(text) % 4
+    if tail and _B64_ALPHABET.index(text[-1]) & (0x0F if tail == 2 else 0x03):
         return None
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
+        return binascii.a2b_base64(text.translate(_TO_STD) + "=" * (-len(text) % 4))
+    except binascii.Error:  # pragma: no cover - excluded by the checks above
         return None
-    # Refuse non-canonical encodings (stray low bits), so one value has one spelling.
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != text:
-        return None
-    return raw
 
 
 def validate(report: ReportInput, now: datetime) -> list[Violation]:
@@ -272,3 +281,59 @@ def retention_until(
 def is_repeat(member_id: str, facts: Sequence[Mapping[str, object]]) -> bool:
     """Whether counting facts of a subject include another member's report."""
     return any(f.get("m") != member_id for f in facts)
+
+
+# -- per-subject facts -------------------------------------------------------------
+#
+# A subject's aggregate row keeps one compact "fact" per counting (active or
+# disputed) report: exactly what the scorer needs, so the risk query reads one
+# row per identifier. Writers change the facts list under the row lock and
+# derive the counts from it here, in one place.
+
+Fact = dict[str, Any]
+COUNTING = frozenset({"active", "disputed"})
+
+
+def make_fact(
+    report_id: str,
+    member_id: str,
+    category: str,
+    amount_minor: int,
+    currency: str,
+    confirmed_at: datetime,
+    status: str = "active",
+) -> Fact:
+    return {
+        "id": report_id,
+        "m": member_id,
+        "c": category,
+        "a": amount_minor,
+        "cur": currency,
+        "t": confirmed_at.astimezone(UTC).isoformat(),
+        "s": status,
+    }
+
+
+def set_status(facts: Sequence[Fact], report_id: str, status: str) -> list[Fact]:
+    """The facts after a report changed status: kept (re-labelled) while it counts."""
+    if status in COUNTING:
+        return [dict(f, s=status) if f["id"] == report_id else f for f in facts]
+    return [f for f in facts if f["id"] != report_id]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    active_reports: int  # counting reports, disputed included
+    disputed: int
+    platforms: int
+    latest_confirmed_at: datetime | None
+
+
+def summarise(facts: Sequence[Fact]) -> Summary:
+    latest = max((f["t"] for f in facts), default=None)
+    return Summary(
+        active_reports=len(facts),
+        disputed=sum(1 for f in facts if f["s"] == "disputed"),
+        platforms=len({f["m"] for f in facts}),
+        latest_confirmed_at=datetime.fromisoformat(latest) if latest else None,
+    )

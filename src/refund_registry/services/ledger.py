@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from refund_registry.domain import reports as rules
 from refund_registry.errors import Conflict, InvalidInput, NotFound
@@ -105,8 +106,8 @@ class Ledger:
         p = self.prepare(report, now)
         r = p.report
         async with translated(), self.pool.acquire() as conn, conn.transaction():
-            facts = await _lock_subjects(conn, p.keys, p.kinds)
-            repeat = any(rules.is_repeat(member_id, f) for f in facts)
+            facts = await _lock_new_subjects(conn, dict(zip(p.keys, p.kinds, strict=True)))
+            repeat = any(rules.is_repeat(member_id, f) for f in facts.values())
             expires = rules.retention_until(
                 r.confirmed_at,
                 r.amount_minor,
@@ -147,7 +148,8 @@ class Ledger:
                     )
                 return False, report_answer(existing)
             await conn.execute(Q["insert_report_subjects"], list(p.keys), p.id, list(p.kinds))
-            await conn.execute(Q["refresh_aggregates"], list(p.keys))
+            fact = _fact(p, member_id)
+            await _write_aggregates(conn, {k: [*facts[k], fact] for k in p.keys})
             await conn.execute(
                 Q["insert_event"],
                 now,
@@ -197,9 +199,8 @@ class Ledger:
         all_keys: dict[bytes, str] = {}
         for p in prepared:
             all_keys.update(zip(p.keys, p.kinds, strict=True))
-        batch_id = secrets.token_hex(8)
         async with translated(), self.pool.acquire() as conn, conn.transaction():
-            facts_by_key = await _lock_subjects_map(conn, all_keys)
+            facts_by_key = await _lock_new_subjects(conn, all_keys)
             existing = {
                 row["case_reference"]: row
                 for row in await conn.fetch(
@@ -220,44 +221,9 @@ class Ledger:
                     extra={"conflicting_items": conflicts[:1000]},
                 )
             fresh = [p for p in prepared if p.report.case_reference not in existing]
-            rows = []
-            for i, p in enumerate(fresh):
-                r = p.report
-                repeat = any(rules.is_repeat(member_id, facts_by_key.get(k, ())) for k in p.keys)
-                expires = rules.retention_until(
-                    r.confirmed_at,
-                    r.amount_minor,
-                    r.currency,
-                    repeat_across_platforms=repeat,
-                    policy=self.retention,
-                )
-                rows.append(
-                    (
-                        batch_id, i, p.id, r.case_reference, p.request_hash, r.category,
-                        r.amount_minor, r.currency, r.order_date, r.refund_date,
-                        r.confirmed_at, r.buyer_notified_at, list(r.evidence_kinds), p.digest,
-                        list(p.kinds), list(p.keys), expires,
-                    )
-                )  # fmt: skip
-            created_ids: dict[str, str] = {}
-            if rows:
-                await conn.copy_records_to_table(
-                    "report_staging", records=rows, columns=_STAGING_COLUMNS
-                )
-                merged = await conn.fetch(
-                    Q["bulk_merge_reports"], batch_id, member_id, now, self.keyring.version
-                )
-                created_ids = {row["case_reference"]: row["id"] for row in merged}
-                if len(created_ids) != len(rows):
-                    # A single filing of the same case reference raced this batch.
-                    raise Conflict(
-                        "a concurrent upload filed some of these case references; retry",
-                        code="bulk.concurrent_upload",
-                    )
-                await conn.execute(Q["bulk_merge_subjects"], batch_id)
-                await conn.execute(Q["refresh_aggregates"], list(all_keys))
-                await conn.execute(Q["bulk_merge_events"], batch_id, now, member_id)
-                await conn.execute(Q["bulk_clear_staging"], batch_id)
+            if fresh:
+                await self._merge_bulk(conn, member_id, fresh, facts_by_key, now)
+        created_ids = {p.report.case_reference: p.id for p in fresh}
         await self._changed(list(all_keys))
         ids = [
             created_ids.get(p.report.case_reference) or existing[p.report.case_reference]["id"]
@@ -268,6 +234,60 @@ class Ledger:
             "created": len(created_ids),
             "already_filed": len(prepared) - len(created_ids),
         }
+
+    async def _merge_bulk(
+        self,
+        conn: Conn,
+        member_id: str,
+        fresh: list[Prepared],
+        facts_by_key: dict[bytes, list[rules.Fact]],
+        now: datetime,
+    ) -> None:
+        """COPY into staging, merge with one set-based INSERT, then COPY the rest."""
+        batch_id = secrets.token_hex(8)
+        staging, subjects = [], []
+        # Repeat status is decided on the facts as they stood before this batch.
+        before = {k: list(v) for k, v in facts_by_key.items()}
+        for i, p in enumerate(fresh):
+            r = p.report
+            repeat = any(rules.is_repeat(member_id, before[k]) for k in p.keys)
+            expires = rules.retention_until(
+                r.confirmed_at,
+                r.amount_minor,
+                r.currency,
+                repeat_across_platforms=repeat,
+                policy=self.retention,
+            )
+            staging.append(
+                (
+                    batch_id, i, p.id, r.case_reference, p.request_hash, r.category,
+                    r.amount_minor, r.currency, r.order_date, r.refund_date,
+                    r.confirmed_at, r.buyer_notified_at, list(r.evidence_kinds), p.digest,
+                    list(p.kinds), list(p.keys), expires,
+                )
+            )  # fmt: skip
+            fact = _fact(p, member_id)
+            for key, kind in zip(p.keys, p.kinds, strict=True):
+                subjects.append((key, p.id, kind))
+                facts_by_key[key].append(fact)
+        await conn.copy_records_to_table(
+            "report_staging", records=staging, columns=_STAGING_COLUMNS
+        )
+        status = await conn.execute(
+            Q["bulk_merge_reports"], batch_id, member_id, now, self.keyring.version
+        )
+        if int(status.rsplit(" ", 1)[-1]) != len(fresh):
+            # A single filing of one of these case references committed meanwhile.
+            raise Conflict(
+                "a concurrent request filed some of these case references; retry",
+                code="bulk.concurrent_upload",
+            )
+        await conn.copy_records_to_table(
+            "report_subjects", records=subjects, columns=["subject_key", "report_id", "kind"]
+        )
+        await conn.execute(Q["bulk_merge_events"], batch_id, now, member_id)
+        await _write_aggregates(conn, facts_by_key)
+        await conn.execute(Q["bulk_clear_staging"], batch_id)
 
     # -- reading and retraction ----------------------------------------------------
 
@@ -312,13 +332,15 @@ class Ledger:
                     extra={"status": row["status"]},
                 )
             keys = list(row["subject_keys"])
-            await _lock_subjects(conn, keys, None)
+            facts = await _lock_subjects(conn, keys)
             changed = await conn.fetchval(
                 Q["set_report_status"], report_id, row["status"], "retracted", now, reason
             )
             if changed is None:  # pragma: no cover - the row lock makes this unreachable
                 raise Conflict("the report changed concurrently", code="report.changed")
-            await conn.execute(Q["refresh_aggregates"], keys)
+            await _write_aggregates(
+                conn, {k: rules.set_status(f, report_id, "retracted") for k, f in facts.items()}
+            )
             await conn.execute(
                 Q["insert_event"], now, "report.retracted", member_id, report_id, None,
                 {"reason": reason},
@@ -363,10 +385,13 @@ class Ledger:
                     break
                 ids = [r["id"] for r in rows]
                 keys = sorted({k for r in rows for k in r["subject_keys"]})
-                await _lock_subjects(conn, keys, None)
+                facts = await _lock_subjects(conn, keys)
+                gone = set(ids)
                 await conn.execute(Q["erase_report_subjects"], ids)
                 await conn.execute(Q["expire_reports"], ids, as_of)
-                await conn.execute(Q["refresh_aggregates"], keys)
+                await _write_aggregates(
+                    conn, {k: [x for x in f if x["id"] not in gone] for k, f in facts.items()}
+                )
                 await conn.execute(Q["drop_empty_aggregates"], keys)
                 for r in rows:
                     if r["status"] in ("active", "disputed"):
@@ -395,19 +420,34 @@ def _parse_cursor(after: str) -> tuple[int, int]:
     return int(txid), int(event_id)
 
 
-async def _lock_subjects(
-    conn: Conn, keys: Sequence[bytes], kinds: Sequence[str] | None
-) -> list[list[dict[str, Any]]]:
-    """Create (if ``kinds`` given) and lock the aggregate rows; return their facts."""
-    if kinds is not None:
-        await conn.execute(Q["ensure_aggregates"], list(keys), list(kinds))
-    rows = await conn.fetch(Q["lock_aggregates"], list(keys))
-    return [list(row["facts"]) for row in rows]
+def _fact(p: Prepared, member_id: str) -> rules.Fact:
+    r = p.report
+    return rules.make_fact(p.id, member_id, r.category, r.amount_minor, r.currency, r.confirmed_at)
 
 
-async def _lock_subjects_map(
-    conn: Conn, keys: dict[bytes, str]
-) -> dict[bytes, list[dict[str, Any]]]:
-    await conn.execute(Q["ensure_aggregates"], list(keys), list(keys.values()))
+async def _lock_new_subjects(conn: Conn, keys: dict[bytes, str]) -> dict[bytes, list[rules.Fact]]:
+    """Create missing aggregate rows, lock all of them (key order); return their facts."""
+    ordered = sorted(keys)
+    rows = await conn.fetch(Q["lock_new_subjects"], ordered, [keys[k] for k in ordered])
+    return {bytes(row["subject_key"]): list(row["facts"]) for row in rows}
+
+
+async def _lock_subjects(conn: Conn, keys: Sequence[bytes]) -> dict[bytes, list[rules.Fact]]:
+    """Lock existing aggregate rows (key order); return their facts."""
     rows = await conn.fetch(Q["lock_aggregates"], list(keys))
     return {bytes(row["subject_key"]): list(row["facts"]) for row in rows}
+
+
+async def _write_aggregates(conn: Conn, facts_by_key: dict[bytes, list[rules.Fact]]) -> None:
+    """Store each subject's facts and the counts derived from them (locks held)."""
+    keys = list(facts_by_key)
+    summaries = [rules.summarise(facts_by_key[k]) for k in keys]
+    await conn.execute(
+        Q["write_aggregates"],
+        keys,
+        [s.active_reports for s in summaries],
+        [s.disputed for s in summaries],
+        [s.platforms for s in summaries],
+        [s.latest_confirmed_at for s in summaries],
+        [msgspec.json.encode(facts_by_key[k]).decode() for k in keys],
+    )

@@ -1,46 +1,47 @@
--- name: ensure_aggregates
--- Creates missing aggregate rows in key order, so concurrent writers queue
--- on the same keys in the same order and cannot deadlock.
+-- name: lock_new_subjects
+-- Creates missing aggregate rows and locks all of them, in key order, so that
+-- concurrent writers queue on the same keys in the same order (no deadlock).
+-- Every writer that changes a subject's reports holds these locks until it
+-- commits, so the facts returned here are the latest committed ones.
 INSERT INTO subject_aggregates (subject_key, kind)
 SELECT k, kd FROM unnest($1::bytea[], $2::text[]) AS t(k, kd) ORDER BY k
-ON CONFLICT (subject_key) DO NOTHING;
+ON CONFLICT (subject_key) DO UPDATE SET kind = subject_aggregates.kind
+RETURNING subject_key, facts;
 
 -- name: lock_aggregates
--- Every writer that changes a subject's reports holds these row locks until it
--- commits; the refresh that follows then reads a snapshot that includes every
--- earlier writer's reports, so no update is lost.
 SELECT subject_key, facts FROM subject_aggregates
 WHERE subject_key = ANY($1::bytea[])
 ORDER BY subject_key
 FOR UPDATE;
 
--- name: refresh_aggregates
-WITH keys AS (
-    SELECT DISTINCT k AS subject_key FROM unnest($1::bytea[]) AS k
-), agg AS (
-    SELECT rs.subject_key,
-           count(*) FILTER (WHERE r.status = 'active') AS active,
-           count(*) FILTER (WHERE r.status = 'disputed') AS disputed,
-           count(DISTINCT r.member_id) AS platforms,
-           max(r.confirmed_at) AS latest,
-           jsonb_agg(jsonb_build_object(
-               'id', r.id, 'm', r.member_id, 'c', r.category, 'a', r.amount_minor,
-               'cur', r.currency, 't', r.confirmed_at, 's', r.status) ORDER BY r.id) AS facts
-    FROM report_subjects rs
-    JOIN reports r ON r.id = rs.report_id
-    WHERE rs.subject_key = ANY($1::bytea[]) AND r.status IN ('active', 'disputed')
-    GROUP BY rs.subject_key
-)
+-- name: write_aggregates
+-- The caller holds the row locks and computed every value from the facts
+-- (sent as JSON text: a list of lists would read as a two-dimensional array).
 UPDATE subject_aggregates a SET
-    active_reports = COALESCE(agg.active, 0) + COALESCE(agg.disputed, 0),
-    disputed = COALESCE(agg.disputed, 0),
-    platforms = COALESCE(agg.platforms, 0),
-    latest_confirmed_at = agg.latest,
-    facts = COALESCE(agg.facts, '[]'::jsonb),
+    active_reports = u.active,
+    disputed = u.disputed,
+    platforms = u.platforms,
+    latest_confirmed_at = u.latest,
+    facts = u.facts::jsonb,
     version = a.version + 1,
     updated_at = now()
-FROM keys LEFT JOIN agg USING (subject_key)
-WHERE a.subject_key = keys.subject_key;
+FROM unnest($1::bytea[], $2::int[], $3::int[], $4::int[], $5::timestamptz[], $6::text[])
+    AS u(k, active, disputed, platforms, latest, facts)
+WHERE a.subject_key = u.k;
+
+-- name: recompute_aggregates
+-- The aggregates as they follow from the reports themselves: the oracle that
+-- tests and operators' consistency checks compare the maintained rows with.
+SELECT rs.subject_key,
+       count(*) FILTER (WHERE r.status IN ('active', 'disputed')) AS active_reports,
+       count(*) FILTER (WHERE r.status = 'disputed') AS disputed,
+       count(DISTINCT r.member_id) FILTER (WHERE r.status IN ('active', 'disputed'))
+           AS platforms,
+       max(r.confirmed_at) FILTER (WHERE r.status IN ('active', 'disputed'))
+           AS latest_confirmed_at
+FROM report_subjects rs
+JOIN reports r ON r.id = rs.report_id
+GROUP BY rs.subject_key;
 
 -- name: insert_report
 INSERT INTO reports (
@@ -99,25 +100,14 @@ SELECT id, $2, case_reference, request_hash, category, amount_minor, currency,
        order_date, refund_date, confirmed_at, buyer_notified_at, $3, evidence_kinds,
        evidence_digest, identifier_kinds, subject_keys, $4, 'active', $3, expires_at
 FROM report_staging WHERE batch_id = $1
-ORDER BY idx
-ON CONFLICT (member_id, case_reference) DO NOTHING
-RETURNING id, case_reference;
-
--- name: bulk_merge_subjects
-INSERT INTO report_subjects (subject_key, report_id, kind)
-SELECT u.k, s.id, u.kd
-FROM report_staging s
-JOIN reports r ON r.id = s.id
-CROSS JOIN LATERAL unnest(s.subject_keys, s.identifier_kinds) AS u(k, kd)
-WHERE s.batch_id = $1;
+ON CONFLICT (member_id, case_reference) DO NOTHING;
 
 -- name: bulk_merge_events
 INSERT INTO events (at, type, member_id, report_id, data)
-SELECT $2, 'report.filed', $3, s.id,
-       jsonb_build_object('case_reference', s.case_reference, 'category', s.category)
-FROM report_staging s JOIN reports r ON r.id = s.id
-WHERE s.batch_id = $1
-ORDER BY s.idx;
+SELECT $2, 'report.filed', $3, id,
+       jsonb_build_object('case_reference', case_reference, 'category', category)
+FROM report_staging WHERE batch_id = $1
+ORDER BY idx;
 
 -- name: bulk_clear_staging
 DELETE FROM report_staging WHERE batch_id = $1;
