@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
@@ -146,9 +147,63 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         # uvicorn finishes a graceful shutdown on SIGINT/SIGTERM and then re-raises
         # the signal; turning it into an exception here lets the embedded servers
         # be released by the context managers above instead of the process dying.
-        with _signals_raise(), contextlib.suppress(_Stopped, KeyboardInterrupt):
-            uvicorn.Server(config).run()
+        child = None if live.keyservice_url else _start_keyservice(live)
+        try:
+            with _signals_raise(), contextlib.suppress(_Stopped, KeyboardInterrupt):
+                uvicorn.Server(config).run()
+        finally:
+            if child is not None:
+                child.terminate()
+                try:
+                    child.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    child.kill()
     log.info("stopped")
+    return 0
+
+
+def _start_keyservice(live: Settings) -> subprocess.Popen[bytes]:
+    """Zero-setup mode: the key service runs as a child process with its own key file.
+
+    It gets the resolved URLs, so it uses the parent's embedded servers; the
+    API process never opens the key service's key (SPEC section 3).
+    """
+    env = {
+        **os.environ,
+        "DATABASE_URL": live.database_url,
+        "REDIS_URL": live.redis_url,
+        "REGISTRY_HOST": live.host,
+        "REGISTRY_KEYSERVICE_PORT": str(live.keyservice_port),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "refund_registry", "keyservice", "--data-dir", str(live.data_dir)],
+        env=env,
+        preexec_fn=_die_with_parent,  # a one-line prctl before exec
+    )
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if ``serve`` dies without stopping it (kill -9)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def cmd_keyservice(args: argparse.Namespace, out: TextIO) -> int:
+    from refund_registry.keyservice.app import run_keyservice
+
+    settings = load_settings(args)
+    if args.keyservice_port is not None:
+        settings = settings.with_overrides(keyservice_port=args.keyservice_port)
+    with exclusive(settings.data_dir, "keyservice"), backing_servers(settings) as live:
+        _migrate(live)
+        try:
+            run_keyservice(live)
+        except ConfigError as exc:
+            raise CommandError("; ".join(exc.problems)) from None
     return 0
 
 
@@ -263,6 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", parents=[common], help="apply pending schema migrations")
     migrate.set_defaults(handler=cmd_migrate)
+
+    ks = sub.add_parser("keyservice", parents=[common], help="run the OPRF key service")
+    ks.add_argument("--port", type=int, dest="keyservice_port")
+    ks.add_argument("--host")
+    ks.set_defaults(handler=cmd_keyservice)
 
     worker = sub.add_parser("worker", parents=[common], help="retention expiry and deadlines")
     worker.add_argument("--once", action="store_true", help="one pass, then exit")

@@ -60,6 +60,10 @@ class Settings:
     keyservice_url: str = ""
     keyservice_port: int = 8081
     keyservice_key_file: Path | None = None
+    keyservice_rate_per_second: int = 1000
+    keyservice_quota_per_day: int = 1_000_000
+    query_rate_per_second: int = 2000
+    query_quota_per_day: int = 2_000_000
 
     @property
     def embedded(self) -> bool:
@@ -113,6 +117,10 @@ class Settings:
         read("keyservice_url", _url("http", "https"))
         read("keyservice_port", _int(1, 65535))
         read("keyservice_key_file", lambda v: Path(v).expanduser())
+        read("keyservice_rate_per_second", _int(100, 1_000_000))  # >= one full batch
+        read("keyservice_quota_per_day", _int(1, 10_000_000_000))
+        read("query_rate_per_second", _int(1000, 1_000_000))  # >= one full batch query
+        read("query_quota_per_day", _int(1, 10_000_000_000))
 
         settings = cls(**values)
         if settings.db_pool_min > settings.db_pool_max:

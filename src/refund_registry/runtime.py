@@ -13,17 +13,66 @@ from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from refund_registry import keyfiles
 from refund_registry.config import Settings
 from refund_registry.domain.reports import Keyring
 from refund_registry.services.authn import Authenticator, KeyCache
 from refund_registry.services.ledger import Ledger
+from refund_registry.services.risk import RiskService
 from refund_registry.storage import principals as principal_store
+from refund_registry.storage.accesslog import AccessLog
 from refund_registry.storage.cache import RedisBreaker, ReplayGuard, create_redis
 from refund_registry.storage.db import create_pool
+from refund_registry.storage.lookup import SubjectLookup
+from refund_registry.storage.ratelimit import RateLimiter
 
 log = logging.getLogger("refund_registry.runtime")
+
+
+@dataclass
+class RegistryParts:
+    """What only the registry API (not the key service) holds: its keys and ledgers."""
+
+    keyring: Keyring
+    log_key: ed25519.Ed25519PrivateKey
+    ledger: Ledger
+    access_log: AccessLog
+    lookup: SubjectLookup
+    risk: RiskService
+    query_limiter: RateLimiter
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        redis: aioredis.Redis | None,
+        breaker: RedisBreaker,
+    ) -> RegistryParts:
+        generate = settings.environment != "production"
+        keyring = Keyring(
+            keyfiles.load_keyring_keys(settings.key_path("registry"), generate=generate)
+        )
+        log_key = keyfiles.ensure_ed25519(settings.key_path("log"), generate=generate)
+        access_log = AccessLog(pool, log_key)
+        lookup = SubjectLookup(pool)
+        return cls(
+            keyring=keyring,
+            log_key=log_key,
+            ledger=Ledger(pool, keyring),
+            access_log=access_log,
+            lookup=lookup,
+            risk=RiskService(keyring, lookup, access_log, settings.public_url),
+            query_limiter=RateLimiter(
+                redis,
+                breaker,
+                namespace="rr:rl:query",
+                per_second=settings.query_rate_per_second,
+                per_day=settings.query_quota_per_day,
+            ),
+        )
 
 
 @dataclass
@@ -35,13 +84,37 @@ class Runtime:
     replay: ReplayGuard
     keys: KeyCache
     auth: Authenticator
-    ledger: Ledger
     listener: asyncpg.Connection | None = None
+    registry: RegistryParts | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def ledger(self) -> Ledger:
+        return self._registry().ledger
+
+    @property
+    def risk(self) -> RiskService:
+        return self._registry().risk
+
+    @property
+    def access_log(self) -> AccessLog:
+        return self._registry().access_log
+
+    def _registry(self) -> RegistryParts:
+        if self.registry is None:
+            raise RuntimeError("this process holds no registry key (it is the key service)")
+        return self.registry
+
+    async def limit_queries(self, member_id: str, units: int) -> None:
+        await self._registry().query_limiter.acquire(member_id, units)
+
     @classmethod
-    async def start(cls, settings: Settings) -> Runtime:
-        """Connect to PostgreSQL and Redis; the URLs must be resolved by now."""
+    async def start(cls, settings: Settings, *, registry: bool = True) -> Runtime:
+        """Connect to PostgreSQL and Redis; the URLs must be resolved by now.
+
+        ``registry=False`` (the key service) loads neither the registry key nor
+        the log key: the key service must never hold them (SPEC section 3).
+        """
         if not settings.database_url:
             raise RuntimeError("Runtime.start needs a database URL (embedded servers not attached)")
         pool = await create_pool(
@@ -58,13 +131,9 @@ class Runtime:
         auth = Authenticator(
             keys, replay, audience=settings.audience, leeway=settings.clock_skew_seconds
         )
-        keyring = Keyring(
-            keyfiles.load_keyring_keys(
-                settings.key_path("registry"), generate=settings.environment != "production"
-            )
-        )
-        ledger = Ledger(pool, keyring)
-        runtime = cls(settings, pool, redis, breaker, replay, keys, auth, ledger)
+        runtime = cls(settings, pool, redis, breaker, replay, keys, auth)
+        if registry:
+            runtime.registry = RegistryParts.build(settings, pool, redis, breaker)
         await runtime._listen()
         return runtime
 
@@ -84,6 +153,8 @@ class Runtime:
         self.keys.clear()
 
     async def close(self) -> None:
+        if self.registry is not None:
+            await self.registry.access_log.close()
         if self.listener is not None:
             with contextlib.suppress(Exception):
                 await self.listener.close()

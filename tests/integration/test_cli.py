@@ -108,9 +108,10 @@ def _free_port() -> int:
 def test_zero_setup_serve_then_second_serve_refused_then_clean_stop() -> None:
     data = Path(tempfile.mkdtemp(prefix="rrcli-", dir="/tmp"))
     port = _free_port()
+    ks_port = _free_port()
     serve = subprocess.Popen(
         [*CLI, "serve", "--data-dir", str(data), "--port", str(port)],
-        env=_env(),
+        env=_env(REGISTRY_KEYSERVICE_PORT=str(ks_port)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -128,6 +129,14 @@ def test_zero_setup_serve_then_second_serve_refused_then_clean_stop() -> None:
         assert ready, "serve did not become ready"
         assert (data / "keys" / "log.key").exists()
         assert (data / "keys" / "registry.key").exists()
+        # The key service runs as a child with its own key, reachable through the API.
+        for _ in range(100):
+            answer = httpx.get(f"http://127.0.0.1:{port}/v1/keyservice/public-key", timeout=2)
+            if answer.status_code == 200:
+                break
+            time.sleep(0.1)
+        assert answer.json()["suite"] == "ristretto255-SHA512"
+        assert (data / "keys" / "keyservice.key").exists()
         second = subprocess.run(
             [*CLI, "serve", "--data-dir", str(data), "--port", str(_free_port())],
             env=_env(),

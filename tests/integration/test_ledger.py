@@ -112,7 +112,12 @@ async def test_bulk_refusals(api: Api, make_principal: MakePrincipal, runtime: R
 
 def _env(db_url: str, redis_url: str, data: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-    env.update(DATABASE_URL=db_url, REDIS_URL=redis_url, REGISTRY_DATA_DIR=str(data))
+    env.update(
+        DATABASE_URL=db_url,
+        REDIS_URL=redis_url,
+        REGISTRY_DATA_DIR=str(data),
+        REGISTRY_KEYSERVICE_URL="http://127.0.0.1:9",  # no key-service child here
+    )
     return env
 
 

@@ -14,7 +14,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from refund_registry import errors
 from refund_registry.config import Settings
-from refund_registry.http import problems
+from refund_registry.http import keyservice_proxy, problems
 from refund_registry.http.common import ALL_ROLES, authenticate, json_response, runtime
 from refund_registry.runtime import Runtime
 
@@ -107,6 +107,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
         ),
         debug=False,
         logging_config=None,
+        on_shutdown=[keyservice_proxy.close],
     )
     if runtime_override is not None:
         app.state.runtime = runtime_override

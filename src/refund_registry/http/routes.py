@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from refund_registry.config import Settings
-from refund_registry.http import admin, reports
+from refund_registry.http import admin, keyservice_proxy, reports, risk
 
 
 def all_routes(settings: Settings) -> list[Any]:
-    return [*admin.ROUTES, *reports.routes(settings.max_bulk_body_bytes)]
+    return [
+        *admin.ROUTES,
+        *keyservice_proxy.ROUTES,
+        *reports.routes(settings.max_bulk_body_bytes),
+        *risk.routes(settings.max_bulk_body_bytes),
+    ]

@@ -152,3 +152,7 @@ DELETE FROM subject_aggregates
 WHERE subject_key = ANY($1::bytea[]) AND facts = '[]'::jsonb AND statement IS NULL
   AND NOT EXISTS (SELECT 1 FROM report_subjects rs
                   WHERE rs.subject_key = subject_aggregates.subject_key);
+
+-- name: lookup_subjects
+SELECT subject_key, kind, facts, statement FROM subject_aggregates
+WHERE subject_key = ANY($1::bytea[]);

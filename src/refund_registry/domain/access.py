@@ -1,0 +1,124 @@
+"""Access-log entries: what is recorded about each access, and its exact bytes.
+
+An entry is canonical JSON (keys sorted, no insignificant whitespace, UTF-8)
+of a flat object; those bytes are the Merkle leaf, so the log commits to
+exactly what an auditor later reads. Subjects appear only as salted
+commitments ``SHA-256(salt || subject_key)``: with the salt (kept apart, and
+deletable under retention) an auditor can tie an entry to a buyer; without it
+the entry still verifies but names nobody.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from refund_registry.domain.merkle import leaf_hash
+
+ENTRY_VERSION = 1
+_encoder = msgspec.json.Encoder(order="sorted")
+
+ACTIONS = frozenset(
+    {
+        "risk.query",
+        "report.file",
+        "report.bulk",
+        "report.read",
+        "report.retract",
+        "subject.access",
+        "subject.statement",
+        "appeal.open",
+        "appeal.read",
+        "appeal.withdraw",
+        "appeal.response",
+        "appeal.decision",
+        "appeal.deadline",
+        "keyservice.evaluate",
+        "admin.principals",
+        "audit.read",
+    }
+)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def commitment(salt: bytes, subject_key: bytes) -> bytes:
+    return hashlib.sha256(salt + subject_key).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """One access, before it is encoded. ``at`` is aware UTC."""
+
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    request_digest: str
+    subject_keys: Sequence[bytes] = ()
+    purpose: str | None = None
+    outcome: str | None = None
+    query_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEntry:
+    record: AccessRecord
+    entry: bytes
+    leaf_hash: bytes
+    at_micros: int
+    salts: tuple[bytes, ...]
+
+
+def micros(at: datetime) -> int:
+    delta = at.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def encode(record: AccessRecord, salts: Sequence[bytes] | None = None) -> EncodedEntry:
+    """The canonical bytes of an entry, with fresh 16-byte salts unless given."""
+    if record.action not in ACTIONS:
+        raise ValueError(f"unknown access action {record.action!r}")
+    chosen = (
+        tuple(salts)
+        if salts is not None
+        else tuple(secrets.token_bytes(16) for _ in record.subject_keys)
+    )
+    if len(chosen) != len(record.subject_keys):
+        raise ValueError("one salt per subject key")
+    at = micros(record.at)
+    body: dict[str, Any] = {
+        "v": ENTRY_VERSION,
+        "at": at,
+        "actor": record.actor,
+        "role": record.role,
+        "action": record.action,
+        "request": record.request_digest,
+        "subjects": [
+            _b64(commitment(s, k)) for s, k in zip(chosen, record.subject_keys, strict=True)
+        ],
+    }
+    for name in ("purpose", "outcome", "query_id"):
+        value = getattr(record, name)
+        if value is not None:
+            body[name] = value
+    if record.detail:
+        body["detail"] = record.detail
+    entry = _encoder.encode(body)
+    return EncodedEntry(record, entry, leaf_hash(entry), at, chosen)
+
+
+def decode(entry: bytes) -> dict[str, Any]:
+    """The fields of an entry, as an auditor reads them."""
+    fields: dict[str, Any] = msgspec.json.decode(entry)
+    return fields

@@ -1,0 +1,126 @@
+"""The key-service routes under the API's own base URL (SPEC section 10: one URL).
+
+The API forwards ``POST /v1/keyservice/evaluate`` and ``GET
+/v1/keyservice/public-key`` to the key-service process *verbatim*: the same
+path and query, the exact body bytes and the ``Authorization`` header. It does
+not authenticate these requests itself, on purpose: the signed token binds
+method, path and body, so the key service can verify it unchanged, and its
+``jti`` is single-use, so checking it here would burn it before the key service
+saw it. The API never holds the OPRF key; it only relays bytes.
+
+One ``httpx.AsyncClient`` per app is shared by every forwarded request (its
+connection pool is the point); it is created on first use and closed by
+:func:`close` at shutdown. When the key service cannot be reached the answer is
+503 ``keyservice.unavailable`` with ``Retry-After``; whatever the key service
+answers (including its own problem documents) is passed through unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import httpx
+from litestar import Litestar, Request, Response, get, post
+
+from refund_registry.config import Settings
+from refund_registry.errors import Unavailable
+from refund_registry.http.common import path_and_query, runtime
+from refund_registry.keyservice import MAX_BODY_BYTES
+
+STATE_KEY: Final = "keyservice_http"
+"""``app.state`` attribute holding the shared client (tests put their own there)."""
+
+RETRY_AFTER: Final = 2
+# Headers that carry meaning end to end; hop-by-hop and framing headers
+# (Connection, Content-Length, Transfer-Encoding) are the transport's business.
+_REQUEST_HEADERS: Final = ("authorization", "content-type", "accept")
+_RESPONSE_HEADERS: Final = ("retry-after", "www-authenticate", "cache-control")
+
+
+def keyservice_base_url(settings: Settings) -> str:
+    """``settings.keyservice_url``, or the child process ``serve`` starts on this host."""
+    if settings.keyservice_url:
+        return settings.keyservice_url.rstrip("/")
+    host = settings.host
+    # A wildcard listen address is not an address to connect to.
+    if host in ("", "0.0.0.0"):  # noqa: S104 - compared, not bound
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.keyservice_port}"
+
+
+def _client(request: Request[Any, Any, Any]) -> httpx.AsyncClient:
+    state = request.app.state
+    client: httpx.AsyncClient | None = state.get(STATE_KEY)
+    if client is None:
+        # No await between the check and the assignment: two first requests in
+        # one event loop cannot both create a client.
+        client = httpx.AsyncClient(
+            base_url=keyservice_base_url(runtime(request).settings),
+            timeout=httpx.Timeout(10.0, connect=2.0),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        )
+        setattr(state, STATE_KEY, client)
+    return client
+
+
+async def _forward(request: Request[Any, Any, Any]) -> Response[bytes]:
+    body = await request.body()
+    headers = {name: request.headers[name] for name in _REQUEST_HEADERS if name in request.headers}
+    try:
+        upstream = await _client(request).request(
+            request.method, path_and_query(request), content=body, headers=headers
+        )
+    except httpx.TransportError as exc:
+        # Connection refused, timed out, or cut mid-answer: the member may
+        # retry (with a fresh token, as every signed request needs).
+        raise Unavailable(
+            f"the key service is unreachable ({exc.__class__.__name__}); retry shortly",
+            retry_after=RETRY_AFTER,
+            code="keyservice.unavailable",
+        ) from exc
+    passed = {k: upstream.headers[k] for k in _RESPONSE_HEADERS if k in upstream.headers}
+    return Response(
+        content=upstream.content,
+        status_code=upstream.status_code,
+        media_type=upstream.headers.get("content-type", "application/octet-stream"),
+        headers=passed or None,
+    )
+
+
+@post(
+    "/v1/keyservice/evaluate",
+    status_code=200,
+    tags=["keyservice"],
+    summary="Evaluate blinded elements (forwarded to the key service)",
+    description=(
+        "Signed member request; authenticated by the key service itself. "
+        "Body {blinded: [b64url, ...]} with 1-100 elements; answer {evaluated, proof}."
+    ),
+    request_max_body_size=MAX_BODY_BYTES,
+)
+async def evaluate_proxy(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return await _forward(request)
+
+
+@get(
+    "/v1/keyservice/public-key",
+    tags=["keyservice"],
+    summary="The key service's public key (forwarded to the key service)",
+)
+async def public_key_proxy(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return await _forward(request)
+
+
+async def close(app: Litestar) -> None:
+    """Shutdown hook: close the shared client if one was opened."""
+    client: httpx.AsyncClient | None = app.state.get(STATE_KEY)
+    if client is not None:
+        await client.aclose()
+        setattr(app.state, STATE_KEY, None)
+
+
+ROUTES = [evaluate_proxy, public_key_proxy]

@@ -1,0 +1,106 @@
+"""The key service's use case: rate limit → evaluate → count.
+
+Authentication happens one step earlier, at the HTTP edge (the signed request
+binds the exact body bytes, so it must be checked before the body is parsed);
+what arrives here is an authenticated member id and blinded elements that have
+already been decoded and checked for length.
+
+Order matters and is deliberate:
+
+1. *rate limit first*, so a throttled member costs one Redis round trip and
+   no elliptic-curve work; a refused request spends no quota;
+2. *evaluate*, which refuses an element that is not a valid group element
+   (that request has been charged: the member asked for the work);
+3. *count* in PostgreSQL before answering. The count is the durable record of
+   how many guesses each member made, so when it cannot be written the answer
+   is withheld (503) rather than handed out uncounted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import asyncpg
+
+from refund_registry.domain import oprf
+from refund_registry.storage.db import translated
+from refund_registry.storage.queries import Q
+from refund_registry.storage.ratelimit import RateLimiter, Usage
+
+NAMESPACE: Final = "rr:rl:keyservice"
+"""Redis key prefix of the key service's rate-limit counters."""
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The answer to one batch: evaluated elements in request order, and one proof."""
+
+    evaluated: list[bytes]
+    proof: bytes
+    usage: Usage
+
+
+class KeyService:
+    """Holds the OPRF key and evaluates batches for members.
+
+    The :class:`~refund_registry.domain.oprf.ServerKey` never leaves this
+    object; only its public half is exposed.
+    """
+
+    def __init__(
+        self,
+        key: oprf.ServerKey,
+        limiter: RateLimiter,
+        pool: asyncpg.Pool,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        # A full batch must be able to pass the per-second limit, or members
+        # sending 100 elements would be refused for ever.
+        if limiter.limits.per_second < oprf.MAX_BATCH:
+            raise ValueError(
+                f"the key service's per-second limit must be at least {oprf.MAX_BATCH} "
+                f"(one full batch), got {limiter.limits.per_second}"
+            )
+        self._key = key
+        self.limiter = limiter
+        self.pool = pool
+        self.clock = clock
+
+    @property
+    def public_key(self) -> bytes:
+        return self._key.public_key
+
+    async def evaluate(self, member_id: str, blinded: Sequence[bytes]) -> Evaluation:
+        """Evaluate ``blinded`` for ``member_id``, charging one unit per element.
+
+        Precondition: ``member_id`` is an authenticated, active member.
+        Raises ``RateLimited`` (429), a domain ``InvalidInput`` (422) or
+        ``Unavailable`` (503, PostgreSQL down: nothing is answered uncounted).
+        """
+        # The count and the lengths are checked before charging, so that a
+        # malformed request costs no quota; the domain checks them again, with
+        # the validity of each point, when it evaluates.
+        if not 1 <= len(blinded) <= oprf.MAX_BATCH:
+            raise oprf.InvalidBatch(
+                f"'blinded' must hold 1 to {oprf.MAX_BATCH} elements, got {len(blinded)}",
+                extra={"count": len(blinded), "max": oprf.MAX_BATCH},
+            )
+        for index, element in enumerate(blinded):
+            if len(element) != oprf.ELEMENT_LEN:
+                raise oprf.InvalidElement(
+                    f"blinded element {index} must be {oprf.ELEMENT_LEN} bytes, got {len(element)}",
+                    extra={"index": index, "reason": "length"},
+                )
+        usage = await self.limiter.acquire(member_id, len(blinded))
+        evaluated, proof = oprf.evaluate_batch(self._key, blinded)
+        at = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
+        async with translated():
+            await self.pool.execute(
+                Q["count_keyservice_usage"], member_id, at.date(), len(blinded), at
+            )
+        return Evaluation(evaluated=evaluated, proof=proof, usage=usage)

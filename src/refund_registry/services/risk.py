@@ -1,0 +1,108 @@
+"""The risk query use case: authenticate → limit → look up → score → log durably → answer."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from refund_registry.domain import inquiry
+from refund_registry.domain.access import AccessRecord
+from refund_registry.domain.reports import Keyring, b64url_decode
+from refund_registry.domain.scoring import DEFAULT_POLICY, ScoringPolicy
+from refund_registry.errors import InvalidInput
+from refund_registry.services.authn import Caller
+from refund_registry.storage.accesslog import AccessLog
+from refund_registry.storage.lookup import SubjectLookup
+
+
+def new_query_id() -> str:
+    return "q_" + secrets.token_hex(10)
+
+
+@dataclass
+class RiskService:
+    keyring: Keyring
+    lookup: SubjectLookup
+    access_log: AccessLog
+    public_url: str
+    policy: ScoringPolicy = DEFAULT_POLICY
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def notice(self) -> str:
+        return (
+            "This assessment comes from Refund Registry, a shared record of confirmed refund "
+            "fraud. It is advice, not a decision: you may not refuse the buyer on the score "
+            "alone. The buyer can see this record, every inquiry about it, and contest any "
+            f"report at {self.public_url}/v1/subject/record."
+        )
+
+    async def query(
+        self, caller: Caller, items: Sequence[inquiry.QueryItem], *, batch: bool
+    ) -> list[dict[str, Any]]:
+        """Answer each item in order; every item's access-log entry is durable first."""
+        problems = []
+        for index, item in enumerate(items):
+            violations = inquiry.validate(item)
+            if violations:
+                problems.append((index, violations))
+        if problems:
+            index, violations = problems[0]
+            first = violations[0]
+            extra: dict[str, Any] = {"violations": [asdict(v) for v in violations]}
+            if batch:
+                extra = {
+                    "invalid_items": [
+                        {"index": i, "violations": [asdict(v) for v in vs]} for i, vs in problems
+                    ]
+                }
+            where = f"queries[{index}].{first.field}" if batch else first.field
+            raise InvalidInput(f"{where}: {first.detail}", code=first.code, extra=extra)
+
+        item_keys: list[list[bytes]] = []
+        for item in items:
+            keys = []
+            for _, pseudonym in item.identifiers:
+                raw = b64url_decode(pseudonym)
+                assert raw is not None  # validated above
+                keys.append(self.keyring.subject_key(raw))
+            item_keys.append(keys)
+        found = await self.lookup.get_many(k for keys in item_keys for k in keys)
+        now = self.clock()
+        answers: list[dict[str, Any]] = []
+        records: list[AccessRecord] = []
+        for item, keys in zip(items, item_keys, strict=True):
+            subjects = [
+                inquiry.subject_from_row(row) if (row := found[k]) is not None else None
+                for k in keys
+            ]
+            result = inquiry.answer(
+                [kind for kind, _ in item.identifiers],
+                subjects,
+                now,
+                notice=self.notice,
+                policy=self.policy,
+            )
+            query_id = new_query_id()
+            result["query_id"] = query_id
+            answers.append(result)
+            records.append(
+                AccessRecord(
+                    at=now,
+                    actor=caller.principal_id,
+                    role=caller.role,
+                    action="risk.query",
+                    request_digest=caller.request_digest,
+                    subject_keys=keys,
+                    purpose=item.purpose,
+                    outcome=result["band"],
+                    query_id=query_id,
+                )
+            )
+        receipts = await self.access_log.append_many(records)
+        for result, receipt in zip(answers, receipts, strict=True):
+            result["receipt"] = receipt
+        return answers

@@ -1,0 +1,155 @@
+"""The access-log writer: group commit for entries that must be durable first.
+
+A request that touches a buyer's record hands its entry to this process's
+writer and waits; the writer collects the entries of every concurrent request
+and stores them with one COPY and one commit per flush. A query's answer is
+sent only after the commit of its entry, yet the cost of the commit is shared
+by every request in the batch (a single-row synchronous INSERT per request
+caps this machine at ~1.3k requests/s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from refund_registry.domain.access import AccessRecord, EncodedEntry, encode
+from refund_registry.domain.checkpoint import sign_receipt
+from refund_registry.errors import Unavailable
+
+log = logging.getLogger("refund_registry.accesslog")
+
+_LOG_COLUMNS = [
+    "at", "actor", "role", "action", "purpose", "outcome", "query_id",
+    "request_digest", "entry", "leaf_hash",
+]  # fmt: skip
+_SUBJECT_COLUMNS = ["subject_key", "leaf_hash", "salt", "at"]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def receipt_for(encoded: EncodedEntry, key: ed25519.Ed25519PrivateKey) -> dict[str, str]:
+    """``{leaf_hash, logged_at, signature}``: the log's promise to include the entry."""
+    at = encoded.record.at
+    signature = sign_receipt(encoded.leaf_hash, encoded.at_micros, key)
+    return {
+        "leaf_hash": _b64(encoded.leaf_hash),
+        "logged_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "signature": _b64(signature),
+    }
+
+
+class AccessLog:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        key: ed25519.Ed25519PrivateKey,
+        *,
+        max_batch: int = 2000,
+    ) -> None:
+        self.pool = pool
+        self.key = key
+        self.max_batch = max_batch
+        self._queue: list[tuple[EncodedEntry, asyncio.Future[None]]] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.flushes = 0
+        self.entries = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        """Write what is queued, then stop."""
+        if self._task is None:
+            return
+        self._closing = True
+        self._wakeup.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def append(self, record: AccessRecord) -> dict[str, str]:
+        """Store one entry durably; return its signed receipt."""
+        return (await self.append_many([record]))[0]
+
+    async def append_many(self, records: Sequence[AccessRecord]) -> list[dict[str, str]]:
+        """Store entries durably (all in the same flush); return their receipts in order."""
+        self.start()
+        encoded = [encode(r) for r in records]
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        # Entries of one call share a future: they are flushed together.
+        for i, entry in enumerate(encoded):
+            self._queue.append((entry, future if i == len(encoded) - 1 else _DONE))
+        self._wakeup.set()
+        await future
+        return [receipt_for(e, self.key) for e in encoded]
+
+    async def _run(self) -> None:
+        while not (self._closing and not self._queue):
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            # Let the requests already in this event-loop tick join the batch.
+            await asyncio.sleep(0)
+            while self._queue:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                try:
+                    await self._write([e for e, _ in batch])
+                except Exception as exc:  # every waiter must hear of it
+                    log.warning("access log flush failed", extra={"error": str(exc)})
+                    failure = Unavailable(
+                        "the access log could not be written; nothing was answered",
+                        code="db.unavailable",
+                    )
+                    for _, fut in batch:
+                        if fut is not _DONE and not fut.done():
+                            fut.set_exception(failure)
+                    continue
+                for _, fut in batch:
+                    if fut is not _DONE and not fut.done():
+                        fut.set_result(None)
+
+    async def _write(self, entries: list[EncodedEntry]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        subjects: list[tuple[Any, ...]] = []
+        for e in entries:
+            r = e.record
+            rows.append(
+                (r.at, r.actor, r.role, r.action, r.purpose, r.outcome, r.query_id,
+                 r.request_digest, e.entry, e.leaf_hash)
+            )  # fmt: skip
+            for key, salt in zip(r.subject_keys, e.salts, strict=True):
+                subjects.append((key, e.leaf_hash, salt, r.at))
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.copy_records_to_table("access_log", records=rows, columns=_LOG_COLUMNS)
+            if subjects:
+                await conn.copy_records_to_table(
+                    "access_subjects", records=subjects, columns=_SUBJECT_COLUMNS
+                )
+        self.flushes += 1
+        self.entries += len(entries)
+
+
+def _done_future() -> asyncio.Future[None]:
+    loop = asyncio.new_event_loop()
+    future: asyncio.Future[None] = loop.create_future()
+    future.set_result(None)
+    loop.close()
+    return future
+
+
+# Placeholder future for entries whose caller waits on a sibling's future.
+_DONE = _done_future()
