@@ -106,7 +106,7 @@ class Ledger:
         p = self.prepare(report, now)
         r = p.report
         async with translated(), self.pool.acquire() as conn, conn.transaction():
-            facts = await _lock_new_subjects(conn, dict(zip(p.keys, p.kinds, strict=True)))
+            facts = await lock_new_subjects(conn, dict(zip(p.keys, p.kinds, strict=True)))
             repeat = any(rules.is_repeat(member_id, f) for f in facts.values())
             expires = rules.retention_until(
                 r.confirmed_at,
@@ -149,7 +149,7 @@ class Ledger:
                 return False, report_answer(existing)
             await conn.execute(Q["insert_report_subjects"], list(p.keys), p.id, list(p.kinds))
             fact = _fact(p, member_id)
-            await _write_aggregates(conn, {k: [*facts[k], fact] for k in p.keys})
+            await write_aggregates(conn, {k: [*facts[k], fact] for k in p.keys})
             await conn.execute(
                 Q["insert_event"],
                 now,
@@ -200,7 +200,7 @@ class Ledger:
         for p in prepared:
             all_keys.update(zip(p.keys, p.kinds, strict=True))
         async with translated(), self.pool.acquire() as conn, conn.transaction():
-            facts_by_key = await _lock_new_subjects(conn, all_keys)
+            facts_by_key = await lock_new_subjects(conn, all_keys)
             existing = {
                 row["case_reference"]: row
                 for row in await conn.fetch(
@@ -286,7 +286,7 @@ class Ledger:
             "report_subjects", records=subjects, columns=["subject_key", "report_id", "kind"]
         )
         await conn.execute(Q["bulk_merge_events"], batch_id, now, member_id)
-        await _write_aggregates(conn, facts_by_key)
+        await write_aggregates(conn, facts_by_key)
         await conn.execute(Q["bulk_clear_staging"], batch_id)
 
     # -- reading and retraction ----------------------------------------------------
@@ -332,13 +332,13 @@ class Ledger:
                     extra={"status": row["status"]},
                 )
             keys = list(row["subject_keys"])
-            facts = await _lock_subjects(conn, keys)
+            facts = await lock_subjects(conn, keys)
             changed = await conn.fetchval(
                 Q["set_report_status"], report_id, row["status"], "retracted", now, reason
             )
             if changed is None:  # pragma: no cover - the row lock makes this unreachable
                 raise Conflict("the report changed concurrently", code="report.changed")
-            await _write_aggregates(
+            await write_aggregates(
                 conn, {k: rules.set_status(f, report_id, "retracted") for k, f in facts.items()}
             )
             await conn.execute(
@@ -385,11 +385,11 @@ class Ledger:
                     break
                 ids = [r["id"] for r in rows]
                 keys = sorted({k for r in rows for k in r["subject_keys"]})
-                facts = await _lock_subjects(conn, keys)
+                facts = await lock_subjects(conn, keys)
                 gone = set(ids)
                 await conn.execute(Q["erase_report_subjects"], ids)
                 await conn.execute(Q["expire_reports"], ids, as_of)
-                await _write_aggregates(
+                await write_aggregates(
                     conn, {k: [x for x in f if x["id"] not in gone] for k, f in facts.items()}
                 )
                 await conn.execute(Q["drop_empty_aggregates"], keys)
@@ -425,20 +425,20 @@ def _fact(p: Prepared, member_id: str) -> rules.Fact:
     return rules.make_fact(p.id, member_id, r.category, r.amount_minor, r.currency, r.confirmed_at)
 
 
-async def _lock_new_subjects(conn: Conn, keys: dict[bytes, str]) -> dict[bytes, list[rules.Fact]]:
+async def lock_new_subjects(conn: Conn, keys: dict[bytes, str]) -> dict[bytes, list[rules.Fact]]:
     """Create missing aggregate rows, lock all of them (key order); return their facts."""
     ordered = sorted(keys)
     rows = await conn.fetch(Q["lock_new_subjects"], ordered, [keys[k] for k in ordered])
     return {bytes(row["subject_key"]): list(row["facts"]) for row in rows}
 
 
-async def _lock_subjects(conn: Conn, keys: Sequence[bytes]) -> dict[bytes, list[rules.Fact]]:
+async def lock_subjects(conn: Conn, keys: Sequence[bytes]) -> dict[bytes, list[rules.Fact]]:
     """Lock existing aggregate rows (key order); return their facts."""
     rows = await conn.fetch(Q["lock_aggregates"], list(keys))
     return {bytes(row["subject_key"]): list(row["facts"]) for row in rows}
 
 
-async def _write_aggregates(conn: Conn, facts_by_key: dict[bytes, list[rules.Fact]]) -> None:
+async def write_aggregates(conn: Conn, facts_by_key: dict[bytes, list[rules.Fact]]) -> None:
     """Store each subject's facts and the counts derived from them (locks held)."""
     keys = list(facts_by_key)
     summaries = [rules.summarise(facts_by_key[k]) for k in keys]
