@@ -83,7 +83,7 @@ class ReportInput:
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_TO_STD = str.maketrans("-_", "+/")
+_TO_STD = bytes.maketrans(b"-_", b"+/")
 
 
 def b64url_decode(text: str) -> bytes | None:
@@ -98,7 +98,8 @@ def b64url_decode(text: str) -> bytes | None:
     if tail and _B64_ALPHABET.index(text[-1]) & (0x0F if tail == 2 else 0x03):
         return None
     try:
-        return binascii.a2b_base64(text.translate(_TO_STD) + "=" * (-len(text) % 4))
+        padded = text.encode("ascii").translate(_TO_STD) + b"=" * (-len(text) % 4)
+        return binascii.a2b_base64(padded)
     except binascii.Error:  # pragma: no cover - excluded by the checks above
         return None
 

@@ -200,7 +200,11 @@ class Ledger:
         for p in prepared:
             all_keys.update(zip(p.keys, p.kinds, strict=True))
         async with translated(), self.pool.acquire() as conn, conn.transaction():
-            facts_by_key = await lock_new_subjects(conn, all_keys)
+            # Existing subjects are locked now; new ones are created once, at the end.
+            facts_by_key = await lock_subjects(conn, list(all_keys))
+            new_keys = {k: kind for k, kind in all_keys.items() if k not in facts_by_key}
+            for key in new_keys:
+                facts_by_key[key] = []
             existing = {
                 row["case_reference"]: row
                 for row in await conn.fetch(
@@ -222,7 +226,7 @@ class Ledger:
                 )
             fresh = [p for p in prepared if p.report.case_reference not in existing]
             if fresh:
-                await self._merge_bulk(conn, member_id, fresh, facts_by_key, now)
+                await self._merge_bulk(conn, member_id, fresh, facts_by_key, new_keys, now)
         created_ids = {p.report.case_reference: p.id for p in fresh}
         await self._changed(list(all_keys))
         ids = [
@@ -241,6 +245,7 @@ class Ledger:
         member_id: str,
         fresh: list[Prepared],
         facts_by_key: dict[bytes, list[rules.Fact]],
+        new_keys: dict[bytes, str],
         now: datetime,
     ) -> None:
         """COPY into staging, merge with one set-based INSERT, then COPY the rest."""
@@ -250,7 +255,7 @@ class Ledger:
         before = {k: list(v) for k, v in facts_by_key.items()}
         for i, p in enumerate(fresh):
             r = p.report
-            repeat = any(rules.is_repeat(member_id, before[k]) for k in p.keys)
+            repeat = any(before[k] and rules.is_repeat(member_id, before[k]) for k in p.keys)
             expires = rules.retention_until(
                 r.confirmed_at,
                 r.amount_minor,
@@ -286,7 +291,8 @@ class Ledger:
             "report_subjects", records=subjects, columns=["subject_key", "report_id", "kind"]
         )
         await conn.execute(Q["bulk_merge_events"], batch_id, now, member_id)
-        await write_aggregates(conn, facts_by_key)
+        await write_aggregates(conn, {k: f for k, f in facts_by_key.items() if k not in new_keys})
+        await _insert_new_subjects(conn, {k: facts_by_key[k] for k in new_keys}, new_keys)
         await conn.execute(Q["bulk_clear_staging"], batch_id)
 
     # -- reading and retraction ----------------------------------------------------
@@ -438,8 +444,44 @@ async def lock_subjects(conn: Conn, keys: Sequence[bytes]) -> dict[bytes, list[r
     return {bytes(row["subject_key"]): list(row["facts"]) for row in rows}
 
 
+async def _insert_new_subjects(
+    conn: Conn, facts_by_key: dict[bytes, list[rules.Fact]], kinds: dict[bytes, str]
+) -> None:
+    """Create the aggregate rows of subjects that had none when the writer locked.
+
+    If another transaction created some of them meanwhile, the insert skips
+    them; those rows are then locked and our facts merged into theirs.
+    """
+    if not facts_by_key:
+        return
+    keys = sorted(facts_by_key)
+    summaries = [rules.summarise(facts_by_key[k]) for k in keys]
+    status = await conn.execute(
+        Q["insert_aggregates"],
+        keys,
+        [kinds[k] for k in keys],
+        [s.active_reports for s in summaries],
+        [s.disputed for s in summaries],
+        [s.platforms for s in summaries],
+        [s.latest_confirmed_at for s in summaries],
+        [msgspec.json.encode(facts_by_key[k]).decode() for k in keys],
+    )
+    if int(status.rsplit(" ", 1)[-1]) == len(keys):
+        return
+    current = await lock_subjects(conn, keys)
+    ours = {k: {f["id"] for f in facts_by_key[k]} for k in keys}
+    raced = {
+        k: [*facts, *facts_by_key[k]]
+        for k, facts in current.items()
+        if not ours[k] & {f["id"] for f in facts}
+    }
+    await write_aggregates(conn, raced)
+
+
 async def write_aggregates(conn: Conn, facts_by_key: dict[bytes, list[rules.Fact]]) -> None:
     """Store each subject's facts and the counts derived from them (locks held)."""
+    if not facts_by_key:
+        return
     keys = list(facts_by_key)
     summaries = [rules.summarise(facts_by_key[k]) for k in keys]
     await conn.execute(

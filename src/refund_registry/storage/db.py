@@ -66,6 +66,10 @@ async def translated() -> AsyncIterator[None]:
         raise InvalidInput(
             f"a value is out of range: {exc}", code="request.value_out_of_range"
         ) from exc
+    except asyncpg.DeadlockDetectedError as exc:
+        raise Unavailable(
+            "a concurrent upload touched the same buyers; retry", retry_after=1
+        ) from exc
     except asyncpg.SerializationError as exc:
         raise Unavailable("a concurrent change got in the way; retry", retry_after=1) from exc
     except _UNAVAILABLE as exc:

@@ -29,6 +29,18 @@ FROM unnest($1::bytea[], $2::int[], $3::int[], $4::int[], $5::timestamptz[], $6:
     AS u(k, active, disputed, platforms, latest, facts)
 WHERE a.subject_key = u.k;
 
+-- name: insert_aggregates
+-- New subjects of a bulk upload, written once with their final values. A key
+-- that another transaction created meanwhile is skipped here and merged
+-- under its row lock by the caller.
+INSERT INTO subject_aggregates (
+    subject_key, kind, active_reports, disputed, platforms, latest_confirmed_at, facts, version)
+SELECT k, kd, a, d, p, l, f::jsonb, 1
+FROM unnest($1::bytea[], $2::text[], $3::int[], $4::int[], $5::int[], $6::timestamptz[],
+            $7::text[]) AS u(k, kd, a, d, p, l, f)
+ORDER BY k
+ON CONFLICT (subject_key) DO NOTHING;
+
 -- name: recompute_aggregates
 -- The aggregates as they follow from the reports themselves: the oracle that
 -- tests and operators' consistency checks compare the maintained rows with.

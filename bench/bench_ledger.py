@@ -1,0 +1,120 @@
+"""Report intake throughput: bulk (10,000-report batches) and single reports.
+
+In-process against embedded PostgreSQL: measures the ledger use case (validate,
+key, COPY, merge, aggregates, events, commit) without HTTP, then the same
+single-report path with the given concurrency. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/bench_ledger.py [--batches 5] [--singles 3000] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import secrets
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import backing_servers
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def report(now: datetime) -> dict[str, Any]:
+    return {
+        "case_reference": "bench-" + secrets.token_hex(8),
+        "identifiers": [
+            {"kind": "phone", "pseudonym": _b64(secrets.token_bytes(64))},
+            {"kind": "email", "pseudonym": _b64(secrets.token_bytes(64))},
+        ],
+        "category": "fabricated_damage_claim",
+        "amount": {"minor_units": 25_900, "currency": "CNY"},
+        "order_date": (now - timedelta(days=9)).date().isoformat(),
+        "refund_date": (now - timedelta(days=5)).date().isoformat(),
+        "confirmed_at": (now - timedelta(days=1)).isoformat(),
+        "buyer_notified_at": (now - timedelta(hours=2)).isoformat(),
+        "evidence_kinds": ["photo_forensics", "carrier_record"],
+        "evidence_digest": _b64(hashlib.sha256(secrets.token_bytes(8)).digest()),
+        "standard_of_proof": {
+            "reasonable_grounds": True,
+            "rigorous_evidence": True,
+            "recognised_category": True,
+            "action_taken": True,
+        },
+    }
+
+
+async def run(args: argparse.Namespace, database_url: str, redis_url: str, member: str) -> None:
+    import msgspec
+
+    from refund_registry.config import Settings
+    from refund_registry.http.reports import BulkIn, ReportIn, to_domain
+    from refund_registry.runtime import Runtime
+
+    settings = Settings(
+        environment="test",
+        data_dir=Path(tempfile.mkdtemp(prefix="rr-bench-keys-")),
+        database_url=database_url,
+        redis_url=redis_url,
+        db_pool_max=args.concurrency,
+    )
+    rt = await Runtime.start(settings)
+    try:
+        now = datetime.now(UTC)
+        print(f"bulk intake, {args.batches} batches of 10,000 reports (2 identifiers each)")
+        rates = []
+        for _ in range(args.batches):
+            raw = msgspec.json.encode({"reports": [report(now) for _ in range(10_000)]})
+            started = time.perf_counter()
+            batch = msgspec.json.decode(raw, type=BulkIn)
+            answer = await rt.ledger.file_bulk(member, [to_domain(r) for r in batch.reports])
+            seconds = time.perf_counter() - started
+            assert answer["created"] == 10_000
+            rates.append(10_000 / seconds)
+            print(f"  {seconds * 1000:7.1f} ms  {10_000 / seconds:9,.0f} reports/s")
+        print(f"  best {max(rates):,.0f} reports/s, median {sorted(rates)[len(rates) // 2]:,.0f}")
+
+        singles = [
+            to_domain(msgspec.convert(report(now), ReportIn, strict=False))
+            for _ in range(args.singles)
+        ]
+        queue = list(singles)
+
+        async def worker() -> None:
+            while queue:
+                await rt.ledger.file(member, queue.pop())
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        seconds = time.perf_counter() - started
+        print(
+            f"single reports, {args.singles} at concurrency {args.concurrency}: "
+            f"{args.singles / seconds:,.0f} reports/s (one transaction each)"
+        )
+    finally:
+        await rt.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--singles", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    with backing_servers() as backing:
+        member = backing.signer.principal_id  # type: ignore[attr-defined]
+        asyncio.run(run(args, backing.database_url, backing.redis_url, member))
+
+
+if __name__ == "__main__":
+    main()
