@@ -23,7 +23,7 @@ from refund_registry.services.ledger import Ledger
 from refund_registry.services.risk import RiskService
 from refund_registry.storage import principals as principal_store
 from refund_registry.storage.accesslog import AccessLog
-from refund_registry.storage.cache import RedisBreaker, ReplayGuard, create_redis
+from refund_registry.storage.cache import RedisBatcher, RedisBreaker, ReplayGuard, create_redis
 from refund_registry.storage.db import create_pool
 from refund_registry.storage.lookup import SubjectLookup
 from refund_registry.storage.ratelimit import RateLimiter
@@ -50,6 +50,7 @@ class RegistryParts:
         pool: asyncpg.Pool,
         redis: aioredis.Redis | None,
         breaker: RedisBreaker,
+        batcher: RedisBatcher | None,
     ) -> RegistryParts:
         generate = settings.environment != "production"
         keyring = Keyring(
@@ -71,6 +72,7 @@ class RegistryParts:
                 namespace="rr:rl:query",
                 per_second=settings.query_rate_per_second,
                 per_day=settings.query_quota_per_day,
+                batcher=batcher,
             ),
         )
 
@@ -122,7 +124,8 @@ class Runtime:
         )
         redis = create_redis(settings.redis_url) if settings.redis_url else None
         breaker = RedisBreaker()
-        replay = ReplayGuard(redis, breaker, fallback=settings.jti_fallback)
+        batcher = RedisBatcher(redis) if redis is not None else None
+        replay = ReplayGuard(redis, breaker, fallback=settings.jti_fallback, batcher=batcher)
 
         async def load_key(kid: str) -> dict[str, Any] | None:
             return await principal_store.get_key(pool, kid)
@@ -133,7 +136,7 @@ class Runtime:
         )
         runtime = cls(settings, pool, redis, breaker, replay, keys, auth)
         if registry:
-            runtime.registry = RegistryParts.build(settings, pool, redis, breaker)
+            runtime.registry = RegistryParts.build(settings, pool, redis, breaker, batcher)
         await runtime._listen()
         return runtime
 

@@ -122,8 +122,8 @@ def configured_limits(settings: Settings) -> Limits:
     """Limits from the settings, falling back to :data:`DEFAULT_LIMITS`."""
     # getattr: the two settings may be absent from older Settings objects.
     return Limits(
-        per_second=int(getattr(settings, "keyservice_rate_per_second", DEFAULT_LIMITS.per_second)),
-        per_day=int(getattr(settings, "keyservice_quota_per_day", DEFAULT_LIMITS.per_day)),
+        per_second=settings.keyservice_rate_per_second,
+        per_day=settings.keyservice_quota_per_day,
     )
 
 
@@ -134,6 +134,7 @@ def build_service(rt: Runtime, key: oprf.ServerKey, limits: Limits) -> KeyServic
         namespace=NAMESPACE,
         per_second=limits.per_second,
         per_day=limits.per_day,
+        batcher=rt.replay.batcher,
     )
     return KeyService(key, limiter, rt.pool)
 

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -95,8 +96,61 @@ class _MemorySeen:
         return True
 
 
+class RedisBatcher:
+    """Sends every command submitted during one event-loop tick in one pipeline.
+
+    Callers await their own reply; a command that Redis answers with an error
+    raises for its caller only, and a connection failure raises for all.
+    """
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis
+        self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.round_trips = 0
+        self.commands = 0
+
+    async def call(self, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((args, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending, self._scheduled = self._pending, [], False
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._send(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+        self.round_trips += 1
+        self.commands += len(batch)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for args, _ in batch:
+                    pipe.execute_command(*args)
+                results = await pipe.execute(raise_on_error=False)
+        except Exception as exc:  # every waiter must hear of it
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
 class ReplayGuard:
-    """Single use of ``jti``: ``SET key 1 NX EX ttl`` pipelined per event-loop tick."""
+    """Single use of ``jti``: ``SET key 1 NX EX ttl``, pipelined per event-loop tick."""
 
     def __init__(
         self,
@@ -105,33 +159,34 @@ class ReplayGuard:
         *,
         fallback: str = "memory",
         prefix: str = "rr:jti:",
+        batcher: RedisBatcher | None = None,
     ) -> None:
         self.redis = redis
         self.breaker = breaker
         self.fallback = fallback
         self.prefix = prefix
         self.memory = _MemorySeen()
-        self._pending: list[tuple[str, int, asyncio.Future[bool]]] = []
-        self._scheduled = False
-        self.round_trips = 0
+        self.batcher = batcher or (RedisBatcher(redis) if redis is not None else None)
+
+    @property
+    def round_trips(self) -> int:
+        return self.batcher.round_trips if self.batcher else 0
 
     async def claim(self, key: str, ttl: int) -> bool:
         """True if ``key`` was not used before (and is now recorded as used)."""
         if key in self.memory:
             return False
-        if self.redis is None or self.breaker.open:
+        if self.batcher is None or self.breaker.open:
             return self._fallback(key, ttl)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        self._pending.append((key, ttl, future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
         try:
-            return await future
+            result = await self.batcher.call(
+                "SET", self.prefix + key, b"1", "NX", "EX", max(ttl, 1)
+            )
         except (RedisError, OSError) as exc:
             self.breaker.failed(exc)
             return self._fallback(key, ttl)
+        self.breaker.succeeded()
+        return bool(result)
 
     def _fallback(self, key: str, ttl: int) -> bool:
         if self.fallback == "refuse":
@@ -142,30 +197,3 @@ class ReplayGuard:
                 code="auth.replay_guard_unavailable",
             )
         return self.memory.add(key, ttl)
-
-    def _flush(self) -> None:
-        batch, self._pending, self._scheduled = self._pending, [], False
-        if batch:
-            asyncio.get_running_loop().create_task(self._send(batch))
-
-    async def _send(self, batch: list[tuple[str, int, asyncio.Future[bool]]]) -> None:
-        assert self.redis is not None
-        self.round_trips += 1
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for key, ttl, _ in batch:
-                    pipe.set(self.prefix + key, b"1", nx=True, ex=max(ttl, 1))
-                results = await pipe.execute()
-        except BaseException as exc:  # every waiter must hear of it
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(
-                        exc if isinstance(exc, Exception) else RedisError(str(exc))
-                    )
-            if not isinstance(exc, Exception):
-                raise
-            return
-        self.breaker.succeeded()
-        for (_, _, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(bool(result))

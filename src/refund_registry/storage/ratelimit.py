@@ -33,13 +33,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from refund_registry.errors import RateLimited
-from refund_registry.storage.cache import RedisBreaker
+from refund_registry.storage.cache import RedisBatcher, RedisBreaker
 
 DAY: Final = 86_400
 LIMITED: Final = "rate.limited"
@@ -172,14 +172,26 @@ class RateLimiter:
         per_second: int,
         per_day: int,
         clock: Callable[[], float] = time.time,
+        batcher: RedisBatcher | None = None,
     ) -> None:
         self.redis = redis
+        self.batcher = batcher
         self.breaker = breaker
         self.namespace = namespace
         self.limits = Limits(per_second, per_day)
         self.clock = clock
         self.memory = MemoryLimiter(self.limits)
         self._script = redis.register_script(_SCRIPT) if redis is not None else None
+
+    async def _run_script(self, keys: list[str], args: list[int]) -> Any:
+        """EVALSHA in the shared per-tick pipeline; load the script once if Redis lost it."""
+        assert self._script is not None
+        if self.batcher is not None:
+            try:
+                return await self.batcher.call("EVALSHA", self._script.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                pass  # a restarted Redis; the direct call below loads it again
+        return await self._script(keys=keys, args=args)
 
     def keys(self, subject: str, now: float) -> tuple[str, str]:
         """The Redis keys of ``subject``'s current windows (same cluster slot)."""
@@ -203,9 +215,9 @@ class RateLimiter:
         # between processes), so no sweeper is needed.
         day_ttl = DAY - int(now) % DAY + 60
         try:
-            status, second, day = await self._script(
-                keys=[second_key, day_key],
-                args=[units, self.limits.per_second, self.limits.per_day, day_ttl],
+            status, second, day = await self._run_script(
+                [second_key, day_key],
+                [units, self.limits.per_second, self.limits.per_day, day_ttl],
             )
         except (RedisError, OSError) as exc:
             self.breaker.failed(exc)
