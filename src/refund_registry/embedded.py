@@ -40,13 +40,18 @@ class Endpoints:
 
 
 def _pid_alive(pid: int) -> bool:
+    """True if ``pid`` runs; a zombie (killed, not yet reaped) counts as dead."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs: trust the signal check
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 class EmbeddedServers:
