@@ -1,0 +1,601 @@
+"""``refund-registry audit verify``: check the access log end to end, trusting nothing it serves.
+
+What one run does, in order (each step is in ``docs/audit.md``):
+
+1. **Key.** The checkpoint verifier key comes from ``--verifier-key`` (pinned,
+   the right way), else from the ``--state`` file of an earlier run, else from
+   ``GET /v1/audit/verifier-key`` (trust on first use, said so in the output).
+2. **Checkpoint.** ``GET /v1/audit/checkpoint`` must be a signed note that
+   verifies under that key, for the same log as the state file's.
+3. **Consistency.** With a state file, the new checkpoint must extend the
+   remembered one: a consistency proof from the registry, checked here
+   (RFC 9162 §2.1.4.2). A smaller tree, or a proof that fails, is reported as
+   an inconsistent checkpoint — the registry rewrote history or shows a split view.
+4. **Entries.** Every entry up to the checkpoint's size is downloaded; each
+   leaf hash is recomputed from the exact ``leaf`` bytes and the root of the
+   whole tree must equal the checkpoint's root.
+5. **Blame.** When it does not, the first wrong index is found by bisection:
+   the longest downloaded prefix whose root the registry can prove consistent
+   with the signed checkpoint ends just before the first entry that was
+   altered, removed or moved. That takes O(log n) proofs and needs no trust in
+   them: a proof that does not verify only moves the blame earlier.
+
+Only when everything verifies does the run exit 0 and (with ``--state``)
+remember the new checkpoint. The module needs nothing from the server side
+(the pure Merkle/checkpoint code, the request signer and httpx), so an
+auditor can run it anywhere; :func:`averify` takes an httpx transport so tests
+can run it against the app in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from refund_registry.client.signing import Signer
+from refund_registry.domain import merkle
+from refund_registry.domain.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    VerifierKey,
+    parse_and_verify,
+    parse_verifier_key,
+)
+
+__all__ = ["Verdict", "add_arguments", "averify", "main", "run", "signer_from", "verify"]
+
+ENV_PRINCIPAL = "REGISTRY_AUDIT_PRINCIPAL"
+ENV_KID = "REGISTRY_AUDIT_KID"
+ENV_KEY_FILE = "REGISTRY_AUDIT_KEY_FILE"
+ENV_VERIFIER_KEY = "REGISTRY_AUDIT_VERIFIER_KEY"
+ENV_AUDIENCE = "REGISTRY_AUDIENCE"
+
+PAGE_SIZE = 1000
+_SNAPSHOT_EVERY = 1024
+_STATE_VERSION = 1
+
+
+# --------------------------------------------------------------------------- the verdict
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one run. ``ok`` only when every check passed.
+
+    ``first_bad_index`` names the first entry that is missing or does not match
+    the checkpoint; ``problems`` says what failed, ``steps`` what was checked.
+    """
+
+    ok: bool
+    url: str
+    checkpoint: Checkpoint | None = None
+    entries: int = 0
+    first_bad_index: int | None = None
+    problems: tuple[str, ...] = ()
+    steps: tuple[str, ...] = ()
+
+    def report(self) -> str:
+        lines = [f"Refund Registry access log at {self.url}"]
+        lines += [f"  {step}" for step in self.steps]
+        lines += [f"  PROBLEM: {problem}" for problem in self.problems]
+        if self.ok:
+            size = self.checkpoint.size if self.checkpoint else 0
+            lines.append(f"VERIFIED: all {size} entries match the signed checkpoint")
+        elif self.first_bad_index is not None:
+            lines.append(f"FAILED: the first wrong entry is index {self.first_bad_index}")
+        else:
+            lines.append("FAILED: the log could not be verified")
+        return "\n".join(lines) + "\n"
+
+
+class _Failed(Exception):
+    """A check that makes the rest of the run meaningless (no trusted checkpoint, no data)."""
+
+
+@dataclass
+class _Progress:
+    steps: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    first_bad: int | None = None
+
+    def blame(self, index: int, problem: str) -> None:
+        self.problems.append(problem)
+        if self.first_bad is None or index < self.first_bad:
+            self.first_bad = index
+
+
+# --------------------------------------------------------------------------- state file
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    origin: str
+    verifier_key: str
+    size: int
+    root: bytes
+    note: str
+
+
+def _load_state(path: Path) -> _State | None:
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
+        raise ValueError("not a state file written by this command")
+    size, root = data["size"], base64.b64decode(data["root"], validate=True)
+    if not isinstance(size, int) or size < 0 or len(root) != merkle.HASH_SIZE:
+        raise ValueError("the remembered tree size or root is malformed")
+    return _State(str(data["origin"]), str(data["verifier_key"]), size, root, str(data["note"]))
+
+
+def _save_state(path: Path, checkpoint: Checkpoint, key: VerifierKey, note: str) -> None:
+    """Write atomically: a crash mid-write must not cost the auditor the remembered checkpoint."""
+    data = {
+        "version": _STATE_VERSION,
+        "origin": checkpoint.origin,
+        "verifier_key": str(key),
+        "size": checkpoint.size,
+        "root": base64.b64encode(checkpoint.root).decode("ascii"),
+        "note": note,
+        "verified_at": datetime.now(UTC).isoformat(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def _b64url_decode(text: object) -> bytes | None:
+    if not isinstance(text, str) or len(text) % 4 == 1:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        return None
+    # One spelling per value: re-encoding must give back exactly what was served.
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != text:
+        return None
+    return raw
+
+
+class _Registry:
+    """Signed GETs against the registry; any answer but 200 ends the run."""
+
+    def __init__(self, client: httpx.AsyncClient, signer: Signer, base_path: str) -> None:
+        self.client = client
+        self.signer = signer
+        self.base_path = base_path.rstrip("/")
+
+    async def get(
+        self, path: str, params: Mapping[str, int | str] | None = None, *, signed: bool = True
+    ) -> httpx.Response:
+        target = self.base_path + path + (f"?{urlencode(params)}" if params else "")
+        headers = self.signer.headers("GET", target) if signed else {}
+        response = await self.client.get(target, headers=headers)
+        if response.status_code != 200:
+            detail = response.text[:300]
+            try:
+                problem = response.json()
+                detail = f"{problem.get('code')}: {problem.get('detail')}"
+            except ValueError:
+                pass
+            raise _Failed(f"GET {path} answered {response.status_code} ({detail})")
+        return response
+
+    async def json(self, path: str, params: Mapping[str, int | str]) -> dict[str, Any]:
+        response = await self.get(path, params)
+        try:
+            data = response.json()
+        except ValueError:
+            raise _Failed(f"GET {path} did not answer JSON") from None
+        if not isinstance(data, dict):
+            raise _Failed(f"GET {path} did not answer a JSON object")
+        return data
+
+    async def consistency_holds(self, first: int, second: int, root1: bytes, root2: bytes) -> bool:
+        """Whether the registry proves (``second``, ``root2``) extends (``first``, ``root1``).
+
+        A malformed proof is a failed proof, exactly like one that does not add up.
+        """
+        data = await self.json("/v1/audit/proof/consistency", {"first": first, "second": second})
+        hashes = data.get("hashes")
+        if not isinstance(hashes, list):
+            return False
+        proof = [_b64url_decode(h) for h in hashes]
+        valid = [h for h in proof if h is not None and len(h) == merkle.HASH_SIZE]
+        if len(valid) != len(proof):
+            return False
+        return merkle.verify_consistency(first, second, root1, root2, valid)
+
+
+# --------------------------------------------------------------------------- leaves
+
+
+class _Leaves:
+    """Downloaded leaf hashes, with a frontier every 1,024 leaves so any prefix root is cheap.
+
+    Bisection asks for the roots of O(log n) prefixes; each costs at most 1,023
+    hash appends from the nearest snapshot instead of a rebuild from leaf 0.
+    """
+
+    def __init__(self) -> None:
+        self._hashes: list[bytes] = []
+        self._snapshots = [merkle.Frontier()]
+
+    @property
+    def size(self) -> int:
+        return len(self._hashes)
+
+    def append(self, leaf_hash: bytes) -> None:
+        self._hashes.append(leaf_hash)
+        if len(self._hashes) % _SNAPSHOT_EVERY == 0:
+            base = self._snapshots[-1]
+            chunk = self._hashes[base.size :]
+            self._snapshots.append(base.append(chunk, include_leaves=False).frontier)
+
+    def root(self, size: int) -> bytes:
+        """The RFC 9162 root of the first ``size`` downloaded leaves (``size ≤ self.size``)."""
+        base = self._snapshots[size // _SNAPSHOT_EVERY]
+        tail = self._hashes[base.size : size]
+        return base.append(tail, include_leaves=False).frontier.root()
+
+
+async def _download(
+    registry: _Registry, leaves: _Leaves, size: int, page_size: int, progress: _Progress
+) -> str | None:
+    """Fetch entries ``[0, size)`` in index order into ``leaves``.
+
+    Stops at the first index that is not the next one expected (or whose leaf
+    is unreadable) and returns why; ``None`` when all ``size`` arrived.
+    """
+    after: int | None = None
+    while leaves.size < size:
+        params: dict[str, int | str] = {"limit": page_size}
+        if after is not None:
+            params["after"] = after
+        page = await registry.json("/v1/audit/entries", params)
+        items = page.get("entries")
+        if not isinstance(items, list):
+            raise _Failed("an entries page came without a list of entries")
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("index"), int):
+                raise _Failed(f"a malformed item follows entry {leaves.size - 1}")
+            index: int = item["index"]
+            if index >= size:
+                return None
+            if index != leaves.size:
+                expected = leaves.size
+                if index > expected:
+                    return f"the registry skips from entry {expected - 1} to entry {index}"
+                return f"entry {index} is served again (or out of order) after entry {expected - 1}"
+            leaf = _b64url_decode(item.get("leaf"))
+            if leaf is None:
+                return f"entry {index}'s leaf is not valid unpadded base64url"
+            digest = merkle.leaf_hash(leaf)
+            if _b64url_decode(item.get("leaf_hash")) != digest:
+                progress.blame(
+                    index, f"entry {index}: the listed leaf_hash is not the hash of its leaf bytes"
+                )
+            leaves.append(digest)
+        if len(items) < page_size:
+            break
+        after = items[-1]["index"]
+    if leaves.size < size:
+        return f"the registry serves only {leaves.size} of the {size} entries"
+    return None
+
+
+async def _first_bad(registry: _Registry, leaves: _Leaves, checkpoint: Checkpoint) -> int:
+    """The longest downloaded prefix consistent with the checkpoint; its length is the bad index.
+
+    A prefix of ``m`` leaves is *good* when the registry proves the tree of
+    ``m`` leaves with the root computed here consistent with the checkpoint.
+    Good prefixes are exactly those before the first wrong leaf (a wrong leaf
+    changes every later root), so binary search finds the boundary.
+    """
+
+    async def good(m: int) -> bool:
+        if m == 0:
+            return True
+        local = leaves.root(m)
+        if m == checkpoint.size:
+            return local == checkpoint.root
+        return await registry.consistency_holds(m, checkpoint.size, local, checkpoint.root)
+
+    hi = min(leaves.size, checkpoint.size)
+    if await good(hi):
+        return hi
+    lo = 0  # good(lo) holds; good(hi) does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if await good(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+# --------------------------------------------------------------------------- verification
+
+
+async def averify(
+    url: str,
+    *,
+    state_path: Path | str | None,
+    verifier_key: str | None,
+    signer: Signer,
+    transport: httpx.AsyncBaseTransport | None = None,
+    page_size: int = PAGE_SIZE,
+    request_timeout: float = 30.0,
+) -> Verdict:
+    """Verify the log at ``url`` (see the module docstring); never raises for a bad log.
+
+    ``signer`` must be an auditor's (entries are for auditors only). ``state_path``
+    is read when it exists and written only when everything verified.
+    """
+    state_file = Path(state_path) if state_path is not None else None
+    progress = _Progress()
+    checkpoint: Checkpoint | None = None
+    note, key = "", None
+    entries = 0
+    try:
+        state = _load_state(state_file) if state_file is not None else None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return Verdict(False, url, problems=(f"the state file {state_file} is unusable: {exc}",))
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return Verdict(False, url, problems=(f"{url!r} is not an http(s) URL",))
+    base = f"{parts.scheme}://{parts.netloc}"
+    try:
+        async with httpx.AsyncClient(
+            base_url=base, transport=transport, timeout=request_timeout
+        ) as client:
+            registry = _Registry(client, signer, parts.path)
+            checkpoint, note, key = await _checkpoint(registry, state, verifier_key, progress)
+            if state is not None and state_file is not None:
+                await _check_consistency(registry, state, state_file, checkpoint, progress)
+            elif state_file is not None:
+                progress.steps.append(f"consistency: no earlier checkpoint in {state_file} yet")
+            leaves = _Leaves()
+            stopped = await _download(registry, leaves, checkpoint.size, page_size, progress)
+            entries = leaves.size
+            if stopped is None and leaves.root(leaves.size) == checkpoint.root:
+                progress.steps.append(
+                    f"entries: {leaves.size} downloaded, every leaf hash recomputed, "
+                    "the root matches the checkpoint"
+                )
+            else:
+                await _locate(registry, leaves, checkpoint, stopped, progress)
+    except _Failed as exc:
+        progress.problems.append(str(exc))
+    except httpx.HTTPError as exc:
+        progress.problems.append(f"the registry could not be reached: {exc!r}")
+    ok = not progress.problems and checkpoint is not None
+    if ok and state_file is not None and checkpoint is not None and key is not None:
+        _save_state(state_file, checkpoint, key, note)
+        progress.steps.append(f"state: remembered this checkpoint in {state_file}")
+    return Verdict(
+        ok,
+        url,
+        checkpoint,
+        entries,
+        progress.first_bad,
+        tuple(progress.problems),
+        tuple(progress.steps),
+    )
+
+
+async def _locate(
+    registry: _Registry,
+    leaves: _Leaves,
+    checkpoint: Checkpoint,
+    stopped: str | None,
+    progress: _Progress,
+) -> None:
+    """Name the first wrong index, when the registry's proofs allow saying which it is.
+
+    If the registry cannot even produce the proofs, a gap in the download still
+    names its first missing index; an altered entry then cannot be located.
+    """
+    try:
+        index = await _first_bad(registry, leaves, checkpoint)
+    except _Failed as exc:
+        progress.problems.append(f"the registry cannot prove where its log goes wrong: {exc}")
+        if stopped is not None:
+            progress.blame(leaves.size, f"entry {leaves.size} is missing: {stopped}")
+        return
+    if index == leaves.size and stopped is not None:
+        progress.blame(index, f"entry {index} is missing: {stopped}")
+        return
+    progress.blame(
+        index,
+        f"entry {index} was altered, removed or reordered: entries 0 to {index - 1} match "
+        f"the checkpoint of size {checkpoint.size}, the tree that includes entry {index} does not",
+    )
+
+
+async def _checkpoint(
+    registry: _Registry, state: _State | None, pinned: str | None, progress: _Progress
+) -> tuple[Checkpoint, str, VerifierKey]:
+    served = (await registry.get("/v1/audit/verifier-key", signed=False)).text.strip()
+    try:
+        if pinned:
+            key, source = parse_verifier_key(pinned), "pinned"
+        elif state is not None:
+            key, source = parse_verifier_key(state.verifier_key), "remembered in the state file"
+        else:
+            key = parse_verifier_key(served)
+            source = (
+                "served by the registry and trusted on first use; "
+                "pin it with --verifier-key or keep a --state file"
+            )
+    except CheckpointError as exc:
+        raise _Failed(f"the verifier key is unusable: {exc.detail}") from exc
+    progress.steps.append(f"verifier key: {key} ({source})")
+    if served != str(key):
+        progress.steps.append(f"note: the registry now serves a different verifier key: {served}")
+    note = (await registry.get("/v1/audit/checkpoint")).text
+    try:
+        checkpoint = parse_and_verify(note, key, origin=state.origin if state is not None else None)
+    except CheckpointError as exc:
+        raise _Failed(f"the checkpoint does not verify: {exc.detail}") from exc
+    progress.steps.append(
+        f"checkpoint: {checkpoint.origin}, size {checkpoint.size}, root "
+        f"{base64.b64encode(checkpoint.root).decode()}: signature verified"
+    )
+    return checkpoint, note, key
+
+
+async def _check_consistency(
+    registry: _Registry,
+    state: _State,
+    state_file: Path,
+    checkpoint: Checkpoint,
+    progress: _Progress,
+) -> None:
+    earlier = f"the earlier checkpoint of size {state.size} in {state_file}"
+    if checkpoint.size < state.size:
+        progress.problems.append(
+            f"the checkpoint is NOT CONSISTENT with {earlier}: the log shrank to "
+            f"{checkpoint.size} entries"
+        )
+        return
+    if await registry.consistency_holds(state.size, checkpoint.size, state.root, checkpoint.root):
+        progress.steps.append(f"consistency with {earlier}: proof verified")
+    else:
+        progress.problems.append(
+            f"the checkpoint of size {checkpoint.size} is NOT CONSISTENT with {earlier}: "
+            "the registry has rewritten the log since, or shows different views"
+        )
+
+
+def verify(
+    url: str,
+    *,
+    state_path: Path | str | None,
+    verifier_key: str | None,
+    signer: Signer,
+    transport: httpx.AsyncBaseTransport | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Verdict:
+    """:func:`averify` for callers without an event loop (the command line)."""
+    return asyncio.run(
+        averify(
+            url,
+            state_path=state_path,
+            verifier_key=verifier_key,
+            signer=signer,
+            transport=transport,
+            page_size=page_size,
+        )
+    )
+
+
+# --------------------------------------------------------------------------- command line
+
+
+class UsageError(Exception):
+    """Bad arguments or credentials: exit status 2, as argparse uses."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", required=True, help="the registry's base URL")
+    parser.add_argument(
+        "--state",
+        help="JSON file remembering the last verified checkpoint; the next run must extend it",
+    )
+    parser.add_argument(
+        "--verifier-key",
+        help=f"the pinned checkpoint verifier key (or ${ENV_VERIFIER_KEY}); "
+        "got from the operator out of band",
+    )
+    parser.add_argument("--principal", help=f"auditor principal id (or ${ENV_PRINCIPAL})")
+    parser.add_argument("--kid", help=f"the auditor key's id (or ${ENV_KID})")
+    parser.add_argument("--key", help=f"PEM private key file (or ${ENV_KEY_FILE})")
+    parser.add_argument("--audience", help=f"token audience (or ${ENV_AUDIENCE})")
+    parser.add_argument(
+        "--page-size", type=int, default=PAGE_SIZE, help="entries per request (1 to 1000)"
+    )
+
+
+def signer_from(args: argparse.Namespace, env: Mapping[str, str]) -> Signer:
+    """The auditor's request signer from the arguments, else the environment."""
+    principal = args.principal or env.get(ENV_PRINCIPAL)
+    kid = args.kid or env.get(ENV_KID)
+    key_file = args.key or env.get(ENV_KEY_FILE)
+    if not (principal and kid and key_file):
+        raise UsageError(
+            "auditor credentials are needed: --principal, --kid and --key "
+            f"(or ${ENV_PRINCIPAL}, ${ENV_KID}, ${ENV_KEY_FILE})"
+        )
+    try:
+        key = serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise UsageError(f"cannot read the private key {key_file}: {exc}") from exc
+    if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+        raise UsageError(f"{key_file} is neither an Ed25519 nor a P-256 private key")
+    audience = args.audience or env.get(ENV_AUDIENCE) or "refund-registry"
+    return Signer(principal_id=principal, kid=kid, private_key=key, audience=audience)
+
+
+def run(
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> int:
+    """Run a parsed ``audit verify``: 0 verified, 1 not verified, 2 bad arguments."""
+    out = out or sys.stdout
+    env = os.environ if env is None else env
+    try:
+        signer = signer_from(args, env)
+        if not 1 <= args.page_size <= 1000:
+            raise UsageError("--page-size must be between 1 and 1000")
+    except UsageError as exc:
+        sys.stderr.write(f"refund-registry audit verify: {exc}\n")
+        return 2
+    verdict = verify(
+        args.url,
+        state_path=args.state,
+        verifier_key=args.verifier_key or env.get(ENV_VERIFIER_KEY),
+        signer=signer,
+        transport=transport,
+        page_size=args.page_size,
+    )
+    out.write(verdict.report())
+    return 0 if verdict.ok else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``refund-registry audit verify …`` with its own argument parsing."""
+    parser = argparse.ArgumentParser(
+        prog="refund-registry audit verify",
+        description="Verify the registry's access log end to end.",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(None if argv is None else list(argv)))
