@@ -274,16 +274,35 @@ def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     as_of = _parse_time(args.as_of) if args.as_of else None
 
     async def run(live: Settings) -> dict[str, Any]:
+        from refund_registry.services.audit import expire_subject_links
+        from refund_registry.services.sequencer import run_sequencer, sequence_once
+
         rt = await Runtime.start(live)
+        log_key = rt.parts.log_key
+        stop = asyncio.Event()
+        sequencer = (
+            None if args.once else asyncio.create_task(run_sequencer(rt.pool, log_key, stop=stop))
+        )
         try:
             while True:
                 moment = as_of or datetime.now(UTC)
-                done = {"as_of": moment.isoformat(), "expired": await rt.ledger.expire(moment)}
+                done: dict[str, Any] = {
+                    "as_of": moment.isoformat(),
+                    # Expiry first: an appeal whose report expired closes in this pass.
+                    "expired": await rt.ledger.expire(moment),
+                    "appeal_deadlines": await rt.parts.appeals.run_deadlines(moment),
+                    "subject_links_expired": await expire_subject_links(rt.pool, moment),
+                }
                 if args.once:
+                    await rt.access_log.close()  # entries of this pass are in the log
+                    done["sequenced"] = await sequence_once(rt.pool, log_key, force_checkpoint=True)
                     return done
                 log.info("worker pass", extra=done)
                 await asyncio.sleep(args.interval)
         finally:
+            stop.set()
+            if sequencer is not None:
+                await sequencer
             await rt.close()
 
     with backing_servers(settings) as live:
@@ -318,6 +337,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", parents=[common], help="apply pending schema migrations")
     migrate.set_defaults(handler=cmd_migrate)
+
+    audit = sub.add_parser("audit", help="the tamper-evident access log")
+    asub = audit.add_subparsers(dest="action", required=True)
+    verify = asub.add_parser(
+        "verify",
+        parents=[common],
+        help="verify the access log end to end (exit 0 only if it holds)",
+    )
+    from refund_registry import audit_verify
+
+    audit_verify.add_arguments(verify)
+    verify.set_defaults(handler=audit_verify.run)
 
     ks = sub.add_parser("keyservice", parents=[common], help="run the OPRF key service")
     ks.add_argument("--port", type=int, dest="keyservice_port")

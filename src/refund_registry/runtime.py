@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from refund_registry import keyfiles
 from refund_registry.config import Settings
 from refund_registry.domain.reports import Keyring
+from refund_registry.services.appeals import AppealService
 from refund_registry.services.authn import Authenticator, KeyCache
 from refund_registry.services.ledger import Ledger
 from refund_registry.services.risk import RiskService
@@ -42,6 +43,7 @@ class RegistryParts:
     lookup: SubjectLookup
     risk: RiskService
     query_limiter: RateLimiter
+    appeals: AppealService
 
     @classmethod
     def build(
@@ -59,10 +61,11 @@ class RegistryParts:
         log_key = keyfiles.ensure_ed25519(settings.key_path("log"), generate=generate)
         access_log = AccessLog(pool, log_key)
         lookup = SubjectLookup(pool)
+        ledger = Ledger(pool, keyring)
         return cls(
             keyring=keyring,
             log_key=log_key,
-            ledger=Ledger(pool, keyring),
+            ledger=ledger,
             access_log=access_log,
             lookup=lookup,
             risk=RiskService(keyring, lookup, access_log, settings.public_url),
@@ -74,6 +77,7 @@ class RegistryParts:
                 per_day=settings.query_quota_per_day,
                 batcher=batcher,
             ),
+            appeals=AppealService(pool, keyring, access_log),
         )
 
 
@@ -101,6 +105,11 @@ class Runtime:
     @property
     def access_log(self) -> AccessLog:
         return self._registry().access_log
+
+    @property
+    def parts(self) -> RegistryParts:
+        """The registry-only parts; the key service has none."""
+        return self._registry()
 
     def _registry(self) -> RegistryParts:
         if self.registry is None:

@@ -17,6 +17,7 @@ from refund_registry.config import Settings
 from refund_registry.http import keyservice_proxy, problems
 from refund_registry.http.common import ALL_ROLES, authenticate, json_response, runtime
 from refund_registry.runtime import Runtime
+from refund_registry.services.sequencer import run_sequencer
 
 
 @get("/health/live", tags=["operations"], summary="Liveness", include_in_schema=True)
@@ -80,9 +81,17 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
             return
         rt = await Runtime.start(settings)
         app.state.runtime = rt
+        # Every API process stands by as the access-log sequencer; one of them
+        # holds the advisory lock and integrates entries within about a second.
+        stop = asyncio.Event()
+        sequencer = asyncio.create_task(
+            run_sequencer(rt.pool, rt.parts.log_key, stop=stop), name="sequencer"
+        )
         try:
             yield
         finally:
+            stop.set()
+            await sequencer
             await rt.close()
 
     prometheus = PrometheusConfig(app_name="refund_registry", group_path=True)

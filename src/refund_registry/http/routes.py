@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from refund_registry.config import Settings
-from refund_registry.http import admin, keyservice_proxy, reports, risk
+from refund_registry.http import admin, appeals, audit, keyservice_proxy, reports, risk, subject
 
 
 def all_routes(settings: Settings) -> list[Any]:
@@ -14,4 +14,7 @@ def all_routes(settings: Settings) -> list[Any]:
         *keyservice_proxy.ROUTES,
         *reports.routes(settings.max_bulk_body_bytes),
         *risk.routes(settings.max_bulk_body_bytes),
+        *subject.ROUTES,
+        *appeals.ROUTES,
+        *audit.ROUTES,
     ]

@@ -351,6 +351,12 @@ class Ledger:
                 Q["insert_event"], now, "report.retracted", member_id, report_id, None,
                 {"reason": reason},
             )  # fmt: skip
+            if row["status"] == "disputed":
+                # An open appeal ends with the retraction (imported here: the
+                # appeals module imports this one).
+                from refund_registry.services.appeals import close_for_retraction
+
+                await close_for_retraction(conn, report_id, now)
         await self._changed(keys)
         return {"report_id": report_id, "status": "retracted", "retracted_at": _iso(now)}
 
@@ -395,6 +401,7 @@ class Ledger:
                 gone = set(ids)
                 await conn.execute(Q["erase_report_subjects"], ids)
                 await conn.execute(Q["expire_reports"], ids, as_of)
+                await conn.execute(Q["erase_appeal_subjects"], ids)
                 await write_aggregates(
                     conn, {k: [x for x in f if x["id"] not in gone] for k, f in facts.items()}
                 )
