@@ -61,7 +61,7 @@ class RegistryParts:
         log_key = keyfiles.ensure_ed25519(settings.key_path("log"), generate=generate)
         access_log = AccessLog(pool, log_key)
         lookup = SubjectLookup(pool)
-        ledger = Ledger(pool, keyring)
+        ledger = Ledger(pool, keyring, log_key=log_key)
         return cls(
             keyring=keyring,
             log_key=log_key,

@@ -21,7 +21,7 @@ async def _count(runtime: Runtime, table: str) -> int:
 
 
 async def _nothing_written(runtime: Runtime) -> None:
-    for table in ("reports", "report_subjects", "events"):
+    for table in ("reports", "report_subjects", "events", "access_log", "access_subjects"):
         assert await _count(runtime, table) == 0, table
 
 
@@ -48,6 +48,14 @@ async def test_same_case_reference_is_idempotent_and_different_body_conflicts(
     assert first.status_code == 201
     assert again.status_code == 200
     assert again.json() == first.json()
+    # The filing was logged in its own transaction; the retry returns the same receipt.
+    receipt = first.json()["receipt"]
+    assert receipt is not None
+    logged = await runtime.pool.fetchval(
+        "SELECT action FROM access_log WHERE leaf_hash = decode($1, 'base64')",
+        receipt["leaf_hash"].replace("-", "+").replace("_", "/") + "=",
+    )
+    assert logged == "report.file"
     changed = dict(body, amount={"minor_units": 1, "currency": "CNY"})
     assert_problem(
         await api.call(member, "POST", "/v1/reports", changed),

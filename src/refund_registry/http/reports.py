@@ -85,7 +85,9 @@ async def file_report(request: Request[Any, Any, Any]) -> Any:
     """201 with the new report; 200 with the same answer when the case reference was filed."""
     caller, body = await authenticate(request, MEMBER)
     report = to_domain(decode(body, ReportIn))
-    created, answer = await runtime(request).ledger.file(caller.principal_id, report)
+    created, answer = await runtime(request).ledger.file(
+        caller.principal_id, report, request_digest=caller.request_digest
+    )
     return json_response(answer, status=201 if created else 200)
 
 
@@ -94,7 +96,9 @@ async def file_bulk(request: Request[Any, Any, Any]) -> Any:
     caller, body = await authenticate(request, MEMBER)
     batch = decode(body, BulkIn)
     reports = [to_domain(r) for r in batch.reports]
-    answer = await runtime(request).ledger.file_bulk(caller.principal_id, reports)
+    answer = await runtime(request).ledger.file_bulk(
+        caller.principal_id, reports, request_digest=caller.request_digest
+    )
     return json_response(answer, status=201 if answer["created"] else 200)
 
 
@@ -110,7 +114,9 @@ async def retract_report(request: Request[Any, Any, Any]) -> Any:
     report_id: str = request.path_params["report_id"]
     caller, body = await authenticate(request, MEMBER)
     reason = decode(body, RetractIn).reason
-    answer = await runtime(request).ledger.retract(caller.principal_id, report_id, reason)
+    answer = await runtime(request).ledger.retract(
+        caller.principal_id, report_id, reason, request_digest=caller.request_digest
+    )
     return json_response(answer)
 
 

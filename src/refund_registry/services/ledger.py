@@ -17,9 +17,13 @@ from typing import Any
 
 import asyncpg
 import msgspec
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from refund_registry.domain import reports as rules
+from refund_registry.domain.access import AccessRecord
+from refund_registry.domain.access import encode as encode_access
 from refund_registry.errors import Conflict, InvalidInput, NotFound
+from refund_registry.storage.accesslog import LOG_COLUMNS, receipt_for
 from refund_registry.storage.db import translated
 from refund_registry.storage.queries import Q
 
@@ -64,6 +68,29 @@ class Ledger:
     retention: rules.RetentionPolicy = field(default_factory=rules.RetentionPolicy)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     listeners: list[SubjectsChanged] = field(default_factory=list)
+    log_key: ed25519.Ed25519PrivateKey | None = None
+
+    async def _log(
+        self,
+        conn: Conn,
+        record: AccessRecord,
+    ) -> dict[str, str] | None:
+        """Write the access-log entry of this change in its own transaction; its receipt."""
+        encoded = encode_access(record)
+        await conn.execute(
+            Q["insert_access_entry"], record.at, record.actor, record.role, record.action,
+            record.purpose, record.outcome, record.query_id, record.request_digest,
+            encoded.entry, encoded.leaf_hash,
+        )  # fmt: skip
+        if record.subject_keys:
+            await conn.execute(
+                Q["insert_access_subjects"],
+                list(record.subject_keys),
+                encoded.leaf_hash,
+                list(encoded.salts),
+                record.at,
+            )
+        return receipt_for(encoded, self.log_key) if self.log_key is not None else None
 
     async def _changed(self, keys: Sequence[bytes]) -> None:
         for listener in self.listeners:
@@ -100,8 +127,14 @@ class Ledger:
 
     # -- single intake ---------------------------------------------------------
 
-    async def file(self, member_id: str, report: rules.ReportInput) -> tuple[bool, dict[str, Any]]:
-        """File one report; ``(created, answer)``. A retry returns the first answer."""
+    async def file(
+        self, member_id: str, report: rules.ReportInput, *, request_digest: str = ""
+    ) -> tuple[bool, dict[str, Any]]:
+        """File one report; ``(created, answer)``. A retry returns the first answer.
+
+        The filing is logged in the access log in the same transaction, and its
+        receipt is kept with the report so that a retry returns it too.
+        """
         now = self.clock()
         p = self.prepare(report, now)
         r = p.report
@@ -148,6 +181,21 @@ class Ledger:
                     )
                 return False, report_answer(existing)
             await conn.execute(Q["insert_report_subjects"], list(p.keys), p.id, list(p.kinds))
+            receipt = await self._log(
+                conn,
+                AccessRecord(
+                    at=now,
+                    actor=member_id,
+                    role="member",
+                    action="report.file",
+                    request_digest=request_digest,
+                    subject_keys=p.keys,
+                    outcome="filed",
+                    detail={"report_id": p.id, "category": r.category},
+                ),
+            )
+            if receipt is not None:
+                await conn.execute(Q["set_receipt"], p.id, receipt)
             fact = _fact(p, member_id)
             await write_aggregates(conn, {k: [*facts[k], fact] for k in p.keys})
             await conn.execute(
@@ -160,13 +208,13 @@ class Ledger:
                 {"case_reference": r.case_reference, "category": r.category},
             )
         await self._changed(p.keys)
-        answer = {"id": p.id, "status": "active", "expires_at": expires, "receipt": None}
+        answer = {"id": p.id, "status": "active", "expires_at": expires, "receipt": receipt}
         return True, report_answer(answer)
 
     # -- bulk intake -----------------------------------------------------------
 
     async def file_bulk(
-        self, member_id: str, reports: Sequence[rules.ReportInput]
+        self, member_id: str, reports: Sequence[rules.ReportInput], *, request_digest: str = ""
     ) -> dict[str, Any]:
         """All or nothing: one invalid report rejects the batch, naming every bad item."""
         if not 1 <= len(reports) <= MAX_BULK:
@@ -226,7 +274,9 @@ class Ledger:
                 )
             fresh = [p for p in prepared if p.report.case_reference not in existing]
             if fresh:
-                await self._merge_bulk(conn, member_id, fresh, facts_by_key, new_keys, now)
+                await self._merge_bulk(
+                    conn, member_id, fresh, facts_by_key, new_keys, now, request_digest
+                )
         created_ids = {p.report.case_reference: p.id for p in fresh}
         await self._changed(list(all_keys))
         ids = [
@@ -247,6 +297,7 @@ class Ledger:
         facts_by_key: dict[bytes, list[rules.Fact]],
         new_keys: dict[bytes, str],
         now: datetime,
+        request_digest: str,
     ) -> None:
         """COPY into staging, merge with one set-based INSERT, then COPY the rest."""
         batch_id = secrets.token_hex(8)
@@ -291,6 +342,30 @@ class Ledger:
             "report_subjects", records=subjects, columns=["subject_key", "report_id", "kind"]
         )
         await conn.execute(Q["bulk_merge_events"], batch_id, now, member_id)
+        # One access-log entry per filed report, in this transaction (no receipts:
+        # the bulk answer carries none; each entry still gets its proof once sequenced).
+        log_rows: list[tuple[Any, ...]] = []
+        link_rows: list[tuple[Any, ...]] = []
+        for p in fresh:
+            encoded = encode_access(
+                AccessRecord(
+                    at=now, actor=member_id, role="member", action="report.file",
+                    request_digest=request_digest, subject_keys=p.keys, outcome="filed",
+                    detail={"report_id": p.id, "category": p.report.category, "bulk": True},
+                )
+            )  # fmt: skip
+            log_rows.append(
+                (now, member_id, "member", "report.file", None, "filed", None, request_digest,
+                 encoded.entry, encoded.leaf_hash)
+            )  # fmt: skip
+            link_rows.extend(
+                (k, encoded.leaf_hash, salt, now)
+                for k, salt in zip(p.keys, encoded.salts, strict=True)
+            )
+        await conn.copy_records_to_table("access_log", records=log_rows, columns=LOG_COLUMNS)
+        await conn.copy_records_to_table(
+            "access_subjects", records=link_rows, columns=["subject_key", "leaf_hash", "salt", "at"]
+        )
         await write_aggregates(conn, {k: f for k, f in facts_by_key.items() if k not in new_keys})
         await _insert_new_subjects(conn, {k: facts_by_key[k] for k in new_keys}, new_keys)
         await conn.execute(Q["bulk_clear_staging"], batch_id)
@@ -322,7 +397,9 @@ class Ledger:
             "receipt": row["receipt"],
         }
 
-    async def retract(self, member_id: str, report_id: str, reason: str) -> dict[str, Any]:
+    async def retract(
+        self, member_id: str, report_id: str, reason: str, *, request_digest: str = ""
+    ) -> dict[str, Any]:
         reason = reason.strip()
         if not 1 <= len(reason) <= 500:
             raise InvalidInput("reason must be 1 to 500 characters", code="report.reason")
@@ -351,6 +428,19 @@ class Ledger:
                 Q["insert_event"], now, "report.retracted", member_id, report_id, None,
                 {"reason": reason},
             )  # fmt: skip
+            receipt = await self._log(
+                conn,
+                AccessRecord(
+                    at=now,
+                    actor=member_id,
+                    role="member",
+                    action="report.retract",
+                    request_digest=request_digest,
+                    subject_keys=keys,
+                    outcome="retracted",
+                    detail={"report_id": report_id},
+                ),
+            )
             if row["status"] == "disputed":
                 # An open appeal ends with the retraction (imported here: the
                 # appeals module imports this one).
@@ -358,7 +448,12 @@ class Ledger:
 
                 await close_for_retraction(conn, report_id, now)
         await self._changed(keys)
-        return {"report_id": report_id, "status": "retracted", "retracted_at": _iso(now)}
+        return {
+            "report_id": report_id,
+            "status": "retracted",
+            "retracted_at": _iso(now),
+            "receipt": receipt,
+        }
 
     # -- member feed -------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from refund_registry.errors import Unavailable
 
 log = logging.getLogger("refund_registry.accesslog")
 
-_LOG_COLUMNS = [
+LOG_COLUMNS = [
     "at", "actor", "role", "action", "purpose", "outcome", "query_id",
     "request_digest", "entry", "leaf_hash",
 ]  # fmt: skip
@@ -134,7 +134,7 @@ class AccessLog:
             for key, salt in zip(r.subject_keys, e.salts, strict=True):
                 subjects.append((key, e.leaf_hash, salt, r.at))
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.copy_records_to_table("access_log", records=rows, columns=_LOG_COLUMNS)
+            await conn.copy_records_to_table("access_log", records=rows, columns=LOG_COLUMNS)
             if subjects:
                 await conn.copy_records_to_table(
                     "access_subjects", records=subjects, columns=_SUBJECT_COLUMNS

@@ -168,3 +168,14 @@ WHERE subject_key = ANY($1::bytea[]) AND facts = '[]'::jsonb AND statement IS NU
 -- name: lookup_subjects
 SELECT subject_key, kind, facts, statement FROM subject_aggregates
 WHERE subject_key = ANY($1::bytea[]);
+
+-- name: insert_access_entry
+-- An access-log entry written inside the transaction of the change it records
+-- (report filing and retraction), so the two commit or fail together.
+INSERT INTO access_log (at, actor, role, action, purpose, outcome, query_id, request_digest,
+                        entry, leaf_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10);
+
+-- name: insert_access_subjects
+INSERT INTO access_subjects (subject_key, leaf_hash, salt, at)
+SELECT k, $2, s, $4 FROM unnest($1::bytea[], $3::bytea[]) AS t(k, s);
