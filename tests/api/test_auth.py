@@ -301,3 +301,17 @@ async def test_subject_token_is_not_a_request_token(
     member = await make_principal()
     subject = member.subject_token([{"kind": "phone", "value": "x" * 86}])
     assert_problem(await whoami(api, subject), 401, "auth.wrong_type")
+
+
+async def test_non_canonical_base64_token_is_refused(
+    api: Api, make_principal: MakePrincipal
+) -> None:
+    """Setting a spare bit in the signature's last character must not give a second valid token."""
+    member = await make_principal()
+    good = token(member)
+    head, payload, sig = good.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # 64-byte signature -> 86 characters; the last one carries 2 spare bits.
+    twisted = sig[:-1] + alphabet[alphabet.index(sig[-1]) ^ 1]
+    assert_problem(await whoami(api, f"{head}.{payload}.{twisted}"), 401, "auth.malformed")
+    assert (await whoami(api, good)).status_code == 200

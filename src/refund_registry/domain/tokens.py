@@ -72,9 +72,17 @@ def body_digest(body: bytes) -> str:
 
 
 def _b64url(segment: str) -> bytes:
+    """Strict, canonical unpadded base64url: one token has exactly one spelling.
+
+    Spare bits set in the last character would otherwise give a second token
+    string (and request digest) for the same signed request.
+    """
     if not _B64URL.fullmatch(segment):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode("ascii"):
+        raise ValueError("not canonical base64url")
+    return raw
 
 
 def peek(token: str, expected_typ: str) -> Unverified:
