@@ -35,6 +35,11 @@ async def test_file_a_report(api: Api, make_principal: MakePrincipal, runtime: R
     got = await api.call(member, "GET", f"/v1/reports/{answer['report_id']}")
     assert got.status_code == 200
     assert got.json()["status"] == "active"
+    reads = await runtime.pool.fetchval(
+        "SELECT count(*) FROM access_log WHERE action = 'report.read' AND actor = $1",
+        member.principal_id,
+    )
+    assert reads == 1
     assert await _count(runtime, "events") == 1
 
 

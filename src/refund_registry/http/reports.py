@@ -106,7 +106,14 @@ async def file_bulk(request: Request[Any, Any, Any]) -> Any:
 async def get_report(request: Request[Any, Any, Any]) -> Any:
     report_id: str = request.path_params["report_id"]
     caller, _ = await authenticate(request, MEMBER)
-    return json_response(await runtime(request).ledger.get(caller.principal_id, report_id))
+    rt = runtime(request)
+    report = await rt.ledger.get(
+        caller.principal_id,
+        report_id,
+        access_log=rt.access_log,
+        request_digest=caller.request_digest,
+    )
+    return json_response(report)
 
 
 @post("/v1/reports/{report_id:str}/retract", tags=["reports"], summary="Retract own report")

@@ -23,7 +23,7 @@ from refund_registry.domain import reports as rules
 from refund_registry.domain.access import AccessRecord
 from refund_registry.domain.access import encode as encode_access
 from refund_registry.errors import Conflict, InvalidInput, NotFound
-from refund_registry.storage.accesslog import LOG_COLUMNS, receipt_for
+from refund_registry.storage.accesslog import LOG_COLUMNS, AccessLog, receipt_for
 from refund_registry.storage.db import translated
 from refund_registry.storage.queries import Q
 
@@ -372,12 +372,34 @@ class Ledger:
 
     # -- reading and retraction ----------------------------------------------------
 
-    async def get(self, member_id: str, report_id: str) -> dict[str, Any]:
-        """One report, for its owner only: anyone else gets the same 404 as for no report."""
+    async def get(
+        self,
+        member_id: str,
+        report_id: str,
+        *,
+        access_log: AccessLog | None = None,
+        request_digest: str = "",
+    ) -> dict[str, Any]:
+        """One report, for its owner only: anyone else gets the same 404 as for no report.
+
+        With ``access_log`` the read is logged (durably, before the answer).
+        """
         async with translated():
             row = await self.pool.fetchrow(Q["get_report"], report_id, member_id)
         if row is None:
             raise NotFound(f"no report {report_id!r}", code="report.not_found")
+        if access_log is not None:
+            await access_log.append(
+                AccessRecord(
+                    at=self.clock(),
+                    actor=member_id,
+                    role="member",
+                    action="report.read",
+                    request_digest=request_digest,
+                    subject_keys=list(row["subject_keys"]),
+                    detail={"report_id": report_id},
+                )
+            )
         return {
             "report_id": row["id"],
             "case_reference": row["case_reference"],

@@ -87,7 +87,7 @@ RETURNING id;
 SELECT id, member_id, case_reference, category, amount_minor, currency, order_date,
        refund_date, confirmed_at, buyer_notified_at, filed_at, evidence_kinds,
        evidence_digest, identifier_kinds, status, status_changed_at, status_reason,
-       expires_at, receipt
+       expires_at, receipt, subject_keys
 FROM reports WHERE id = $1 AND member_id = $2;
 
 -- name: lock_report
