@@ -236,6 +236,9 @@ async def test_bad_parameters_are_problem_documents_and_log_nothing(
     ent = "/v1/audit/entries"
     cases: list[tuple[Signer | None, str, int, str | None]] = [
         (member, inc, 400, "request.invalid_query"),
+        (auditor, f"{ent}?member=%00", 422, None),
+        (auditor, f"{ent}?purpose=%00", 422, None),
+        (auditor, f"{ent}?since=0001-01-01T00:00:00%2B14:00", 400, None),
         (member, f"{inc}?leaf_hash=abc", 400, "request.invalid_query"),
         (member, f"{inc}?leaf_hash={'!' * 43}", 400, "request.invalid_query"),
         (member, f"{inc}?leaf_hash={b64url(bytes(31))}", 400, "request.invalid_query"),

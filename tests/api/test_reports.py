@@ -298,3 +298,27 @@ async def test_events_reject_change_even_for_the_owner(db_url: str) -> None:
                 await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def test_ancient_dates_and_a_pseudonym_under_two_kinds_are_422(
+    api: Api, make_principal: MakePrincipal, runtime: Runtime
+) -> None:
+    member = await make_principal()
+    old = report_body(buyer_notified_at="0001-01-01T00:00:00+01:00")
+    assert_problem(await api.call(member, "POST", "/v1/reports", old), 422, "report.date_too_old")
+    p = pseudonym()
+    twice = report_body(
+        identifiers=[{"kind": "phone", "pseudonym": p}, {"kind": "email", "pseudonym": p}]
+    )
+    doc = assert_problem(
+        await api.call(member, "POST", "/v1/reports", twice), 422, "report.identifiers_duplicate"
+    )
+    assert "subject" not in doc["detail"]
+    await _nothing_written(runtime)
+
+
+@pytest.mark.parametrize("after", ["1-²", "١-1", "-", "1-", "99999999999999999999999-1"])
+async def test_odd_cursors_are_4xx(api: Api, make_principal: MakePrincipal, after: str) -> None:
+    member = await make_principal()
+    response = await api.call(member, "GET", f"/v1/events?after={after}")
+    assert 400 <= response.status_code < 500, response.text

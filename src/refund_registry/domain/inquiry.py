@@ -49,7 +49,7 @@ def validate(item: QueryItem) -> list[Violation]:
         )
     if not 1 <= len(item.identifiers) <= MAX_IDENTIFIERS:
         out.append(Violation("query.identifiers_count", "identifiers", f"1 to {MAX_IDENTIFIERS}"))
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()  # a pseudonym is keyed without its kind
     for i, (kind, pseudonym) in enumerate(item.identifiers):
         where = f"identifiers[{i}]"
         if kind not in KINDS:
@@ -69,9 +69,9 @@ def validate(item: QueryItem) -> list[Violation]:
                     "must be 86 base64url characters (64 bytes)",
                 )
             )
-        if (kind, pseudonym) in seen:
+        if pseudonym in seen:
             out.append(Violation("query.identifiers_duplicate", where, "listed twice"))
-        seen.add((kind, pseudonym))
+        seen.add(pseudonym)
     return out
 
 

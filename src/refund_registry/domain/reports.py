@@ -34,6 +34,7 @@ EVIDENCE_KINDS = frozenset(
 PROOF_PARTS = ("reasonable_grounds", "rigorous_evidence", "recognised_category", "action_taken")
 MAX_IDENTIFIERS = 10
 PSEUDONYM_BYTES = 64
+EARLIEST_YEAR = 2000  # older times are typos, and some cannot be converted to UTC
 
 # ISO 4217 active codes (2024 list, funds and precious metals excluded).
 _CURRENCY_TABLE = (
@@ -143,6 +144,13 @@ def validate(report: ReportInput, now: datetime) -> list[Violation]:
         bad("amount", "amount.minor_units", "must be a positive whole number of minor units")
     if report.currency not in CURRENCIES:
         bad("currency", "amount.currency", "must be an ISO 4217 currency code such as CNY")
+    for where, year in (
+        ("order_date", report.order_date.year),
+        ("confirmed_at", report.confirmed_at.year),
+        ("buyer_notified_at", report.buyer_notified_at.year),
+    ):
+        if year < EARLIEST_YEAR:
+            bad("date_too_old", where, f"dates before {EARLIEST_YEAR} are not accepted")
     if report.refund_date < report.order_date:
         bad("dates_order", "refund_date", "the refund cannot precede the order")
     if report.confirmed_at > now:
@@ -158,7 +166,8 @@ def validate(report: ReportInput, now: datetime) -> list[Violation]:
     ids = report.identifiers
     if not 1 <= len(ids) <= MAX_IDENTIFIERS:
         bad("identifiers_count", "identifiers", f"1 to {MAX_IDENTIFIERS} identifiers")
-    seen: set[tuple[str, str]] = set()
+    # A pseudonym is keyed without its kind, so it may appear once per report.
+    seen: set[str] = set()
     for i, ident in enumerate(ids):
         where = f"identifiers[{i}]"
         if ident.kind not in KINDS:
@@ -166,9 +175,9 @@ def validate(report: ReportInput, now: datetime) -> list[Violation]:
         raw = b64url_decode(ident.pseudonym)
         if raw is None or len(raw) != PSEUDONYM_BYTES:
             bad("pseudonym", where + ".pseudonym", "must be 86 base64url characters (64 bytes)")
-        if (ident.kind, ident.pseudonym) in seen:
+        if ident.pseudonym in seen:
             bad("identifiers_duplicate", where, "the same identifier appears twice")
-        seen.add((ident.kind, ident.pseudonym))
+        seen.add(ident.pseudonym)
     return out
 
 

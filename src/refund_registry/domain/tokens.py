@@ -117,6 +117,8 @@ def peek(token: str, expected_typ: str) -> Unverified:
     iss = claims.get("iss")
     if not isinstance(iss, str) or not iss:
         raise fail("missing_claim", "the token must name its principal in 'iss'")
+    if not kid.isprintable() or not iss.isprintable() or len(kid) > 200 or len(iss) > 200:
+        raise fail("malformed", "'kid' and 'iss' must be short printable strings")
     return Unverified(
         kid=kid,
         iss=iss,

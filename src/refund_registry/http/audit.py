@@ -90,7 +90,7 @@ class _Query:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             moment = None
-        if moment is None or moment.tzinfo is None:
+        if moment is None or moment.tzinfo is None or moment.year < 1970:
             raise _malformed(f"{name} must be an ISO 8601 time with a UTC offset, got {value!r}")
         return moment
 

@@ -27,6 +27,7 @@ from refund_registry.domain.access import AccessRecord, decode
 from refund_registry.errors import InvalidInput, NotFound
 from refund_registry.services.authn import Caller
 from refund_registry.storage.accesslog import AccessLog
+from refund_registry.storage.db import translating
 from refund_registry.storage.queries import Q
 
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -83,6 +84,7 @@ class ConsistencyProof:
 # --------------------------------------------------------------------------- nodes
 
 
+@translating
 async def fetch_nodes(db: Reader, ids: Iterable[merkle.NodeID]) -> dict[tuple[int, int], bytes]:
     """The stored hashes of these complete subtrees, in one round trip.
 
@@ -115,6 +117,7 @@ def node_source(found: dict[tuple[int, int], bytes]) -> Callable[[int, int], byt
 # --------------------------------------------------------------------------- checkpoints
 
 
+@translating
 async def latest_checkpoint(db: Reader) -> StoredCheckpoint | None:
     row = await db.fetchrow(Q["audit_latest_checkpoint"])
     if row is None:
@@ -122,6 +125,7 @@ async def latest_checkpoint(db: Reader) -> StoredCheckpoint | None:
     return StoredCheckpoint(row["size"], row["root"], row["note"], row["at"])
 
 
+@translating
 async def require_checkpoint(db: Reader) -> StoredCheckpoint:
     """The latest checkpoint; before the sequencer's first pass there is none (a 404)."""
     latest = await latest_checkpoint(db)
@@ -146,6 +150,7 @@ def _check_size(size: int, published: int, name: str, *, minimum: int) -> None:
 # --------------------------------------------------------------------------- proofs
 
 
+@translating
 async def inclusion_proof(pool: Reader, leaf_hash: bytes, tree_size: int | None) -> InclusionProof:
     """The RFC 9162 inclusion proof of the entry with this leaf hash.
 
@@ -179,6 +184,7 @@ async def inclusion_proof(pool: Reader, leaf_hash: bytes, tree_size: int | None)
     return InclusionProof(index, size, plan.build(node_source(found)))
 
 
+@translating
 async def consistency_proof(pool: Reader, first: int, second: int) -> ConsistencyProof:
     """The RFC 9162 consistency proof from tree size ``first`` to ``second``.
 
@@ -257,6 +263,7 @@ def entry_item(index: int, entry: bytes, leaf_hash: bytes) -> dict[str, Any]:
     return item
 
 
+@translating
 async def list_entries(
     pool: Reader, *, after: int | None, limit: int, filters: EntryFilter
 ) -> dict[str, Any]:
@@ -286,6 +293,7 @@ async def list_entries(
     return {"entries": entries, "next_after": next_after}
 
 
+@translating
 async def record_read(
     access_log: AccessLog,
     caller: Caller,
@@ -318,6 +326,7 @@ SUBJECT_LINK_RETENTION = timedelta(days=365)
 """How long an entry stays linkable to its buyers: as long as the buyer's record lists it."""
 
 
+@translating
 async def expire_subject_links(
     pool: Reader,
     now: datetime,
@@ -459,6 +468,7 @@ def summarize(day: date, members: Sequence[MemberDay], policy: SummaryPolicy) ->
     return {"day": day.isoformat(), "members": rows, "policy": policy.as_json()}
 
 
+@translating
 async def day_summary(
     pool: Reader, day: date, policy: SummaryPolicy = DEFAULT_SUMMARY_POLICY
 ) -> dict[str, Any]:

@@ -9,6 +9,7 @@ writer: no lost updates, however many members report one buyer at once.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,7 @@ from refund_registry.storage.db import translated
 from refund_registry.storage.queries import Q
 
 MAX_BULK = 10_000
+_DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: str.isdigit accepts '²'
 Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 SubjectsChanged = Callable[[Sequence[bytes]], Awaitable[None]]
 
@@ -248,11 +250,11 @@ class Ledger:
         for p in prepared:
             all_keys.update(zip(p.keys, p.kinds, strict=True))
         async with translated(), self.pool.acquire() as conn, conn.transaction():
-            # Existing subjects are locked now; new ones are created once, at the end.
-            facts_by_key = await lock_subjects(conn, list(all_keys))
-            new_keys = {k: kind for k, kind in all_keys.items() if k not in facts_by_key}
-            for key in new_keys:
-                facts_by_key[key] = []
+            # Every subject is created (if new) and locked up front, in key order,
+            # exactly as single filings do: two writers never wait on each other
+            # in opposite orders.
+            facts_by_key = await lock_new_subjects(conn, all_keys)
+            new_keys: dict[bytes, str] = {}
             existing = {
                 row["case_reference"]: row
                 for row in await conn.fetch(
@@ -545,7 +547,7 @@ def _parse_cursor(after: str) -> tuple[int, int]:
     if not after:
         return 0, 0
     txid, sep, event_id = after.partition("-")
-    if not sep or not txid.isdigit() or not event_id.isdigit() or len(after) > 50:
+    if not sep or not _DIGITS.fullmatch(txid) or not _DIGITS.fullmatch(event_id):
         raise InvalidInput("'after' must be a cursor from an earlier page", code="events.cursor")
     return int(txid), int(event_id)
 

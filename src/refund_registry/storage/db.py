@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 import asyncpg
 
 from refund_registry.errors import Conflict, InvalidInput, Unavailable
 
 APP_ROLE = "registry_app"
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 # Errors that mean "the database is not there right now", not "your input is wrong".
 _UNAVAILABLE = (
@@ -61,7 +63,9 @@ async def translated() -> AsyncIterator[None]:
     try:
         yield
     except asyncpg.UniqueViolationError as exc:
-        raise Conflict(exc.detail or str(exc), code="db.unique_violation") from exc
+        # The driver's detail names the key values (subject keys among them):
+        # never echo it to a caller.
+        raise Conflict("this record already exists", code="db.unique_violation") from exc
     except asyncpg.DataError as exc:
         raise InvalidInput(
             f"a value is out of range: {exc}", code="request.value_out_of_range"
@@ -74,6 +78,17 @@ async def translated() -> AsyncIterator[None]:
         raise Unavailable("a concurrent change got in the way; retry", retry_after=1) from exc
     except _UNAVAILABLE as exc:
         raise Unavailable(f"PostgreSQL is unreachable: {exc}", code="db.unavailable") from exc
+
+
+def translating(fn: F) -> F:
+    """Decorator form of :func:`translated` for a whole storage-facing coroutine."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        async with translated():
+            return await fn(*args, **kwargs)
+
+    return cast(F, wrapper)
 
 
 def record(row: asyncpg.Record | None) -> dict[str, Any] | None:
