@@ -64,6 +64,7 @@ class Settings:
     keyservice_quota_per_day: int = 1_000_000
     query_rate_per_second: int = 2000
     query_quota_per_day: int = 2_000_000
+    metrics_allow: tuple[str, ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -121,6 +122,7 @@ class Settings:
         read("keyservice_quota_per_day", _int(1, 10_000_000_000))
         read("query_rate_per_second", _int(1000, 1_000_000))  # >= one full batch query
         read("query_quota_per_day", _int(1, 10_000_000_000))
+        read("metrics_allow", lambda v: tuple(a.strip() for a in v.split(",") if a.strip()))
 
         settings = cls(**values)
         if settings.db_pool_min > settings.db_pool_max:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
+
+from refund_registry.config import Settings
+from refund_registry.http.app import create_app
+from refund_registry.runtime import Runtime
 from tests.conftest import Api, MakePrincipal, assert_problem
 
 
@@ -34,3 +39,11 @@ async def test_metrics_are_exposed(api: Api) -> None:
     response = await api.client.get("/metrics")
     assert response.status_code == 200
     assert "refund_registry" in response.text
+
+
+async def test_metrics_are_refused_to_remote_clients(settings: Settings, runtime: Runtime) -> None:
+    app = create_app(settings, runtime_override=runtime)
+    transport = httpx.ASGITransport(app=app, client=("192.0.2.7", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://registry") as remote:
+        assert_problem(await remote.get("/metrics"), 403, "auth.operator_only")
+        assert (await remote.get("/health/live")).status_code == 200

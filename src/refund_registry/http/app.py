@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Litestar, Request, get
+from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
@@ -66,9 +68,23 @@ async def whoami(request: Request[Any, Any, Any]) -> Any:
     return json_response({"principal": caller.principal_id, "role": caller.role})
 
 
+def _operator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """``/metrics`` is for the operator (SPEC section 10): scrapers on the host itself.
+
+    A Prometheus scraper cannot sign requests, so the guard is the network
+    position instead: loopback clients, or the addresses listed in
+    ``REGISTRY_METRICS_ALLOW``.
+    """
+    allowed: frozenset[str] = connection.app.state.metrics_allow
+    client = connection.client.host if connection.client else ""
+    if client not in allowed:
+        raise errors.Forbidden("metrics are served to the operator only", code="auth.operator_only")
+
+
 class _Metrics(PrometheusController):
     path = "/metrics"
     include_in_schema = False
+    guards = [_operator_only]  # noqa: RUF012 - Litestar reads it as a class attribute
 
 
 def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -> Litestar:
@@ -126,4 +142,5 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
     )
     if runtime_override is not None:
         app.state.runtime = runtime_override
+    app.state.metrics_allow = frozenset({"127.0.0.1", "::1", *settings.metrics_allow})
     return app

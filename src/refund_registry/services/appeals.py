@@ -39,7 +39,7 @@ from refund_registry.domain.identity import KINDS
 from refund_registry.errors import Conflict, InvalidInput, NotFound
 from refund_registry.services.authn import Caller
 from refund_registry.services.ledger import Conn, SubjectsChanged, lock_subjects, write_aggregates
-from refund_registry.storage.accesslog import AccessLog
+from refund_registry.storage.accesslog import AccessLog, write_in_transaction
 from refund_registry.storage.db import translated
 from refund_registry.storage.queries import Q
 
@@ -228,16 +228,17 @@ class AppealService:
             await lock_subjects(conn, keys)
             rows = await conn.fetch(Q["set_statement"], keys, statement)
             stored = sorted(bytes(r["subject_key"]) for r in rows)
-        await self._changed(stored)
-        await self.access_log.append(
-            _entry(
-                subject,
-                "subject.statement",
-                now,
-                stored,
-                outcome="set" if statement is not None else "removed",
+            await write_in_transaction(
+                conn,
+                _entry(
+                    subject,
+                    "subject.statement",
+                    now,
+                    stored,
+                    outcome="set" if statement is not None else "removed",
+                ),
             )
-        )
+        await self._changed(stored)
         return {"statement": statement, "subjects": len(stored), "updated_at": _iso(now)}
 
     # -- appeals -------------------------------------------------------------------
@@ -287,10 +288,13 @@ class AppealService:
                 conn, now, "report.disputed", member_id, report_id, appeal_id, {"by": "buyer"}
             )
             view = await _view(conn, appeal_id, machine.ActorRole.BUYER)
+            await write_in_transaction(
+                conn,
+                _entry(
+                    subject, "appeal.open", now, matched, outcome=view["state"], appeal=appeal_id
+                ),
+            )
         await self._changed(keys)
-        await self.access_log.append(
-            _entry(subject, "appeal.open", now, matched, outcome=view["state"], appeal=appeal_id)
-        )
         return view
 
     async def read(self, party: Party, appeal_id: str) -> dict[str, Any]:
@@ -391,10 +395,13 @@ class AppealService:
                 answered=role == machine.ActorRole.MEMBER,
             )  # fmt: skip
             view = await _view(conn, appeal_id, role)
+            await write_in_transaction(
+                conn,
+                _entry(
+                    party, _LOG_ACTION[action], now, seen, outcome=view["state"], appeal=appeal_id
+                ),
+            )
         await self._changed(keys)
-        await self.access_log.append(
-            _entry(party, _LOG_ACTION[action], now, seen, outcome=view["state"], appeal=appeal_id)
-        )
         return view
 
     async def run_deadlines(self, as_of: datetime, *, batch: int = 100) -> int:
@@ -487,11 +494,13 @@ async def run_deadlines(
                         detail={"appeal_id": row["id"], "reason": reason},
                     )
                 )
+            # Logged in the same transaction as the transitions they record.
+            for entry in entries:
+                await write_in_transaction(conn, entry)
         if not entries:
             break  # everything claimed had moved on; nothing left that is due
         for listener in listeners:
             await listener(sorted(set(touched)))
-        await access_log.append_many(entries)
         total += len(entries)
     return total
 

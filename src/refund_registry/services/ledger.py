@@ -24,7 +24,12 @@ from refund_registry.domain import reports as rules
 from refund_registry.domain.access import AccessRecord
 from refund_registry.domain.access import encode as encode_access
 from refund_registry.errors import Conflict, InvalidInput, NotFound
-from refund_registry.storage.accesslog import LOG_COLUMNS, AccessLog, receipt_for
+from refund_registry.storage.accesslog import (
+    LOG_COLUMNS,
+    AccessLog,
+    receipt_for,
+    write_in_transaction,
+)
 from refund_registry.storage.db import translated
 from refund_registry.storage.queries import Q
 
@@ -78,20 +83,7 @@ class Ledger:
         record: AccessRecord,
     ) -> dict[str, str] | None:
         """Write the access-log entry of this change in its own transaction; its receipt."""
-        encoded = encode_access(record)
-        await conn.execute(
-            Q["insert_access_entry"], record.at, record.actor, record.role, record.action,
-            record.purpose, record.outcome, record.query_id, record.request_digest,
-            encoded.entry, encoded.leaf_hash,
-        )  # fmt: skip
-        if record.subject_keys:
-            await conn.execute(
-                Q["insert_access_subjects"],
-                list(record.subject_keys),
-                encoded.leaf_hash,
-                list(encoded.salts),
-                record.at,
-            )
+        encoded = await write_in_transaction(conn, record)
         return receipt_for(encoded, self.log_key) if self.log_key is not None else None
 
     async def _changed(self, keys: Sequence[bytes]) -> None:

@@ -48,6 +48,31 @@ def receipt_for(encoded: EncodedEntry, key: ed25519.Ed25519PrivateKey) -> dict[s
     }
 
 
+async def write_in_transaction(conn: Any, record: AccessRecord) -> EncodedEntry:
+    """Write one entry with the caller's connection, inside the caller's transaction.
+
+    For changes that must not exist without their log entry (filing,
+    retraction, appeal steps): the two commit or roll back together.
+    """
+    from refund_registry.storage.queries import Q
+
+    encoded = encode(record)
+    await conn.execute(
+        Q["insert_access_entry"], record.at, record.actor, record.role, record.action,
+        record.purpose, record.outcome, record.query_id, record.request_digest,
+        encoded.entry, encoded.leaf_hash,
+    )  # fmt: skip
+    if record.subject_keys:
+        await conn.execute(
+            Q["insert_access_subjects"],
+            list(record.subject_keys),
+            encoded.leaf_hash,
+            list(encoded.salts),
+            record.at,
+        )
+    return encoded
+
+
 class AccessLog:
     def __init__(
         self,
