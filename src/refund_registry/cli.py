@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from refund_registry import logs
+from refund_registry import logs, serving
 from refund_registry.config import ConfigError, Settings
 from refund_registry.embedded import EmbeddedError, EmbeddedServers
 from refund_registry.errors import RegistryError
@@ -118,8 +118,6 @@ def _migrate(settings: Settings) -> list[str]:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    import uvicorn
-
     from refund_registry import keyfiles
     from refund_registry.http.app import create_app
 
@@ -131,26 +129,13 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         generate = live.environment != "production"
         keyfiles.ensure_ed25519(live.key_path("log"), generate=generate)
         keyfiles.ensure_secret(live.key_path("registry"), generate=generate)
-        config = uvicorn.Config(
-            create_app(live),
-            host=live.host,
-            port=live.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=10,
-        )
         log.info(
             "serving",
             extra={"url": f"http://{live.host}:{live.port}", "data_dir": str(live.data_dir)},
         )
-        # uvicorn finishes a graceful shutdown on SIGINT/SIGTERM and then re-raises
-        # the signal; turning it into an exception here lets the embedded servers
-        # be released by the context managers above instead of the process dying.
         child = None if live.keyservice_url else _start_keyservice(live)
         try:
-            with _signals_raise(), contextlib.suppress(_Stopped, KeyboardInterrupt):
-                uvicorn.Server(config).run()
+            serving.serve(create_app(live), live.host, live.port)
         finally:
             if child is not None:
                 child.terminate()
@@ -205,23 +190,6 @@ def cmd_keyservice(args: argparse.Namespace, out: TextIO) -> int:
         except ConfigError as exc:
             raise CommandError("; ".join(exc.problems)) from None
     return 0
-
-
-class _Stopped(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def _signals_raise() -> Iterator[None]:
-    def stop(signum: int, frame: object) -> None:
-        raise _Stopped(signum)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import msgspec
@@ -20,7 +19,7 @@ from litestar import Litestar, Request, get, post
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
-from refund_registry import errors, keyfiles
+from refund_registry import errors, keyfiles, serving
 from refund_registry.config import ConfigError, Settings
 from refund_registry.domain import oprf
 from refund_registry.http import problems
@@ -195,26 +194,6 @@ def create_keyservice_app(
     return app
 
 
-class _Stopped(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def _signals_raise() -> Iterator[None]:
-    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the
-    # signal; turning it into an exception lets the caller's context managers
-    # (embedded servers, locks) clean up instead of the process dying.
-    def stop(signum: int, frame: object) -> None:
-        raise _Stopped(signum)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def run_keyservice(settings: Settings) -> None:
     """Serve the key service on ``settings.host:settings.keyservice_port`` until stopped.
 
@@ -223,22 +202,10 @@ def run_keyservice(settings: Settings) -> None:
     been applied. Returns after a graceful shutdown on SIGTERM or SIGINT.
     Raises :class:`ConfigError` for a missing key file in production.
     """
-    import uvicorn
-
     app = create_keyservice_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.keyservice_port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
     log.info(
         "key service serving",
         extra={"url": f"http://{settings.host}:{settings.keyservice_port}"},
     )
-    with _signals_raise(), contextlib.suppress(_Stopped, KeyboardInterrupt):
-        uvicorn.Server(config).run()
+    serving.serve(app, settings.host, settings.keyservice_port)
     log.info("key service stopped")
