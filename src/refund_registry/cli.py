@@ -192,6 +192,30 @@ def cmd_keyservice(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_rotate_registry_key(args: argparse.Namespace, out: TextIO) -> int:
+    """Append a key to the registry keyring and re-wrap every subject key (no record lost).
+
+    Stop the API processes and workers first: they hold the keyring in memory.
+    """
+    from refund_registry.services import rekey
+
+    settings = load_settings(args)
+    with backing_servers(settings) as live:
+        _migrate(live)
+        try:
+            rotation = rekey.begin(live.key_path("registry"))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise CommandError(f"rotation refused: {exc}") from exc
+        try:
+            counts = asyncio.run(rekey.rewrap(live.database_url, rotation))
+        except BaseException:
+            rekey.finish(rotation, committed=False)
+            raise
+        rekey.finish(rotation, committed=True)
+    out.write(json.dumps(counts) + "\n")
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
     settings = load_settings(args)
     with backing_servers(settings) as live:
@@ -317,6 +341,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_verify.add_arguments(verify)
     verify.set_defaults(handler=audit_verify.run)
+
+    keys = sub.add_parser("keys", help="the registry's own keys")
+    ksub = keys.add_subparsers(dest="action", required=True)
+    rotate = ksub.add_parser(
+        "rotate-registry",
+        parents=[common],
+        help="add a registry HMAC key and re-wrap every subject key (stop the API first)",
+    )
+    rotate.set_defaults(handler=cmd_rotate_registry_key)
 
     ks = sub.add_parser("keyservice", parents=[common], help="run the OPRF key service")
     ks.add_argument("--port", type=int, dest="keyservice_port")
