@@ -10,7 +10,6 @@ the entry still verifies but names nobody.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from typing import Any
 import msgspec
 
 from refund_registry.domain.merkle import leaf_hash
+from refund_registry.domain.wire import b64url
 
 ENTRY_VERSION = 1
 _encoder = msgspec.json.Encoder(order="sorted")
@@ -45,10 +45,6 @@ ACTIONS = frozenset(
         "audit.read",
     }
 )
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def commitment(salt: bytes, subject_key: bytes) -> bytes:
@@ -105,7 +101,7 @@ def encode(record: AccessRecord, salts: Sequence[bytes] | None = None) -> Encode
         "action": record.action,
         "request": record.request_digest,
         "subjects": [
-            _b64(commitment(s, k)) for s, k in zip(chosen, record.subject_keys, strict=True)
+            b64url(commitment(s, k)) for s, k in zip(chosen, record.subject_keys, strict=True)
         ],
     }
     for name in ("purpose", "outcome", "query_id"):

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from refund_registry.domain.identity import KINDS
-from refund_registry.domain.reports import PSEUDONYM_BYTES, Fact, Violation, b64url_decode
+from refund_registry.domain.reports import Fact, Violation, identifier_violations
 from refund_registry.domain.scoring import DEFAULT_POLICY, ReportFacts, ScoringPolicy, assess
+from refund_registry.domain.wire import iso
 
 # A member states why it looks a buyer up; every purpose is logged, and
 # auditors see queries whose purpose is neither a refund nor an account matter.
@@ -27,7 +27,6 @@ PURPOSES = frozenset(
         "appeal_handling",
     }
 )
-MAX_IDENTIFIERS = 10
 MAX_BATCH = 1000
 
 
@@ -47,31 +46,7 @@ def validate(item: QueryItem) -> list[Violation]:
                 "state a purpose, one of " + ", ".join(sorted(PURPOSES)),
             )
         )
-    if not 1 <= len(item.identifiers) <= MAX_IDENTIFIERS:
-        out.append(Violation("query.identifiers_count", "identifiers", f"1 to {MAX_IDENTIFIERS}"))
-    seen: set[str] = set()  # a pseudonym is keyed without its kind
-    for i, (kind, pseudonym) in enumerate(item.identifiers):
-        where = f"identifiers[{i}]"
-        if kind not in KINDS:
-            out.append(
-                Violation(
-                    "query.identifier_kind",
-                    where + ".kind",
-                    "must be one of " + ", ".join(sorted(KINDS)),
-                )
-            )
-        raw = b64url_decode(pseudonym)
-        if raw is None or len(raw) != PSEUDONYM_BYTES:
-            out.append(
-                Violation(
-                    "query.pseudonym",
-                    where + ".pseudonym",
-                    "must be 86 base64url characters (64 bytes)",
-                )
-            )
-        if pseudonym in seen:
-            out.append(Violation("query.identifiers_duplicate", where, "listed twice"))
-        seen.add(pseudonym)
+    out.extend(identifier_violations(item.identifiers, "query"))
     return out
 
 
@@ -94,10 +69,6 @@ def _report_facts(fact: Fact) -> ReportFacts:
         confirmed_at=datetime.fromisoformat(fact["t"]),
         status=fact["s"],
     )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 def answer(
@@ -141,7 +112,7 @@ def answer(
             "platforms": counts.platforms,
             "disputed": counts.disputed,
         },
-        "latest_confirmed_at": _iso(counts.latest_confirmed_at),
+        "latest_confirmed_at": iso(counts.latest_confirmed_at),
         "statement": statement,
         "notice": notice,
     }

@@ -9,7 +9,6 @@ member can compute it offline.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from dataclasses import dataclass
@@ -17,14 +16,11 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from refund_registry.domain.wire import b64url
 from refund_registry.errors import InvalidInput
 
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 ROLES = ("member", "adjudicator", "auditor", "admin")
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,21 +163,47 @@ def validate(report: ReportInput, now: datetime) -> list[Violation]:
             "buyer_notified_at",
             "the buyer must be told before the report is filed",
         )
-    ids = report.identifiers
-    if not 1 <= len(ids) <= MAX_IDENTIFIERS:
-        bad("identifiers_count", "identifiers", f"1 to {MAX_IDENTIFIERS} identifiers")
-    # A pseudonym is keyed without its kind, so it may appear once per report.
+    out.extend(identifier_violations([(i.kind, i.pseudonym) for i in report.identifiers], "report"))
+    return out
+
+
+def identifier_violations(identifiers: Sequence[tuple[str, str]], prefix: str) -> list[Violation]:
+    """The rules shared by reports and queries for ``(kind, pseudonym)`` pairs.
+
+    A pseudonym is keyed without its kind, so it may appear once per request.
+    """
+    out: list[Violation] = []
+    if not 1 <= len(identifiers) <= MAX_IDENTIFIERS:
+        out.append(
+            Violation(
+                f"{prefix}.identifiers_count", "identifiers", f"1 to {MAX_IDENTIFIERS} identifiers"
+            )
+        )
     seen: set[str] = set()
-    for i, ident in enumerate(ids):
+    for i, (kind, pseudonym) in enumerate(identifiers):
         where = f"identifiers[{i}]"
-        if ident.kind not in KINDS:
-            bad("identifier_kind", where + ".kind", "must be one of " + ", ".join(sorted(KINDS)))
-        raw = b64url_decode(ident.pseudonym)
+        if kind not in KINDS:
+            out.append(
+                Violation(
+                    f"{prefix}.identifier_kind",
+                    where + ".kind",
+                    "must be one of " + ", ".join(sorted(KINDS)),
+                )
+            )
+        raw = b64url_decode(pseudonym)
         if raw is None or len(raw) != PSEUDONYM_BYTES:
-            bad("pseudonym", where + ".pseudonym", "must be 86 base64url characters (64 bytes)")
-        if ident.pseudonym in seen:
-            bad("identifiers_duplicate", where, "the same identifier appears twice")
-        seen.add(ident.pseudonym)
+            out.append(
+                Violation(
+                    f"{prefix}.pseudonym",
+                    where + ".pseudonym",
+                    "must be 86 base64url characters (64 bytes)",
+                )
+            )
+        if pseudonym in seen:
+            out.append(
+                Violation(f"{prefix}.identifiers_duplicate", where, "the same pseudonym twice")
+            )
+        seen.add(pseudonym)
     return out
 
 

@@ -22,7 +22,6 @@ existence of a report or appeal never leaks to a stranger.
 
 from __future__ import annotations
 
-import base64
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from refund_registry.domain import reports as rules
 from refund_registry.domain import tokens
 from refund_registry.domain.access import AccessRecord
 from refund_registry.domain.identity import KINDS
+from refund_registry.domain.wire import b64url, iso
 from refund_registry.errors import Conflict, InvalidInput, NotFound
 from refund_registry.services.authn import Caller
 from refund_registry.services.ledger import Conn, SubjectsChanged, lock_subjects, write_aggregates
@@ -87,14 +87,6 @@ _MISSED: Final = {
 
 def new_appeal_id() -> str:
     return "apl_" + secrets.token_hex(10)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +178,7 @@ class AppealService:
         answer = {
             "reports": [_record_report(r) for r in reports],
             "inquiries": [
-                {"member": r["member_name"], "at": _iso(r["at"]), "purpose": r["purpose"]}
+                {"member": r["member_name"], "at": iso(r["at"]), "purpose": r["purpose"]}
                 for r in inquiries
             ],
             "appeals": [_appeal_summary(a) for a in appeals],
@@ -239,7 +231,7 @@ class AppealService:
                 ),
             )
         await self._changed(stored)
-        return {"statement": statement, "subjects": len(stored), "updated_at": _iso(now)}
+        return {"statement": statement, "subjects": len(stored), "updated_at": iso(now)}
 
     # -- appeals -------------------------------------------------------------------
 
@@ -281,8 +273,8 @@ class AppealService:
             await _event(
                 conn, now, machine.OPENED_EVENT, member_id, report_id, appeal_id,
                 {"by": "buyer", "grounds": appeal.grounds.value,
-                 "member_response_due": _iso(appeal.member_response_due),
-                 "decision_due": _iso(appeal.decision_due)},
+                 "member_response_due": iso(appeal.member_response_due),
+                 "decision_due": iso(appeal.decision_due)},
             )  # fmt: skip
             await _event(
                 conn, now, "report.disputed", member_id, report_id, appeal_id, {"by": "buyer"}
@@ -406,9 +398,7 @@ class AppealService:
 
     async def run_deadlines(self, as_of: datetime, *, batch: int = 100) -> int:
         """See :func:`run_deadlines`."""
-        return await run_deadlines(
-            self.pool, self.access_log, as_of, batch=batch, listeners=self.listeners
-        )
+        return await run_deadlines(self.pool, as_of, batch=batch, listeners=self.listeners)
 
 
 _LOG_ACTION: Final = {
@@ -426,7 +416,6 @@ _LOG_ACTION: Final = {
 
 async def run_deadlines(
     pool: asyncpg.Pool,
-    access_log: AccessLog,
     as_of: datetime,
     *,
     batch: int = 100,
@@ -633,7 +622,7 @@ async def _send_corrections(
     for r in rows:
         await _event(
             conn, now, "report.overturned_after_your_query", r["member_id"], report_id, None,
-            {"query_ids": list(r["query_ids"]), "last_queried_at": _iso(r["last_queried_at"])},
+            {"query_ids": list(r["query_ids"]), "last_queried_at": iso(r["last_queried_at"])},
         )  # fmt: skip
 
 
@@ -738,33 +727,33 @@ async def _view(conn: Conn, appeal_id: str, role: machine.ActorRole) -> dict[str
     history = await conn.fetch(Q["appeal_history"], appeal_id, row["report_id"], row["filed_at"])
     report_view: dict[str, Any] = {
         "status": report["status"],
-        "status_changed_at": _iso(report["status_changed_at"]),
+        "status_changed_at": iso(report["status_changed_at"]),
         "member": report["member_name"],
         "category": report["category"],
         "amount": {"minor_units": report["amount_minor"], "currency": report["currency"]},
         "order_date": report["order_date"].isoformat(),
         "refund_date": report["refund_date"].isoformat(),
-        "confirmed_at": _iso(report["confirmed_at"]),
+        "confirmed_at": iso(report["confirmed_at"]),
     }
     if role is not machine.ActorRole.BUYER:
         report_view["case_reference"] = report["case_reference"]
-        report_view["evidence_digest"] = _b64(report["evidence_digest"])
+        report_view["evidence_digest"] = b64url(report["evidence_digest"])
     return {
         "appeal_id": row["id"],
         "report_id": row["report_id"],
         "state": row["state"],
         "grounds": row["grounds"],
         "statement": row["statement"],
-        "filed_at": _iso(row["filed_at"]),
-        "member_response_due": _iso(row["member_response_due"]),
-        "decision_due": _iso(row["decision_due"]),
-        "answered_at": _iso(row["answered_at"]),
-        "closed_at": _iso(row["decided_at"]),
+        "filed_at": iso(row["filed_at"]),
+        "member_response_due": iso(row["member_response_due"]),
+        "decision_due": iso(row["decision_due"]),
+        "answered_at": iso(row["answered_at"]),
+        "closed_at": iso(row["decided_at"]),
         "closed_reason": row["closed_reason"],
         "member_summary": row["member_summary"],
         "decision_rationale": row["decision_rationale"],
         "report": report_view,
-        "history": [{"type": h["type"], "at": _iso(h["at"]), **h["data"]} for h in history],
+        "history": [{"type": h["type"], "at": iso(h["at"]), **h["data"]} for h in history],
     }
 
 
@@ -774,10 +763,10 @@ def _appeal_summary(row: asyncpg.Record) -> dict[str, Any]:
         "report_id": row["report_id"],
         "state": row["state"],
         "grounds": row["grounds"],
-        "filed_at": _iso(row["filed_at"]),
-        "member_response_due": _iso(row["member_response_due"]),
-        "decision_due": _iso(row["decision_due"]),
-        "closed_at": _iso(row["decided_at"]),
+        "filed_at": iso(row["filed_at"]),
+        "member_response_due": iso(row["member_response_due"]),
+        "decision_due": iso(row["decision_due"]),
+        "closed_at": iso(row["decided_at"]),
         "closed_reason": row["closed_reason"],
     }
 
@@ -790,10 +779,10 @@ def _record_report(row: asyncpg.Record) -> dict[str, Any]:
         "amount": {"minor_units": row["amount_minor"], "currency": row["currency"]},
         "order_date": row["order_date"].isoformat(),
         "refund_date": row["refund_date"].isoformat(),
-        "confirmed_at": _iso(row["confirmed_at"]),
-        "filed_at": _iso(row["filed_at"]),
+        "confirmed_at": iso(row["confirmed_at"]),
+        "filed_at": iso(row["filed_at"]),
         "status": row["status"],
-        "status_changed_at": _iso(row["status_changed_at"]),
-        "expires_at": _iso(row["expires_at"]),
+        "status_changed_at": iso(row["status_changed_at"]),
+        "expires_at": iso(row["expires_at"]),
         "matched_kinds": list(row["matched_kinds"]),
     }

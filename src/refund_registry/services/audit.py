@@ -14,7 +14,6 @@ are stored) but only useful to a client that computed that root itself, as the
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +23,7 @@ import asyncpg
 
 from refund_registry.domain import merkle
 from refund_registry.domain.access import AccessRecord, decode
+from refund_registry.domain.wire import b64url
 from refund_registry.errors import InvalidInput, NotFound
 from refund_registry.services.authn import Caller
 from refund_registry.storage.accesslog import AccessLog
@@ -37,10 +37,6 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 MAX_SIZE = (1 << 63) - 1
 """Sizes and indices are bigint columns: the log can never grow past this."""
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 @dataclass(frozen=True, slots=True)

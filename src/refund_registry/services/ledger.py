@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from refund_registry.domain import reports as rules
 from refund_registry.domain.access import AccessRecord
 from refund_registry.domain.access import encode as encode_access
+from refund_registry.domain.wire import iso
 from refund_registry.errors import Conflict, InvalidInput, NotFound
 from refund_registry.storage.accesslog import (
     LOG_COLUMNS,
@@ -43,15 +44,11 @@ def new_report_id() -> str:
     return "rpt_" + secrets.token_hex(10)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
 def report_answer(row: dict[str, Any] | asyncpg.Record) -> dict[str, Any]:
     return {
         "report_id": row["id"],
         "status": row["status"],
-        "expires_at": _iso(row["expires_at"]),
+        "expires_at": iso(row["expires_at"]),
         "receipt": row["receipt"],
     }
 
@@ -401,15 +398,15 @@ class Ledger:
             "amount": {"minor_units": row["amount_minor"], "currency": row["currency"]},
             "order_date": row["order_date"].isoformat(),
             "refund_date": row["refund_date"].isoformat(),
-            "confirmed_at": _iso(row["confirmed_at"]),
-            "buyer_notified_at": _iso(row["buyer_notified_at"]),
-            "filed_at": _iso(row["filed_at"]),
+            "confirmed_at": iso(row["confirmed_at"]),
+            "buyer_notified_at": iso(row["buyer_notified_at"]),
+            "filed_at": iso(row["filed_at"]),
             "evidence_kinds": list(row["evidence_kinds"]),
             "identifier_kinds": list(row["identifier_kinds"]),
             "status": row["status"],
-            "status_changed_at": _iso(row["status_changed_at"]),
+            "status_changed_at": iso(row["status_changed_at"]),
             "status_reason": row["status_reason"],
-            "expires_at": _iso(row["expires_at"]),
+            "expires_at": iso(row["expires_at"]),
             "receipt": row["receipt"],
         }
 
@@ -467,7 +464,7 @@ class Ledger:
         return {
             "report_id": report_id,
             "status": "retracted",
-            "retracted_at": _iso(now),
+            "retracted_at": iso(now),
             "receipt": receipt,
         }
 
@@ -483,7 +480,7 @@ class Ledger:
             {
                 "cursor": f"{row['txid']}-{row['id']}",
                 "type": row["type"],
-                "at": _iso(row["at"]),
+                "at": iso(row["at"]),
                 **({"report_id": row["report_id"]} if row["report_id"] else {}),
                 **({"appeal_id": row["appeal_id"]} if row["appeal_id"] else {}),
                 **row["data"],

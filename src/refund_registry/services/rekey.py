@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 
 from refund_registry.domain.reports import Keyring
+from refund_registry.keyfiles import load_keyring_keys
 
 # Every place a subject key is stored: (table, column, is_array).
 _PLACES = (
@@ -57,7 +58,7 @@ def begin(key_file: Path, *, new_key: bytes | None = None) -> Rotation:
         raise RuntimeError(
             f"{pending} exists: a rotation committed or crashed earlier; inspect it first"
         )
-    old_keys = tuple(bytes.fromhex(line) for line in key_file.read_text().split())
+    old_keys = load_keyring_keys(key_file, generate=False)
     old = Keyring(old_keys)
     new = Keyring((*old_keys, new_key or secrets.token_bytes(32)))
     _write_keyring(pending, new.keys)

@@ -11,7 +11,6 @@ caps this machine at ~1.3k requests/s).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from refund_registry.domain.access import AccessRecord, EncodedEntry, encode
 from refund_registry.domain.checkpoint import sign_receipt
+from refund_registry.domain.wire import b64url
 from refund_registry.errors import Unavailable
 
 log = logging.getLogger("refund_registry.accesslog")
@@ -33,18 +33,14 @@ LOG_COLUMNS = [
 _SUBJECT_COLUMNS = ["subject_key", "leaf_hash", "salt", "at"]
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def receipt_for(encoded: EncodedEntry, key: ed25519.Ed25519PrivateKey) -> dict[str, str]:
     """``{leaf_hash, logged_at, signature}``: the log's promise to include the entry."""
     at = encoded.record.at
     signature = sign_receipt(encoded.leaf_hash, encoded.at_micros, key)
     return {
-        "leaf_hash": _b64(encoded.leaf_hash),
+        "leaf_hash": b64url(encoded.leaf_hash),
         "logged_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "signature": _b64(signature),
+        "signature": b64url(signature),
     }
 
 
