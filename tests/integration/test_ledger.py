@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -73,7 +74,7 @@ async def test_bulk_upload_all_or_nothing_and_idempotent(
     assert again == {"report_ids": answer["report_ids"], "created": 0, "already_filed": 50}
     assert await runtime.pool.fetchval("SELECT count(*) FROM reports") == 50
     assert await runtime.pool.fetchval("SELECT count(*) FROM events") == 50
-    assert await runtime.pool.fetchval("SELECT count(*) FROM report_staging") == 0
+    assert await runtime.pool.fetchval("SELECT count(*) FROM report_subjects") == 50
 
 
 async def test_bulk_refusals(api: Api, make_principal: MakePrincipal, runtime: Runtime) -> None:
@@ -176,7 +177,8 @@ async def test_bulk_upload_killed_mid_flight_leaves_nothing_then_lands_once(
     member: Signer = await make_principal()
     bodies = [report_body() for _ in range(2000)]
     # Hold one of the case references in an open transaction: the upload then
-    # blocks inside its own transaction after COPY, where the server is killed.
+    # blocks inside its own transaction, in the COPY into reports, where the
+    # server is killed.
     blocker = await asyncpg.connect(db_url)
     blocker_watch = await asyncpg.connect(db_url)  # superuser: sees other sessions' queries
     tx = blocker.transaction()
@@ -215,7 +217,7 @@ async def test_bulk_upload_killed_mid_flight_leaves_nothing_then_lands_once(
             for _ in range(400):
                 waiting = await blocker_watch.fetchval(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND query LIKE 'INSERT INTO reports%'"
+                    " AND query LIKE 'COPY %reports%'"
                 )
                 if waiting:
                     break
@@ -233,7 +235,7 @@ async def test_bulk_upload_killed_mid_flight_leaves_nothing_then_lands_once(
     # The orphaned backend notices its client is gone once the lock is released.
     for _ in range(100):
         busy = await blocker_watch.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO reports%'"
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %reports%'"
             " AND state <> 'idle' AND pid <> pg_backend_pid()"
         )
         if not busy:
@@ -241,7 +243,8 @@ async def test_bulk_upload_killed_mid_flight_leaves_nothing_then_lands_once(
         await asyncio.sleep(0.05)
     await blocker_watch.close()
     assert await runtime.pool.fetchval("SELECT count(*) FROM reports") == 0
-    assert await runtime.pool.fetchval("SELECT count(*) FROM report_staging") == 0
+    assert await runtime.pool.fetchval("SELECT count(*) FROM subject_aggregates") == 0
+    assert await runtime.pool.fetchval("SELECT count(*) FROM access_log") == 0
     assert await runtime.pool.fetchval("SELECT count(*) FROM events") == 0
 
     answer = await runtime.ledger.file_bulk(
@@ -255,3 +258,111 @@ async def test_bulk_upload_killed_mid_flight_leaves_nothing_then_lands_once(
     )
     assert again["already_filed"] == 2000
     assert await runtime.pool.fetchval("SELECT count(*) FROM reports") == 2000
+
+
+async def _assert_aggregates_follow_reports(runtime: Runtime) -> None:
+    """Every maintained aggregate equals the one recomputed from the reports."""
+    from refund_registry.storage.queries import Q
+
+    oracle = {
+        bytes(r["subject_key"]): r for r in await runtime.pool.fetch(Q["recompute_aggregates"])
+    }
+    rows = await runtime.pool.fetch("SELECT * FROM subject_aggregates")
+    assert {bytes(r["subject_key"]) for r in rows} == set(oracle)
+    for row in rows:
+        want = oracle[bytes(row["subject_key"])]
+        assert row["active_reports"] == want["active_reports"] == len(row["facts"])
+        assert row["platforms"] == want["platforms"]
+        assert row["latest_confirmed_at"] == want["latest_confirmed_at"]
+
+
+async def test_bulk_uploads_and_single_filings_racing_on_shared_buyers(
+    runtime: Runtime, make_principal: MakePrincipal
+) -> None:
+    """Three members upload while a fourth files singly, all about one pool of
+    buyers (half already on record): no deadlock, no lost or doubled fact."""
+    members = [await make_principal() for _ in range(4)]
+    buyers = [pseudonym() for _ in range(400)]
+    for p in buyers[:200]:
+        await runtime.ledger.file(
+            members[3].principal_id,
+            domain_report(identifiers=[{"kind": "phone", "pseudonym": p}]),
+        )
+
+    def about(i: int, j: int) -> list[dict[str, str]]:
+        return [
+            {"kind": "phone", "pseudonym": buyers[i % 400]},
+            {"kind": "email", "pseudonym": buyers[(i * 7 + j) % 400]},
+        ]
+
+    uploads = [
+        runtime.ledger.file_bulk(
+            m.principal_id,
+            [domain_report(identifiers=about(i, n)) for i in range(n, 400 + n, 2)],
+        )
+        for n, m in enumerate(members[:3], start=1)
+    ]
+    singles = [
+        runtime.ledger.file(members[3].principal_id, domain_report(identifiers=about(i, 5)))
+        for i in range(0, 400, 4)
+    ]
+    results = await asyncio.gather(*uploads, *singles)
+    assert [r["created"] for r in results[:3]] == [200, 200, 200]
+    assert all(created for created, _ in results[3:])
+    assert await runtime.pool.fetchval("SELECT count(*) FROM reports") == 200 + 600 + 100
+    await _assert_aggregates_follow_reports(runtime)
+
+
+async def test_a_buyer_created_during_a_bulk_upload_is_merged_not_lost(
+    runtime: Runtime, make_principal: MakePrincipal, db_url: str
+) -> None:
+    """The upload COPYs the aggregate rows of buyers it found new; one of them
+    is created meanwhile by another transaction, so the COPY fails, its
+    savepoint rolls back and that buyer's facts are merged under its lock."""
+    member = await make_principal()
+    bodies = [domain_report() for _ in range(250)]
+    raw = base64.urlsafe_b64decode(bodies[7].identifiers[0].pseudonym + "==")
+    key = runtime.ledger.keyring.subject_key(raw)
+    other = {
+        "id": "rpt_other", "m": "mem_other", "c": "other", "a": 100, "cur": "CNY",
+        "t": "2026-01-02T03:04:05+00:00", "s": "active",
+    }  # fmt: skip
+    blocker = await asyncpg.connect(db_url)
+    watch = await asyncpg.connect(db_url)
+    try:
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute(
+            "INSERT INTO subject_aggregates (subject_key, kind, active_reports, platforms,"
+            " latest_confirmed_at, facts, version) VALUES ($1, 'phone', 1, 1, $2, $3::jsonb, 1)",
+            key, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), json.dumps([other]),
+        )  # fmt: skip
+        upload = asyncio.create_task(runtime.ledger.file_bulk(member.principal_id, bodies))
+        for _ in range(400):
+            if await watch.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE 'COPY %subject_aggregates%'"
+            ):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the upload never waited on the new buyer's row")
+        await tx.commit()
+        assert (await upload)["created"] == 250
+    finally:
+        await blocker.close()
+        await watch.close()
+    row = await runtime.pool.fetchrow(
+        "SELECT * FROM subject_aggregates WHERE subject_key = $1", key
+    )
+    assert row["active_reports"] == 2
+    assert row["platforms"] == 2
+    assert {f["id"] for f in row["facts"]} == {
+        "rpt_other",
+        (
+            await runtime.pool.fetchval(
+                "SELECT id FROM reports WHERE case_reference = $1", bodies[7].case_reference
+            )
+        ),
+    }
+    assert await runtime.pool.fetchval("SELECT count(*) FROM subject_aggregates") == 250

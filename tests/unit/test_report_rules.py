@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -121,3 +121,36 @@ def test_b64url_decode_reads_every_canonical_encoding(raw: bytes) -> None:
 
     text = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
     assert rules.b64url_decode(text) == raw
+
+
+facts_lists = st.lists(
+    st.builds(
+        rules.make_fact,
+        st.text(min_size=1, max_size=8),
+        st.sampled_from(["mem_a", "mem_b", "mem_c"]),
+        st.just("other"),
+        amounts,
+        currencies,
+        st.datetimes(
+            min_value=datetime(2000, 1, 1),
+            max_value=datetime(2035, 1, 1),
+            timezones=st.sampled_from(
+                [UTC, timezone(timedelta(hours=8)), timezone(-timedelta(hours=5))]
+            ),
+        ),
+        st.sampled_from(sorted(rules.COUNTING)),
+    ),
+    max_size=6,
+)
+
+
+@given(facts_lists)
+def test_summary_counts_follow_the_facts(facts: list[rules.Fact]) -> None:
+    """The counts the risk query reads equal a plain recount of the facts,
+    whatever the offsets the confirmations were given in."""
+    summary = rules.summarise(facts)
+    assert summary.active_reports == len(facts)
+    assert summary.disputed == sum(1 for f in facts if f["s"] == "disputed")
+    assert summary.platforms == len({f["m"] for f in facts})
+    latest = max((datetime.fromisoformat(f["t"]) for f in facts), default=None)
+    assert summary.latest_confirmed_at == latest

@@ -87,6 +87,20 @@ class _Metrics(PrometheusController):
     guards = [_operator_only]  # noqa: RUF012 - Litestar reads it as a class attribute
 
 
+def tune_gc() -> None:
+    """Garbage-collector settings for a long-running API process.
+
+    Everything built at start-up lives for the whole process: frozen, it stays
+    out of the full passes, which otherwise walk ~70k objects and stall every
+    connection (p99 51 -> 16 ms, measured). A young generation of 10,000
+    objects instead of 700: a bulk upload allocates millions, and at the
+    default the collector ran ~100 ms per 10,000-report upload (measured).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -> Litestar:
     """Build the app; its lifespan opens this process's connections unless given a runtime."""
     from refund_registry.http.routes import all_routes
@@ -104,11 +118,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
         sequencer = asyncio.create_task(
             run_sequencer(rt.pool, rt.parts.log_key, stop=stop), name="sequencer"
         )
-        # Everything built at start-up lives for the whole process: keep it out
-        # of the garbage collector's full passes, which otherwise walk ~70k
-        # objects and stall every connection (p99 51 -> 16 ms, measured).
-        gc.collect()
-        gc.freeze()
+        tune_gc()
         try:
             yield
         finally:

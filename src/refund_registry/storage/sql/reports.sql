@@ -1,12 +1,20 @@
--- name: lock_new_subjects
--- Creates missing aggregate rows and locks all of them, in key order, so that
--- concurrent writers queue on the same keys in the same order (no deadlock).
--- Every writer that changes a subject's reports holds these locks until it
--- commits, so the facts returned here are the latest committed ones.
-INSERT INTO subject_aggregates (subject_key, kind)
-SELECT k, kd FROM unnest($1::bytea[], $2::text[]) AS t(k, kd) ORDER BY k
-ON CONFLICT (subject_key) DO UPDATE SET kind = subject_aggregates.kind
-RETURNING subject_key, facts;
+-- name: create_aggregates
+-- Phase one of every writer that adds reports to subjects: create the rows of
+-- subjects that have none, already holding their final values, in key order.
+-- Returns the keys it created; the others existed (or were created by a
+-- transaction that committed meanwhile: ON CONFLICT waits for it) and are then
+-- locked with lock_aggregates, phase two, also in key order.
+INSERT INTO subject_aggregates (
+    subject_key, kind, active_reports, disputed, platforms, latest_confirmed_at, facts, version)
+SELECT k, kd, a, d, p, l, f::jsonb, 1
+FROM unnest($1::bytea[], $2::text[], $3::int[], $4::int[], $5::int[], $6::timestamptz[],
+            $7::text[]) AS u(k, kd, a, d, p, l, f)
+ORDER BY k
+ON CONFLICT (subject_key) DO NOTHING
+RETURNING subject_key;
+
+-- name: existing_aggregates
+SELECT subject_key FROM subject_aggregates WHERE subject_key = ANY($1::bytea[]);
 
 -- name: lock_aggregates
 SELECT subject_key, facts FROM subject_aggregates
@@ -28,18 +36,6 @@ UPDATE subject_aggregates a SET
 FROM unnest($1::bytea[], $2::int[], $3::int[], $4::int[], $5::timestamptz[], $6::text[])
     AS u(k, active, disputed, platforms, latest, facts)
 WHERE a.subject_key = u.k;
-
--- name: insert_aggregates
--- New subjects of a bulk upload, written once with their final values. A key
--- that another transaction created meanwhile is skipped here and merged
--- under its row lock by the caller.
-INSERT INTO subject_aggregates (
-    subject_key, kind, active_reports, disputed, platforms, latest_confirmed_at, facts, version)
-SELECT k, kd, a, d, p, l, f::jsonb, 1
-FROM unnest($1::bytea[], $2::text[], $3::int[], $4::int[], $5::int[], $6::timestamptz[],
-            $7::text[]) AS u(k, kd, a, d, p, l, f)
-ORDER BY k
-ON CONFLICT (subject_key) DO NOTHING;
 
 -- name: recompute_aggregates
 -- The aggregates as they follow from the reports themselves: the oracle that
@@ -102,27 +98,10 @@ RETURNING id;
 -- name: set_receipt
 UPDATE reports SET receipt = $2 WHERE id = $1;
 
--- name: bulk_merge_reports
-INSERT INTO reports (
-    id, member_id, case_reference, request_hash, category, amount_minor, currency,
-    order_date, refund_date, confirmed_at, buyer_notified_at, filed_at, evidence_kinds,
-    evidence_digest, identifier_kinds, subject_keys, key_version, status, status_changed_at,
-    expires_at)
-SELECT id, $2, case_reference, request_hash, category, amount_minor, currency,
-       order_date, refund_date, confirmed_at, buyer_notified_at, $3, evidence_kinds,
-       evidence_digest, identifier_kinds, subject_keys, $4, 'active', $3, expires_at
-FROM report_staging WHERE batch_id = $1
-ON CONFLICT (member_id, case_reference) DO NOTHING;
-
--- name: bulk_merge_events
-INSERT INTO events (at, type, member_id, report_id, data)
-SELECT $2, 'report.filed', $3, id,
-       jsonb_build_object('case_reference', case_reference, 'category', category)
-FROM report_staging WHERE batch_id = $1
-ORDER BY idx;
-
--- name: bulk_clear_staging
-DELETE FROM report_staging WHERE batch_id = $1;
+-- name: set_expiry
+UPDATE reports r SET expires_at = u.e
+FROM unnest($1::text[], $2::timestamptz[]) AS u(id, e)
+WHERE r.id = u.id;
 
 -- name: member_feed
 -- Only transactions older than every running one are shown (txid below the
