@@ -21,7 +21,7 @@ async def _count(runtime: Runtime, table: str) -> int:
 
 
 async def _nothing_written(runtime: Runtime) -> None:
-    for table in ("reports", "report_subjects", "events", "access_log", "access_subjects"):
+    for table in ("reports", "subject_aggregates", "events", "access_log", "access_subjects"):
         assert await _count(runtime, table) == 0, table
 
 

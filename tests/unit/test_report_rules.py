@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -83,7 +83,7 @@ def _report(**changes: object) -> rules.ReportInput:
         evidence_digest="A" * 43,
         standard_of_proof=dict.fromkeys(rules.PROOF_PARTS, True),
     )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    return msgspec.structs.replace(base, **changes)
 
 
 def test_request_hash_ignores_identifier_order_but_not_content() -> None:

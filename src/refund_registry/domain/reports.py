@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from refund_registry.domain.identity import KINDS
 from refund_registry.domain.scoring import CATEGORIES
 
@@ -59,14 +61,14 @@ class Violation:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class Identifier:
+# Reports and identifiers arrive by the ten thousand in one bulk upload:
+# immutable msgspec structs are built ~10x faster than frozen dataclasses.
+class Identifier(msgspec.Struct, frozen=True):
     kind: str
     pseudonym: str  # unpadded base64url as received
 
 
-@dataclass(frozen=True, slots=True)
-class ReportInput:
+class ReportInput(msgspec.Struct, frozen=True):
     case_reference: str
     identifiers: tuple[Identifier, ...]
     category: str
@@ -358,8 +360,7 @@ def set_status(facts: Sequence[Fact], report_id: str, status: str) -> list[Fact]
     return [f for f in facts if f["id"] != report_id]
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
+class Summary(msgspec.Struct, frozen=True):
     active_reports: int  # counting reports, disputed included
     disputed: int
     platforms: int

@@ -62,8 +62,7 @@ def report_answer(row: dict[str, Any] | asyncpg.Record) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
+class Prepared(msgspec.Struct, frozen=True):
     """A validated report with its subject keys computed."""
 
     id: str
@@ -181,7 +180,6 @@ class Ledger:
             if any(rules.is_repeat(member_id, f) for f in before.values()):
                 expires = self._expiry(r, repeat=True)
                 await conn.execute(Q["set_expiry"], [p.id], [expires])
-            await conn.execute(Q["insert_report_subjects"], list(p.keys), p.id, list(p.kinds))
             receipt = await self._log(
                 conn,
                 AccessRecord(
@@ -342,13 +340,6 @@ class Ledger:
                     [p.id for p in repeats],
                     [self._expiry(p.report, repeat=True) for p in repeats],
                 )
-        await conn.copy_records_to_table(
-            "report_subjects",
-            records=[
-                (k, p.id, kind) for p in fresh for k, kind in zip(p.keys, p.kinds, strict=True)
-            ],
-            columns=["subject_key", "report_id", "kind"],
-        )
         await conn.copy_records_to_table(
             "events",
             records=[
@@ -535,7 +526,6 @@ class Ledger:
                 keys = sorted({k for r in rows for k in r["subject_keys"]})
                 facts = await lock_subjects(conn, keys)
                 gone = set(ids)
-                await conn.execute(Q["erase_report_subjects"], ids)
                 await conn.execute(Q["expire_reports"], ids, as_of)
                 await conn.execute(Q["erase_appeal_subjects"], ids)
                 await write_aggregates(

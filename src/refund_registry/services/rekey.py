@@ -27,7 +27,6 @@ from refund_registry.keyfiles import load_keyring_keys
 
 # Every place a subject key is stored: (table, column, is_array).
 _PLACES = (
-    ("report_subjects", "subject_key", False),
     ("subject_aggregates", "subject_key", False),
     ("access_subjects", "subject_key", False),
     ("reports", "subject_keys", True),
@@ -84,8 +83,7 @@ async def rewrap(dsn: str, rotation: Rotation) -> dict[str, Any]:
         async with conn.transaction():
             # Nobody writes subject keys while they are being re-wrapped.
             await conn.execute(
-                "LOCK TABLE report_subjects, subject_aggregates, access_subjects, reports, "
-                "appeals IN EXCLUSIVE MODE"
+                "LOCK TABLE subject_aggregates, access_subjects, reports, appeals IN EXCLUSIVE MODE"
             )
             versions = await conn.fetch("SELECT DISTINCT key_version FROM reports")
             if any(row["key_version"] != old.version for row in versions):
@@ -94,8 +92,7 @@ async def rewrap(dsn: str, rotation: Rotation) -> dict[str, Any]:
                     f"the keyring file holds {old.version} keys"
                 )
             stored = await conn.fetch(
-                "SELECT subject_key AS k FROM report_subjects UNION "
-                "SELECT subject_key FROM subject_aggregates UNION "
+                "SELECT subject_key AS k FROM subject_aggregates UNION "
                 "SELECT subject_key FROM access_subjects UNION "
                 "SELECT unnest(subject_keys) FROM reports UNION "
                 "SELECT unnest(subject_keys) FROM appeals"

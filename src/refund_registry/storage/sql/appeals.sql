@@ -92,12 +92,13 @@ ORDER BY l.actor;
 SELECT r.id, r.category, r.amount_minor, r.currency, r.order_date, r.refund_date,
        r.confirmed_at, r.filed_at, r.status, r.status_changed_at, r.expires_at,
        p.name AS member_name,
-       array_agg(DISTINCT rs.kind ORDER BY rs.kind) AS matched_kinds
-FROM report_subjects rs
-JOIN reports r ON r.id = rs.report_id
+       ARRAY(SELECT DISTINCT u.kind
+             FROM unnest(r.subject_keys, r.identifier_kinds) AS u(subject_key, kind)
+             WHERE u.subject_key = ANY($1::bytea[])
+             ORDER BY u.kind) AS matched_kinds
+FROM reports r
 LEFT JOIN principals p ON p.id = r.member_id
-WHERE rs.subject_key = ANY($1::bytea[])
-GROUP BY r.id, p.name
+WHERE r.subject_keys && $1::bytea[]
 ORDER BY r.confirmed_at DESC, r.id;
 
 -- name: subject_inquiries

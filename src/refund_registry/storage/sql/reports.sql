@@ -47,8 +47,7 @@ SELECT rs.subject_key,
            AS platforms,
        max(r.confirmed_at) FILTER (WHERE r.status IN ('active', 'disputed'))
            AS latest_confirmed_at
-FROM report_subjects rs
-JOIN reports r ON r.id = rs.report_id
+FROM reports r, unnest(r.subject_keys) AS rs(subject_key)
 GROUP BY rs.subject_key;
 
 -- name: insert_report
@@ -69,10 +68,6 @@ FROM reports WHERE member_id = $1 AND case_reference = $2;
 -- name: reports_by_cases
 SELECT case_reference, id, request_hash FROM reports
 WHERE member_id = $1 AND case_reference = ANY($2::text[]);
-
--- name: insert_report_subjects
-INSERT INTO report_subjects (subject_key, report_id, kind)
-SELECT k, $2, kd FROM unnest($1::bytea[], $3::text[]) AS t(k, kd);
 
 -- name: insert_event
 INSERT INTO events (at, type, member_id, report_id, appeal_id, data)
@@ -124,9 +119,6 @@ ORDER BY expires_at
 LIMIT $2
 FOR UPDATE SKIP LOCKED;
 
--- name: erase_report_subjects
-DELETE FROM report_subjects WHERE report_id = ANY($1::text[]);
-
 -- name: expire_reports
 UPDATE reports SET
     status = CASE WHEN status IN ('active', 'disputed') THEN 'expired' ELSE status END,
@@ -141,8 +133,8 @@ WHERE id = ANY($1::text[]);
 -- A subject with nothing left on record keeps no row (and so no subject key).
 DELETE FROM subject_aggregates
 WHERE subject_key = ANY($1::bytea[]) AND facts = '[]'::jsonb AND statement IS NULL
-  AND NOT EXISTS (SELECT 1 FROM report_subjects rs
-                  WHERE rs.subject_key = subject_aggregates.subject_key);
+  AND NOT EXISTS (SELECT 1 FROM reports r
+                  WHERE r.subject_keys @> ARRAY[subject_aggregates.subject_key]);
 
 -- name: lookup_subjects
 SELECT subject_key, kind, facts, statement FROM subject_aggregates
