@@ -580,19 +580,29 @@ async def add_facts(
     """
     before: dict[bytes, list[rules.Fact]] = {}
     pending = sorted(added)
+    create = True
     if len(pending) >= _COPY_FROM:
-        pending = await _copy_new_aggregates(conn, pending, added, kinds)
+        pending, create = await _copy_new_aggregates(conn, pending, added, kinds)
     while pending:
-        *columns, facts = _aggregate_columns(pending, added, kinds)
-        # As JSON text: a list of lists would read as a two-dimensional array.
-        as_text = [msgspec.json.encode(f).decode() for f in facts]
-        created = await conn.fetch(Q["create_aggregates"], *columns, as_text)
-        made = {bytes(row["subject_key"]) for row in created}
-        locked = await lock_subjects(conn, [k for k in pending if k not in made])
-        await write_aggregates(conn, {k: [*facts, *added[k]] for k, facts in locked.items()})
+        made = await _create_aggregates(conn, pending, added, kinds) if create else set()
+        rest = [k for k in pending if k not in made]
+        locked = await lock_subjects(conn, rest) if rest else {}
+        await write_aggregates(conn, {k: [*old, *added[k]] for k, old in locked.items()})
         before.update(locked)
-        pending = [k for k in pending if k not in made and k not in locked]
+        pending = [k for k in rest if k not in locked]
+        create = True
     return before
+
+
+async def _create_aggregates(
+    conn: Conn, keys: list[bytes], added: dict[bytes, list[rules.Fact]], kinds: dict[bytes, str]
+) -> set[bytes]:
+    """Phase one, one statement: the keys whose rows this call created."""
+    *columns, facts = _aggregate_columns(keys, added, kinds)
+    # As JSON text: a list of lists would read as a two-dimensional array.
+    as_text = [msgspec.json.encode(f).decode() for f in facts]
+    created = await conn.fetch(Q["create_aggregates"], *columns, as_text)
+    return {bytes(row["subject_key"]) for row in created}
 
 
 _COPY_FROM = 200  # subjects; below this a COPY costs more than it saves
@@ -604,19 +614,20 @@ _AGGREGATE_COLUMNS = [
 
 async def _copy_new_aggregates(
     conn: Conn, keys: list[bytes], added: dict[bytes, list[rules.Fact]], kinds: dict[bytes, str]
-) -> list[bytes]:
+) -> tuple[list[bytes], bool]:
     """Phase one for many subjects: COPY the rows of those that have none.
 
     COPY is ~2.5 times as fast as an INSERT ... ON CONFLICT, but it cannot
     skip a row: if a concurrent writer created one of these subjects since the
-    probe, the savepoint rolls back and the keys go the slower way. Returns
-    the keys still to handle (those that existed, or all after a race).
+    probe, the savepoint rolls back and every key goes the slower way.
+    Returns the keys still to handle, and whether they may need creating
+    (False: the probe found every one of them).
     """
     rows = await conn.fetch(Q["existing_aggregates"], keys)
     existing = {bytes(row["subject_key"]) for row in rows}
     new = [k for k in keys if k not in existing]
     if not new:
-        return keys
+        return keys, False
     try:
         async with conn.transaction():
             await conn.copy_records_to_table(
@@ -627,8 +638,8 @@ async def _copy_new_aggregates(
                 columns=_AGGREGATE_COLUMNS,
             )
     except asyncpg.UniqueViolationError:
-        return keys
-    return [k for k in keys if k in existing]
+        return keys, True
+    return [k for k in keys if k in existing], False
 
 
 def _aggregate_columns(
