@@ -366,3 +366,73 @@ async def test_a_buyer_created_during_a_bulk_upload_is_merged_not_lost(
         ),
     }
     assert await runtime.pool.fetchval("SELECT count(*) FROM subject_aggregates") == 250
+
+
+async def test_a_bulk_upload_retried_while_the_first_runs_is_counted_not_refused(
+    runtime: Runtime, make_principal: MakePrincipal
+) -> None:
+    """A client that times out and sends its upload again while the first is
+    still in flight gets the ordinary answer: the second waits on the first's
+    case references, then counts them as already filed."""
+    member = await make_principal()
+    bodies = [domain_report() for _ in range(2000)]
+    first, second = await asyncio.gather(
+        runtime.ledger.file_bulk(member.principal_id, bodies),
+        runtime.ledger.file_bulk(member.principal_id, bodies),
+    )
+    assert sorted([first["created"], second["created"]]) == [0, 2000]
+    assert first["report_ids"] == second["report_ids"]
+    assert await runtime.pool.fetchval("SELECT count(*) FROM reports") == 2000
+    assert await runtime.pool.fetchval("SELECT count(*) FROM events") == 2000
+    await _assert_aggregates_follow_reports(runtime)
+
+
+async def test_a_buyer_row_deleted_between_the_two_phases_reruns_the_filing(
+    runtime: Runtime, make_principal: MakePrincipal, db_url: str
+) -> None:
+    """Expiry may delete a subject's emptied row after a filing saw it exist
+    and before the filing locks it: the filing rolls back and runs again (so
+    it never creates a row while holding others' locks), and loses nothing."""
+    earlier, member = await make_principal(), await make_principal()
+    attempts = 0
+    file_in = runtime.ledger._file_in
+
+    async def counted(*args: Any) -> Any:
+        nonlocal attempts
+        attempts += 1
+        return await file_in(*args)
+
+    buyer = [{"kind": "phone", "pseudonym": pseudonym()}]
+    await runtime.ledger.file(earlier.principal_id, domain_report(identifiers=buyer))
+    runtime.ledger._file_in = counted  # type: ignore[method-assign]
+    blocker = await asyncpg.connect(db_url)
+    watch = await asyncpg.connect(db_url)
+    try:
+        tx = blocker.transaction()
+        await tx.start()
+        await blocker.execute("SELECT 1 FROM subject_aggregates FOR UPDATE")
+        filing = asyncio.create_task(
+            runtime.ledger.file(member.principal_id, domain_report(identifiers=buyer))
+        )
+        for _ in range(400):
+            if await watch.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE 'SELECT subject_key, facts FROM subject_aggregates%'"
+            ):
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the filing never reached its lock phase")
+        # What expiry does to a subject left with nothing (here: forced).
+        await blocker.execute("DELETE FROM subject_aggregates")
+        await tx.commit()
+        created, answer = await filing
+        assert created
+    finally:
+        await blocker.close()
+        await watch.close()
+    assert attempts == 2
+    row = await runtime.pool.fetchrow("SELECT * FROM subject_aggregates")
+    assert [f["id"] for f in row["facts"]] == [answer["report_id"]]
+    assert row["active_reports"] == 1
+    assert await runtime.pool.fetchval("SELECT count(*) FROM reports") == 2

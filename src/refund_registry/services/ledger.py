@@ -2,9 +2,13 @@
 
 Each use case is one transaction: load → decide (pure domain rules) → persist,
 with the ledger event written in the same transaction as the state change.
-Writers that touch a subject lock its aggregate row first (in key order), so
-the aggregate is recomputed from a snapshot that includes every earlier
-writer: no lost updates, however many members report one buyer at once.
+Writers hold a subject's aggregate row from before they read its facts until
+they commit, and take their locks in one order (report rows, then new
+subjects, then existing subjects, each in key order; see ``add_facts``): no
+lost updates, however many members report one buyer at once, and no cycle of
+waits. A filing that meets a concurrent change it cannot merge (a case
+reference filed meanwhile, a subject's row deleted between its two phases)
+rolls back and runs again.
 """
 
 from __future__ import annotations
@@ -51,6 +55,20 @@ def new_report_ids(count: int) -> list[str]:
     stamp = f"rpt_{time.time_ns() // 1_000_000:012x}"
     block = secrets.token_hex(8 * count)
     return [stamp + block[i : i + 16] for i in range(0, 16 * count, 16)]
+
+
+_ATTEMPTS = 5
+
+
+class _Race(Exception):
+    """A concurrent writer changed what this transaction relied on: run it again."""
+
+
+def _gave_up() -> Conflict:
+    return Conflict(
+        "concurrent changes to the same records kept interrupting this request; retry",
+        code="report.concurrent_change",
+    )
 
 
 def report_answer(row: dict[str, Any] | asyncpg.Record) -> dict[str, Any]:
@@ -136,75 +154,91 @@ class Ledger:
         """
         now = self.clock()
         p = self.prepare(report, now)
+        async with translated(), self.pool.acquire() as conn:
+            for _ in range(_ATTEMPTS):
+                try:
+                    async with conn.transaction():
+                        created, answer = await self._file_in(
+                            conn, member_id, p, now, request_digest
+                        )
+                    break
+                except _Race:
+                    continue
+            else:
+                raise _gave_up()
+        if created:
+            await self._changed(p.keys)
+        return created, answer
+
+    async def _file_in(
+        self, conn: Conn, member_id: str, p: Prepared, now: datetime, request_digest: str
+    ) -> tuple[bool, dict[str, Any]]:
         r = p.report
         expires = self._expiry(r, repeat=False)
-        async with translated(), self.pool.acquire() as conn, conn.transaction():
-            # The report row first (a concurrent retry waits here, then finds it),
-            # then the subjects' aggregates: the order every writer follows.
-            inserted = await conn.fetchval(
-                Q["insert_report"],
-                p.id,
-                member_id,
-                r.case_reference,
-                p.request_hash,
-                r.category,
-                r.amount_minor,
-                r.currency,
-                r.order_date,
-                r.refund_date,
-                r.confirmed_at,
-                r.buyer_notified_at,
-                now,
-                list(r.evidence_kinds),
-                p.digest,
-                list(p.kinds),
-                list(p.keys),
-                self.keyring.version,
-                expires,
-            )
-            if inserted is None:
-                existing = await conn.fetchrow(Q["report_by_case"], member_id, r.case_reference)
-                assert existing is not None
-                if existing["request_hash"] != p.request_hash:
-                    raise Conflict(
-                        f"case reference {r.case_reference!r} was already filed with "
-                        "different content",
-                        code="report.case_reference_conflict",
-                        extra={"report_id": existing["id"]},
-                    )
-                return False, report_answer(existing)
-            fact = _fact(p, member_id)
-            before = await add_facts(
-                conn, {k: [fact] for k in p.keys}, dict(zip(p.keys, p.kinds, strict=True))
-            )
-            if any(rules.is_repeat(member_id, f) for f in before.values()):
-                expires = self._expiry(r, repeat=True)
-                await conn.execute(Q["set_expiry"], [p.id], [expires])
-            receipt = await self._log(
-                conn,
-                AccessRecord(
-                    at=now,
-                    actor=member_id,
-                    role="member",
-                    action="report.file",
-                    request_digest=request_digest,
-                    subject_keys=p.keys,
-                    outcome="filed",
-                    detail={"report_id": p.id, "category": r.category},
-                ),
-            )
-            if receipt is not None:
-                await conn.execute(Q["set_receipt"], p.id, receipt)
-            await conn.execute(
-                Q["insert_event"],
-                now,
-                "report.filed",
-                member_id,
-                p.id,
-                None,
-                {"case_reference": r.case_reference, "category": r.category},
-            )
-        await self._changed(p.keys)
+        # The report row first (a concurrent retry waits here, then finds it),
+        # then the subjects' aggregates: the order every writer follows.
+        inserted = await conn.fetchval(
+            Q["insert_report"],
+            p.id,
+            member_id,
+            r.case_reference,
+            p.request_hash,
+            r.category,
+            r.amount_minor,
+            r.currency,
+            r.order_date,
+            r.refund_date,
+            r.confirmed_at,
+            r.buyer_notified_at,
+            now,
+            list(r.evidence_kinds),
+            p.digest,
+            list(p.kinds),
+            list(p.keys),
+            self.keyring.version,
+            expires,
+        )
+        if inserted is None:
+            existing = await conn.fetchrow(Q["report_by_case"], member_id, r.case_reference)
+            assert existing is not None
+            if existing["request_hash"] != p.request_hash:
+                raise Conflict(
+                    f"case reference {r.case_reference!r} was already filed with different content",
+                    code="report.case_reference_conflict",
+                    extra={"report_id": existing["id"]},
+                )
+            return False, report_answer(existing)
+        fact = _fact(p, member_id)
+        before = await add_facts(
+            conn, {k: [fact] for k in p.keys}, dict(zip(p.keys, p.kinds, strict=True))
+        )
+        if any(rules.is_repeat(member_id, f) for f in before.values()):
+            expires = self._expiry(r, repeat=True)
+            await conn.execute(Q["set_expiry"], [p.id], [expires])
+        receipt = await self._log(
+            conn,
+            AccessRecord(
+                at=now,
+                actor=member_id,
+                role="member",
+                action="report.file",
+                request_digest=request_digest,
+                subject_keys=p.keys,
+                outcome="filed",
+                detail={"report_id": p.id, "category": r.category},
+            ),
+        )
+        if receipt is not None:
+            await conn.execute(Q["set_receipt"], p.id, receipt)
+        await conn.execute(
+            Q["insert_event"],
+            now,
+            "report.filed",
+            member_id,
+            p.id,
+            None,
+            {"case_reference": r.case_reference, "category": r.category},
+        )
         answer = {"id": p.id, "status": "active", "expires_at": expires, "receipt": receipt}
         return True, report_answer(answer)
 
@@ -251,29 +285,18 @@ class Ledger:
                 code="bulk.invalid_items",
                 extra={"invalid_items": invalid},
             )
-        async with translated(), self.pool.acquire() as conn, conn.transaction():
-            existing = {
-                row["case_reference"]: row
-                for row in await conn.fetch(
-                    Q["reports_by_cases"], member_id, [p.report.case_reference for p in prepared]
-                )
-            }
-            conflicts = [
-                i
-                for i, p in enumerate(prepared)
-                if p.report.case_reference in existing
-                and existing[p.report.case_reference]["request_hash"] != p.request_hash
-            ]
-            if conflicts:
-                raise Conflict(
-                    f"{len(conflicts)} case references were already filed with different "
-                    "content; nothing was filed",
-                    code="report.case_reference_conflict",
-                    extra={"conflicting_items": conflicts[:1000]},
-                )
-            fresh = [p for p in prepared if p.report.case_reference not in existing]
-            if fresh:
-                await self._merge_bulk(conn, member_id, fresh, now, request_digest)
+        async with translated(), self.pool.acquire() as conn:
+            for _ in range(_ATTEMPTS):
+                try:
+                    async with conn.transaction():
+                        existing, fresh = await self._bulk_in(
+                            conn, member_id, prepared, now, request_digest
+                        )
+                    break
+                except _Race:
+                    continue
+            else:
+                raise _gave_up()
         created_ids = {p.report.case_reference: p.id for p in fresh}
         await self._changed(list({k for p in fresh for k in p.keys}))
         ids = [
@@ -286,6 +309,39 @@ class Ledger:
             "already_filed": len(prepared) - len(created_ids),
         }
 
+    async def _bulk_in(
+        self,
+        conn: Conn,
+        member_id: str,
+        prepared: list[Prepared],
+        now: datetime,
+        request_digest: str,
+    ) -> tuple[dict[str, asyncpg.Record], list[Prepared]]:
+        """One attempt: the reports already filed, and those this attempt filed."""
+        existing = {
+            row["case_reference"]: row
+            for row in await conn.fetch(
+                Q["reports_by_cases"], member_id, [p.report.case_reference for p in prepared]
+            )
+        }
+        conflicts = [
+            i
+            for i, p in enumerate(prepared)
+            if p.report.case_reference in existing
+            and existing[p.report.case_reference]["request_hash"] != p.request_hash
+        ]
+        if conflicts:
+            raise Conflict(
+                f"{len(conflicts)} case references were already filed with different "
+                "content; nothing was filed",
+                code="report.case_reference_conflict",
+                extra={"conflicting_items": conflicts[:1000]},
+            )
+        fresh = [p for p in prepared if p.report.case_reference not in existing]
+        if fresh:
+            await self._merge_bulk(conn, member_id, fresh, now, request_digest)
+        return existing, fresh
+
     async def _merge_bulk(
         self,
         conn: Conn,
@@ -297,9 +353,10 @@ class Ledger:
         """COPY the reports, add their facts to the aggregates, COPY the rest.
 
         Reports are copied in case-reference order, so two uploads that share
-        case references wait on each other in one order; a case reference
-        filed by a concurrent request since the check above is a unique
-        violation, and the whole upload rolls back.
+        case references wait on each other in one order. A case reference that
+        a concurrent request filed since the check (a client retrying an
+        upload still running, say) is a unique violation once that request
+        commits: the attempt rolls back and the next one counts it as filed.
         """
         version = self.keyring.version
         rows: list[tuple[Any, ...]] = []
@@ -322,10 +379,7 @@ class Ledger:
         try:
             await conn.copy_records_to_table("reports", records=rows, columns=_REPORT_COLUMNS)
         except asyncpg.UniqueViolationError:
-            raise Conflict(
-                "a concurrent request filed some of these case references; retry",
-                code="bulk.concurrent_upload",
-            ) from None
+            raise _Race from None
         # Repeat status is decided on the facts as they stood before this batch.
         before = await add_facts(conn, added, kinds)
         if before:
@@ -572,26 +626,26 @@ async def add_facts(
 
     Two phases, each in key order, which every writer follows: rows of new
     subjects are created holding their final values (one write each), then
-    the existing rows are locked, merged and rewritten. A transaction waits
-    in phase one only on another's uncommitted creation and in phase two only
-    on committed rows locked in key order, so no two writers can wait on each
-    other in a cycle. A row deleted by expiry between the two phases is
-    simply created again.
+    the existing rows are locked, merged and rewritten. In the second phase a
+    writer waits only on holders of committed rows, who lock them in key
+    order and never wait on a writer still in its first phase; in the first
+    phase a writer may wait on anyone holding the key (creating or locking
+    it), in key order. So no cycle of waits can form (docs/architecture.md).
+    A row that expiry deleted between the two phases would have to be
+    created while holding second-phase locks, which breaks that order: the
+    transaction rolls back instead (``_Race``) and runs again.
     """
-    before: dict[bytes, list[rules.Fact]] = {}
     pending = sorted(added)
     create = True
     if len(pending) >= _COPY_FROM:
         pending, create = await _copy_new_aggregates(conn, pending, added, kinds)
-    while pending:
-        made = await _create_aggregates(conn, pending, added, kinds) if create else set()
-        rest = [k for k in pending if k not in made]
-        locked = await lock_subjects(conn, rest) if rest else {}
-        await write_aggregates(conn, {k: [*old, *added[k]] for k, old in locked.items()})
-        before.update(locked)
-        pending = [k for k in rest if k not in locked]
-        create = True
-    return before
+    made = await _create_aggregates(conn, pending, added, kinds) if create else set()
+    rest = [k for k in pending if k not in made]
+    locked = await lock_subjects(conn, rest) if rest else {}
+    if len(locked) != len(rest):
+        raise _Race
+    await write_aggregates(conn, {k: [*old, *added[k]] for k, old in locked.items()})
+    return locked
 
 
 async def _create_aggregates(
