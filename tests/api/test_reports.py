@@ -322,3 +322,57 @@ async def test_odd_cursors_are_4xx(api: Api, make_principal: MakePrincipal, afte
     member = await make_principal()
     response = await api.call(member, "GET", f"/v1/events?after={after}")
     assert 400 <= response.status_code < 500, response.text
+
+
+def _confirmed_years_ago(years: int, **overrides: Any) -> dict[str, Any]:
+    confirmed = datetime.now(UTC) - timedelta(days=365 * years + 30)
+    return report_body(
+        order_date=(confirmed - timedelta(days=20)).date().isoformat(),
+        refund_date=(confirmed - timedelta(days=10)).date().isoformat(),
+        confirmed_at=confirmed.isoformat(),
+        amount={"minor_units": 100_000, "currency": "CNY"},  # 3 years unless a repeat case
+        **overrides,
+    )
+
+
+async def test_a_case_whose_retention_already_ended_is_refused(
+    api: Api, make_principal: MakePrincipal, runtime: Runtime
+) -> None:
+    """A case confirmed four years ago would never count (three years), so it
+    is refused and nothing is written; as a repeat case (five years) it counts."""
+    member, other = await make_principal(), await make_principal()
+    buyer = [{"kind": "phone", "pseudonym": pseudonym()}]
+    doc = assert_problem(
+        await api.call(member, "POST", "/v1/reports", _confirmed_years_ago(4, identifiers=buyer)),
+        422,
+        "report.retention_ended",
+    )
+    assert doc["violations"][0]["field"] == "confirmed_at"
+    await _nothing_written(runtime)
+
+    assert (
+        await api.call(other, "POST", "/v1/reports", report_body(identifiers=buyer))
+    ).status_code == 201
+    repeat = await api.call(
+        member, "POST", "/v1/reports", _confirmed_years_ago(4, identifiers=buyer)
+    )
+    assert repeat.status_code == 201, repeat.text
+    expires = datetime.fromisoformat(repeat.json()["expires_at"])
+    assert (
+        datetime.now(UTC) + timedelta(days=300) < expires < datetime.now(UTC) + timedelta(days=400)
+    )
+
+
+async def test_a_bulk_upload_with_one_ended_case_files_nothing(
+    api: Api, make_principal: MakePrincipal, runtime: Runtime
+) -> None:
+    member = await make_principal()
+    bodies = [report_body(), _confirmed_years_ago(4), report_body()]
+    doc = assert_problem(
+        await api.call(member, "POST", "/v1/reports/bulk", {"reports": bodies}),
+        422,
+        "bulk.invalid_items",
+    )
+    assert [item["index"] for item in doc["invalid_items"]] == [1]
+    assert doc["invalid_items"][0]["violations"][0]["code"] == "report.retention_ended"
+    await _nothing_written(runtime)

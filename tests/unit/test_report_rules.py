@@ -154,3 +154,17 @@ def test_summary_counts_follow_the_facts(facts: list[rules.Fact]) -> None:
     assert summary.platforms == len({f["m"] for f in facts})
     latest = max((datetime.fromisoformat(f["t"]) for f in facts), default=None)
     assert summary.latest_confirmed_at == latest
+
+
+@given(moments, amounts, currencies, st.booleans(), moments)
+def test_a_report_is_refused_exactly_when_its_retention_is_over(
+    confirmed: datetime, amount: int, currency: str, repeat: bool, now: datetime
+) -> None:
+    until = rules.retention_until(
+        confirmed, amount, currency, repeat_across_platforms=repeat, policy=rules.RetentionPolicy()
+    )
+    violation = rules.retention_ended(until, now)
+    assert (violation is None) == (until > now)
+    if violation is not None:
+        assert violation.code == "report.retention_ended"
+        assert until.date().isoformat() in violation.detail

@@ -317,6 +317,19 @@ def retention_until(
     return confirmed_at + timedelta(days=365 * years + years // 4)
 
 
+def retention_ended(expires_at: datetime, now: datetime) -> Violation | None:
+    """A report whose retention would already be over cannot be filed: it
+    would never count, yet hold the buyer's keys until the next expiry pass."""
+    if expires_at > now:
+        return None
+    return Violation(
+        "report.retention_ended",
+        "confirmed_at",
+        "the retention period of a case confirmed then ended on "
+        f"{expires_at.astimezone(UTC).date().isoformat()}",
+    )
+
+
 def is_repeat(member_id: str, facts: Sequence[Mapping[str, object]]) -> bool:
     """Whether counting facts of a subject include another member's report."""
     return any(f.get("m") != member_id for f in facts)

@@ -81,7 +81,8 @@ def report_answer(row: dict[str, Any] | asyncpg.Record) -> dict[str, Any]:
 
 
 class Prepared(msgspec.Struct, frozen=True):
-    """A validated report with its subject keys computed."""
+    """A validated report with its subject keys computed (``index``: its place
+    in a bulk upload)."""
 
     id: str
     report: rules.ReportInput
@@ -89,6 +90,7 @@ class Prepared(msgspec.Struct, frozen=True):
     keys: tuple[bytes, ...]
     kinds: tuple[str, ...]
     digest: bytes
+    index: int = 0
 
 
 @dataclass
@@ -125,7 +127,7 @@ class Ledger:
             )
         return self._key(report, new_report_ids(1)[0])
 
-    def _key(self, report: rules.ReportInput, report_id: str) -> Prepared:
+    def _key(self, report: rules.ReportInput, report_id: str, index: int = 0) -> Prepared:
         keys = []
         for ident in report.identifiers:
             raw = rules.b64url_decode(ident.pseudonym)
@@ -140,6 +142,7 @@ class Ledger:
             keys=tuple(keys),
             kinds=tuple(i.kind for i in report.identifiers),
             digest=digest,
+            index=index,
         )
 
     # -- single intake ---------------------------------------------------------
@@ -215,6 +218,13 @@ class Ledger:
         if any(rules.is_repeat(member_id, f) for f in before.values()):
             expires = self._expiry(r, repeat=True)
             await conn.execute(Q["set_expiry"], [p.id], [expires])
+        ended = rules.retention_ended(expires, now)
+        if ended is not None:  # rolls the transaction back
+            raise InvalidInput(
+                f"{ended.field}: {ended.detail}",
+                code=ended.code,
+                extra={"violations": [asdict(ended)]},
+            )
         receipt = await self._log(
             conn,
             AccessRecord(
@@ -278,7 +288,7 @@ class Ledger:
             if violations:
                 invalid.append({"index": index, "violations": [asdict(v) for v in violations]})
             elif not invalid:
-                prepared.append(self._key(report, ids[index]))
+                prepared.append(self._key(report, ids[index], index))
         if invalid:
             raise InvalidInput(
                 f"{len(invalid)} of {len(reports)} reports are invalid; nothing was filed",
@@ -359,6 +369,7 @@ class Ledger:
         commits: the attempt rolls back and the next one counts it as filed.
         """
         version = self.keyring.version
+        expiry: dict[str, datetime] = {}
         rows: list[tuple[Any, ...]] = []
         added: dict[bytes, list[rules.Fact]] = {}
         kinds: dict[bytes, str] = {}
@@ -369,7 +380,8 @@ class Ledger:
                     p.id, member_id, r.case_reference, p.request_hash, r.category,
                     r.amount_minor, r.currency, r.order_date, r.refund_date, r.confirmed_at,
                     r.buyer_notified_at, now, list(r.evidence_kinds), p.digest, list(p.kinds),
-                    list(p.keys), version, "active", now, self._expiry(r, repeat=False),
+                    list(p.keys), version, "active", now,
+                    expiry.setdefault(p.id, self._expiry(r, repeat=False)),
                 )
             )  # fmt: skip
             fact = _fact(p, member_id)
@@ -389,11 +401,23 @@ class Ledger:
                 if any(k in before and rules.is_repeat(member_id, before[k]) for k in p.keys)
             ]
             if repeats:
+                expiry.update((p.id, self._expiry(p.report, repeat=True)) for p in repeats)
                 await conn.execute(
-                    Q["set_expiry"],
-                    [p.id for p in repeats],
-                    [self._expiry(p.report, repeat=True) for p in repeats],
+                    Q["set_expiry"], [p.id for p in repeats], [expiry[p.id] for p in repeats]
                 )
+        ended = [
+            (p.index, v)
+            for p in fresh
+            if (v := rules.retention_ended(expiry[p.id], now)) is not None
+        ]
+        if ended:  # rolls the upload back
+            raise InvalidInput(
+                f"{len(ended)} reports could not count for a single day; nothing was filed",
+                code="bulk.invalid_items",
+                extra={
+                    "invalid_items": [{"index": i, "violations": [asdict(v)]} for i, v in ended]
+                },
+            )
         await conn.copy_records_to_table(
             "events",
             records=[
