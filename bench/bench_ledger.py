@@ -5,9 +5,11 @@ decoding, validation, keying, COPY, aggregates, events, access log, commit)
 without HTTP: first one upload at a time, then ``--uploads`` at once (as
 several clients, or several API workers, would send them: one upload's Python
 work then overlaps another's database work), then single reports with the
-given concurrency. Prints figures; asserts nothing.
+given concurrency; last, ``--http`` signed uploads one after another through
+the real API (uvicorn, one worker pinned to core 0), end to end. Prints
+figures; asserts nothing.
 
-    .venv/bin/python bench/bench_ledger.py [--batches 5] [--uploads 2] [--singles 3000]
+    .venv/bin/python bench/bench_ledger.py [--batches 5] [--uploads 2] [--singles 3000] [--http 3]
 """
 
 from __future__ import annotations
@@ -16,19 +18,21 @@ import argparse
 import asyncio
 import base64
 import hashlib
+import json
 import os
 import resource
 import secrets
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import backing_servers
+from common import Backing, api_server, backing_servers
 
 
 def _b64(data: bytes) -> str:
@@ -145,16 +149,50 @@ def _cpu_seconds() -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, busy / os.sysconf("SC_CLK_TCK")
 
 
+def http_uploads(backing: Backing, count: int) -> None:
+    """``count`` signed 10,000-report uploads through the API, one after another."""
+    import msgspec
+
+    signer: Any = backing.signer
+    path = "/v1/reports/bulk"
+    print(f"bulk intake over HTTP (uvicorn, one worker on core 0), {count} uploads")
+    with api_server("uvicorn", backing) as server:
+        for _ in range(count):
+            raw = msgspec.json.encode(
+                {"reports": [report(datetime.now(UTC)) for _ in range(10_000)]}
+            )
+            request = urllib.request.Request(
+                server.url + path,
+                data=raw,
+                method="POST",
+                headers={"Content-Type": "application/json", **signer.headers("POST", path, raw)},
+            )
+            cpu = server.cpu_seconds()
+            started = time.perf_counter()
+            with urllib.request.urlopen(request, timeout=120) as response:
+                answer = json.loads(response.read())
+            seconds = time.perf_counter() - started
+            cpu = server.cpu_seconds() - cpu
+            assert answer["created"] == 10_000, answer
+            print(
+                f"  {len(raw) / 1e6:4.1f} MB body: {seconds * 1000:7.1f} ms  "
+                f"{10_000 / seconds:9,.0f} reports/s   API CPU {cpu * 1000:4.0f} ms"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--uploads", type=int, default=2, help="uploads at once, second round")
     parser.add_argument("--singles", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--http", type=int, default=3, help="uploads through the API")
     args = parser.parse_args()
     with backing_servers() as backing:
         member = backing.signer.principal_id  # type: ignore[attr-defined]
         asyncio.run(run(args, backing.database_url, backing.redis_url, member))
+        if args.http:
+            http_uploads(backing, args.http)
 
 
 if __name__ == "__main__":
