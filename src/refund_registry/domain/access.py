@@ -29,7 +29,6 @@ ACTIONS = frozenset(
     {
         "risk.query",
         "report.file",
-        "report.bulk",
         "report.read",
         "report.retract",
         "subject.access",
