@@ -260,6 +260,19 @@ async def test_bulk_upload_killed_mid_flight_leaves_nothing_then_lands_once(
     assert await runtime.pool.fetchval("SELECT count(*) FROM reports") == 2000
 
 
+async def _wait_for_lock_wait(watch: asyncpg.Connection, query: str) -> None:
+    """Until a session running a statement LIKE ``query`` waits on a lock (8 s at most)."""
+    for _ in range(400):
+        if await watch.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE $1",
+            query,
+        ):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no session waited on a lock in {query!r}")
+
+
 async def _assert_aggregates_follow_reports(runtime: Runtime) -> None:
     """Every maintained aggregate equals the one recomputed from the reports."""
     from refund_registry.storage.queries import Q
@@ -338,15 +351,7 @@ async def test_a_buyer_created_during_a_bulk_upload_is_merged_not_lost(
             key, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), json.dumps([other]),
         )  # fmt: skip
         upload = asyncio.create_task(runtime.ledger.file_bulk(member.principal_id, bodies))
-        for _ in range(400):
-            if await watch.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND query LIKE 'COPY %subject_aggregates%'"
-            ):
-                break
-            await asyncio.sleep(0.02)
-        else:
-            raise AssertionError("the upload never waited on the new buyer's row")
+        await _wait_for_lock_wait(watch, "COPY %subject_aggregates%")
         await tx.commit()
         assert (await upload)["created"] == 250
     finally:
@@ -414,15 +419,7 @@ async def test_a_buyer_row_deleted_between_the_two_phases_reruns_the_filing(
         filing = asyncio.create_task(
             runtime.ledger.file(member.principal_id, domain_report(identifiers=buyer))
         )
-        for _ in range(400):
-            if await watch.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND query LIKE 'SELECT subject_key, facts FROM subject_aggregates%'"
-            ):
-                break
-            await asyncio.sleep(0.02)
-        else:
-            raise AssertionError("the filing never reached its lock phase")
+        await _wait_for_lock_wait(watch, "SELECT subject_key, facts FROM subject_aggregates%")
         # What expiry does to a subject left with nothing (here: forced).
         await blocker.execute("DELETE FROM subject_aggregates")
         await tx.commit()

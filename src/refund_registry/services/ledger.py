@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -58,16 +58,20 @@ def new_report_ids(count: int) -> list[str]:
 
 
 _ATTEMPTS = 5
+_T = TypeVar("_T")
 
 
 class _Race(Exception):
     """A concurrent writer changed what this transaction relied on: run it again."""
 
 
-def _gave_up() -> Conflict:
-    return Conflict(
-        "concurrent changes to the same records kept interrupting this request; retry",
-        code="report.concurrent_change",
+def _refusal(violations: Sequence[rules.Violation]) -> InvalidInput:
+    """A 422 naming the first broken rule, and listing every one."""
+    first = violations[0]
+    return InvalidInput(
+        f"{first.field}: {first.detail}",
+        code=first.code,
+        extra={"violations": [asdict(v) for v in violations]},
     )
 
 
@@ -111,6 +115,20 @@ class Ledger:
         encoded = await write_in_transaction(conn, record)
         return receipt_for(encoded, self.log_key) if self.log_key is not None else None
 
+    async def _retrying(self, attempt: Callable[[Conn], Awaitable[_T]]) -> _T:
+        """``attempt`` in a transaction of its own; again, from the start, after a ``_Race``."""
+        async with translated(), self.pool.acquire() as conn:
+            for _ in range(_ATTEMPTS):
+                try:
+                    async with conn.transaction():
+                        return await attempt(conn)
+                except _Race:
+                    continue
+        raise Conflict(
+            "concurrent changes to the same records kept interrupting this request; retry",
+            code="report.concurrent_change",
+        )
+
     async def _changed(self, keys: Sequence[bytes]) -> None:
         for listener in self.listeners:
             await listener(keys)
@@ -119,12 +137,7 @@ class Ledger:
         """Validate one report (raising on the first broken rules) and key it."""
         violations = rules.validate(report, now)
         if violations:
-            first = violations[0]
-            raise InvalidInput(
-                f"{first.field}: {first.detail}",
-                code=first.code,
-                extra={"violations": [asdict(v) for v in violations]},
-            )
+            raise _refusal(violations)
         return self._key(report, new_report_ids(1)[0])
 
     def _key(self, report: rules.ReportInput, report_id: str, index: int = 0) -> Prepared:
@@ -157,18 +170,9 @@ class Ledger:
         """
         now = self.clock()
         p = self.prepare(report, now)
-        async with translated(), self.pool.acquire() as conn:
-            for _ in range(_ATTEMPTS):
-                try:
-                    async with conn.transaction():
-                        created, answer = await self._file_in(
-                            conn, member_id, p, now, request_digest
-                        )
-                    break
-                except _Race:
-                    continue
-            else:
-                raise _gave_up()
+        created, answer = await self._retrying(
+            lambda conn: self._file_in(conn, member_id, p, now, request_digest)
+        )
         if created:
             await self._changed(p.keys)
         return created, answer
@@ -220,11 +224,7 @@ class Ledger:
             await conn.execute(Q["set_expiry"], [p.id], [expires])
         ended = rules.retention_ended(expires, now)
         if ended is not None:  # rolls the transaction back
-            raise InvalidInput(
-                f"{ended.field}: {ended.detail}",
-                code=ended.code,
-                extra={"violations": [asdict(ended)]},
-            )
+            raise _refusal([ended])
         receipt = await self._log(
             conn,
             AccessRecord(
@@ -295,18 +295,9 @@ class Ledger:
                 code="bulk.invalid_items",
                 extra={"invalid_items": invalid},
             )
-        async with translated(), self.pool.acquire() as conn:
-            for _ in range(_ATTEMPTS):
-                try:
-                    async with conn.transaction():
-                        existing, fresh = await self._bulk_in(
-                            conn, member_id, prepared, now, request_digest
-                        )
-                    break
-                except _Race:
-                    continue
-            else:
-                raise _gave_up()
+        existing, fresh = await self._retrying(
+            lambda conn: self._bulk_in(conn, member_id, prepared, now, request_digest)
+        )
         created_ids = {p.report.case_reference: p.id for p in fresh}
         await self._changed(list({k for p in fresh for k in p.keys}))
         ids = [
