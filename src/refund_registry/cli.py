@@ -128,7 +128,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             log.info("schema migrated", extra={"applied": applied})
         generate = live.environment != "production"
         keyfiles.ensure_ed25519(live.key_path("log"), generate=generate)
-        keyfiles.ensure_secret(live.key_path("registry"), generate=generate)
+        keyfiles.load_keyring_keys(live.key_path("registry"), generate=generate)
         log.info(
             "serving",
             extra={"url": f"http://{live.host}:{live.port}", "data_dir": str(live.data_dir)},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -105,6 +106,41 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _ready(port: int, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def test_serve_starts_with_a_rotated_keyring() -> None:
+    """After ``keys rotate-registry`` the keyring file holds several keys."""
+    data = Path(tempfile.mkdtemp(prefix="rrcli-", dir="/tmp"))
+    (data / "keys").mkdir()
+    keyring = data / "keys" / "registry.key"
+    keyring.write_text(f"{secrets.token_hex(32)}\n{secrets.token_hex(32)}\n")
+    keyring.chmod(0o600)
+    port = _free_port()
+    serve = subprocess.Popen(
+        [*CLI, "serve", "--data-dir", str(data), "--port", str(port)],
+        env=_env(REGISTRY_KEYSERVICE_PORT=str(_free_port())),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _ready(port), "serve did not become ready"
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        _, err = serve.communicate(timeout=30)
+    assert serve.returncode == 0, err
+
+
 def test_zero_setup_serve_then_second_serve_refused_then_clean_stop() -> None:
     data = Path(tempfile.mkdtemp(prefix="rrcli-", dir="/tmp"))
     port = _free_port()
@@ -117,16 +153,7 @@ def test_zero_setup_serve_then_second_serve_refused_then_clean_stop() -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        ready = False
-        while time.monotonic() < deadline and not ready:
-            try:
-                ready = (
-                    httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200
-                )
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        assert ready, "serve did not become ready"
+        assert _ready(port), "serve did not become ready"
         assert (data / "keys" / "log.key").exists()
         assert (data / "keys" / "registry.key").exists()
         # The key service runs as a child with its own key, reachable through the API.
