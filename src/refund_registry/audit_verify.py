@@ -56,6 +56,7 @@ from refund_registry.domain.checkpoint import (
     parse_and_verify,
     parse_verifier_key,
 )
+from refund_registry.domain.wire import b64url_decode
 
 __all__ = ["Verdict", "add_arguments", "averify", "main", "run", "signer_from", "verify"]
 
@@ -170,16 +171,8 @@ def _save_state(path: Path, checkpoint: Checkpoint, key: VerifierKey, note: str)
 
 
 def _b64url_decode(text: object) -> bytes | None:
-    if not isinstance(text, str) or len(text) % 4 == 1:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except ValueError:
-        return None
-    # One spelling per value: re-encoding must give back exactly what was served.
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != text:
-        return None
-    return raw
+    # One spelling per value, whatever type the registry served.
+    return b64url_decode(text) if isinstance(text, str) else None
 
 
 class _Registry:

@@ -6,7 +6,6 @@ install the SDK without any server dependency.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 import time
@@ -16,16 +15,14 @@ from dataclasses import dataclass, field
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from refund_registry.domain.wire import b64url
+
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def body_hash(body: bytes) -> str:
     """``bsh``: unpadded base64url SHA-256 of the exact body bytes (of b"" when there is none)."""
-    return _b64url(hashlib.sha256(body).digest())
+    return b64url(hashlib.sha256(body).digest())
 
 
 def _alg_for(key: PrivateKey) -> str:

@@ -33,9 +33,6 @@ No I/O and no clock. Blinding uses the package's (operating-system) randomness.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,6 +40,7 @@ from typing import Final
 
 from voprf import ristretto
 
+from refund_registry.domain.wire import b64url, b64url_decode
 from refund_registry.errors import InvalidInput, MalformedBody, RegistryError
 
 SUITE: Final = "ristretto255-SHA512"
@@ -306,12 +304,7 @@ def check_public_key(public_key: bytes) -> bytes:
     return bytes(public_key)
 
 
-def b64e(data: bytes) -> str:
-    """Unpadded base64url, the encoding of every binary value on the wire."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+b64e = b64url  # the encoding of every binary value on the wire
 
 
 def b64d(text: str, *, field_name: str | None = None) -> bytes:
@@ -322,14 +315,9 @@ def b64d(text: str, *, field_name: str | None = None) -> bytes:
     exactly one accepted spelling and a pseudonym cannot be smuggled past a
     comparison in a second form.
     """
-    extra = {"field": field_name} if field_name is not None else None
-    if _B64URL.fullmatch(text) is None or len(text) % 4 == 1:
-        raise InvalidBase64(_b64_detail(field_name), extra=extra)
-    try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raise InvalidBase64(_b64_detail(field_name), extra=extra) from None
-    if b64e(data) != text:
+    data = b64url_decode(text)
+    if data is None:
+        extra = {"field": field_name} if field_name is not None else None
         raise InvalidBase64(_b64_detail(field_name), extra=extra)
     return data
 

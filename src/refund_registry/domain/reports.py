@@ -7,7 +7,6 @@ one answer; ``retention_until`` applies the retention policy.
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ import msgspec
 
 from refund_registry.domain.identity import KINDS
 from refund_registry.domain.scoring import CATEGORIES
+from refund_registry.domain.wire import b64url_decode as b64url_decode
 
 EVIDENCE_KINDS = frozenset(
     {
@@ -81,31 +81,6 @@ class ReportInput(msgspec.Struct, frozen=True):
     evidence_kinds: tuple[str, ...]
     evidence_digest: str
     standard_of_proof: Mapping[str, bool]
-
-
-_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_TO_STD = bytes.maketrans(b"-_", b"+/")
-_PADDING = {0: b"", 2: b"==", 3: b"="}
-_LOW_BITS = {0: 0, 2: 0x0F, 3: 0x03}
-
-
-def b64url_decode(text: str) -> bytes | None:
-    """Strict unpadded base64url, or None.
-
-    Non-canonical spellings (unused low bits set in the last character) are
-    refused, so that one value has exactly one spelling.
-    """
-    tail = len(text) % 4
-    if tail == 1 or "+" in text or "/" in text or "=" in text:
-        return None
-    if tail and _B64_ALPHABET.find(text[-1]) & _LOW_BITS[tail]:
-        return None  # also a last character outside the alphabet (find gives -1)
-    try:
-        return binascii.a2b_base64(
-            text.encode("ascii").translate(_TO_STD) + _PADDING[tail], strict_mode=True
-        )
-    except (UnicodeEncodeError, binascii.Error):
-        return None
 
 
 def validate(report: ReportInput, now: datetime) -> list[Violation]:

@@ -16,10 +16,8 @@ after this succeeds, so a forged token cannot burn a legitimate jti.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +28,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, utils
 
 from refund_registry.domain.keys import PublicKey
+from refund_registry.domain.wire import b64url, b64url_decode
 from refund_registry.errors import AuthenticationFailed
 
 REQUEST_TYP = "rr-req+jwt"
@@ -37,7 +36,6 @@ SUBJECT_TYP = "rr-subject+jwt"
 REQUEST_MAX_LIFETIME = 120
 SUBJECT_MAX_LIFETIME = 15 * 60
 ALLOWED_ALGS = frozenset({"EdDSA", "ES256"})
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def fail(code: str, detail: str) -> AuthenticationFailed:
@@ -68,7 +66,7 @@ class VerifiedClaims:
 
 
 def body_digest(body: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(body).digest()).rstrip(b"=").decode("ascii")
+    return b64url(hashlib.sha256(body).digest())
 
 
 def _b64url(segment: str) -> bytes:
@@ -77,10 +75,8 @@ def _b64url(segment: str) -> bytes:
     Spare bits set in the last character would otherwise give a second token
     string (and request digest) for the same signed request.
     """
-    if not _B64URL.fullmatch(segment):
-        raise ValueError("not base64url")
-    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode("ascii"):
+    raw = b64url_decode(segment)
+    if raw is None:
         raise ValueError("not canonical base64url")
     return raw
 

@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 import base64
+import binascii
 from datetime import UTC, datetime
 
 
 def b64url(data: bytes) -> str:
     """Unpadded base64url (SPEC section 10: binary values on the wire)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_TO_STD = bytes.maketrans(b"-_", b"+/")
+_PADDING = {0: b"", 2: b"==", 3: b"="}
+_LOW_BITS = {0: 0, 2: 0x0F, 3: 0x03}
+
+
+def b64url_decode(text: str) -> bytes | None:
+    """Strict unpadded base64url, or None.
+
+    Non-canonical spellings (unused low bits set in the last character) are
+    refused, so that one value has exactly one spelling.
+    """
+    tail = len(text) % 4
+    if tail == 1 or "+" in text or "/" in text or "=" in text:
+        return None
+    if tail and _B64_ALPHABET.find(text[-1]) & _LOW_BITS[tail]:
+        return None  # also a last character outside the alphabet (find gives -1)
+    try:
+        return binascii.a2b_base64(
+            text.encode("ascii").translate(_TO_STD) + _PADDING[tail], strict_mode=True
+        )
+    except (UnicodeEncodeError, binascii.Error):
+        return None
 
 
 def iso(value: datetime | None) -> str | None:
