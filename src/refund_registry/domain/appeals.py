@@ -124,7 +124,7 @@ _WD = AppealState.WITHDRAWN
 # Kept as a literal so that the docs (mermaid_diagram, docs/appeals.md) and the
 # tests read the same source of truth as the code. The ``deadline`` rows carry
 # a guard that a dict cannot express: the applicable due date must have passed
-# (see _DUE_FIELD).
+# (see DUE_FIELD).
 TABLE: Final[
     dict[tuple[AppealState, AppealAction], tuple[AppealState, ReportEffect | None, str]]
 ] = {
@@ -150,7 +150,7 @@ ACTION_ROLE: Final[dict[AppealAction, ActorRole]] = {
 
 # Which of the appeal's due dates governs each open state (by field name, for
 # labels; Appeal.current_due is the code path).
-_DUE_FIELD: Final[dict[AppealState, Literal["member_response_due", "decision_due"]]] = {
+DUE_FIELD: Final[dict[AppealState, Literal["member_response_due", "decision_due"]]] = {
     _AM: "member_response_due",
     _AA: "decision_due",
 }
@@ -509,7 +509,7 @@ def mermaid_diagram() -> str:
     for (state, act), (new_state, effect, _event) in TABLE.items():
         label = f"{act.value} by {ACTION_ROLE[act].value}"
         if act is AppealAction.DEADLINE:
-            label += f" once now ≥ {_DUE_FIELD[state]}"
+            label += f" once now ≥ {DUE_FIELD[state]}"
         if effect is not None:
             label += f", report {effect}"
         lines.append(f"    {state.value} --> {new_state.value}: {label}")

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from refund_registry.domain.identity import KINDS
-from refund_registry.domain.scoring import CATEGORIES
+from refund_registry.domain.scoring import CATEGORIES, COUNTING_STATUSES
 from refund_registry.domain.wire import b64url_decode as b64url_decode
 
 EVIDENCE_KINDS = frozenset(
@@ -288,7 +288,6 @@ def retention_until(
         years = policy.small_case_years
     else:
         years = policy.default_years
-    years = min(years, policy.max_years)
     return confirmed_at + timedelta(days=365 * years + years // 4)
 
 
@@ -318,7 +317,7 @@ def is_repeat(member_id: str, facts: Sequence[Mapping[str, object]]) -> bool:
 # derive the counts from it here, in one place.
 
 Fact = dict[str, Any]
-COUNTING = frozenset({"active", "disputed"})
+COUNTING = COUNTING_STATUSES
 
 
 def make_fact(

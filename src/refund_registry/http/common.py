@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 
+from refund_registry.domain.keys import ROLES
 from refund_registry.runtime import Runtime
 from refund_registry.services.authn import Caller
 
@@ -14,7 +15,7 @@ MEMBER = frozenset({"member"})
 ADJUDICATOR = frozenset({"adjudicator"})
 AUDITOR = frozenset({"auditor"})
 ADMIN = frozenset({"admin"})
-ALL_ROLES = frozenset({"member", "adjudicator", "auditor", "admin"})
+ALL_ROLES = frozenset(ROLES)
 
 
 def runtime(request: Request[Any, Any, Any]) -> Runtime:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from litestar import Request, post
 from msgspec import Meta, Struct
 
+from refund_registry.domain import inquiry
 from refund_registry.domain.inquiry import QueryItem
 from refund_registry.errors import InvalidInput
 from refund_registry.http.common import MEMBER, authenticate, json_response, runtime
@@ -47,8 +48,10 @@ async def risk_query(request: Request[Any, Any, Any]) -> Any:
 async def risk_query_batch(request: Request[Any, Any, Any]) -> Any:
     caller, body = await authenticate(request, MEMBER)
     batch = decode(body, BatchIn)
-    if not 1 <= len(batch.queries) <= 1000:
-        raise InvalidInput("a batch holds 1 to 1,000 queries", code="query.batch_size")
+    if not 1 <= len(batch.queries) <= inquiry.MAX_BATCH:
+        raise InvalidInput(
+            f"a batch holds 1 to {inquiry.MAX_BATCH:,} queries", code="query.batch_size"
+        )
     rt = runtime(request)
     await rt.limit_queries(caller.principal_id, len(batch.queries))
     answers = await rt.risk.query(caller, [_item(q) for q in batch.queries], batch=True)

@@ -78,11 +78,6 @@ _OUTCOMES: Final = {
     "upheld": machine.AppealAction.ADJUDICATOR_UPHELD,
     "overturned": machine.AppealAction.ADJUDICATOR_OVERTURNED,
 }
-# Which due date a deadline tick enforced, per state it left (for the history).
-_MISSED: Final = {
-    machine.AppealState.AWAITING_MEMBER: "member_response_due",
-    machine.AppealState.AWAITING_ADJUDICATION: "decision_due",
-}
 
 
 def new_appeal_id() -> str:
@@ -465,7 +460,7 @@ async def run_deadlines(
                         )  # fmt: skip
                     except machine.IllegalTransition:
                         continue  # the state moved on and is no longer due
-                    missed = _MISSED[machine.AppealState(row["state"])]
+                    missed = machine.DUE_FIELD[machine.AppealState(row["state"])]
                     touched.extend(
                         await _apply(conn, row, report, step, as_of,
                                      {"by": "system", "missed": missed})

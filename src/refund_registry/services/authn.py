@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 
 from refund_registry.domain import tokens
 from refund_registry.domain.keys import PublicKey
+from refund_registry.domain.reports import MAX_IDENTIFIERS
 from refund_registry.errors import Forbidden
 from refund_registry.storage.cache import ReplayGuard
 
@@ -194,7 +195,7 @@ class Authenticator:
         pseudonyms = verified.claims["pseudonyms"]
         if (
             not isinstance(pseudonyms, list)
-            or not 1 <= len(pseudonyms) <= 10
+            or not 1 <= len(pseudonyms) <= MAX_IDENTIFIERS
             or not all(
                 isinstance(p, dict)
                 and isinstance(p.get("kind"), str)

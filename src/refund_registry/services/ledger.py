@@ -509,7 +509,7 @@ class Ledger:
             row = await conn.fetchrow(Q["lock_report"], report_id)
             if row is None or row["member_id"] != member_id:
                 raise NotFound(f"no report {report_id!r}", code="report.not_found")
-            if row["status"] not in ("active", "disputed"):
+            if row["status"] not in rules.COUNTING:
                 raise Conflict(
                     f"a {row['status']} report cannot be retracted",
                     code="report.not_retractable",
@@ -602,7 +602,7 @@ class Ledger:
                 )
                 await conn.execute(Q["drop_empty_aggregates"], keys)
                 for r in rows:
-                    if r["status"] in ("active", "disputed"):
+                    if r["status"] in rules.COUNTING:
                         await conn.execute(
                             Q["insert_event"], as_of, "report.expired", r["member_id"],
                             r["id"], None, {},
