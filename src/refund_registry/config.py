@@ -60,6 +60,11 @@ class Settings:
     keyservice_url: str = ""
     keyservice_port: int = 8081
     keyservice_key_file: Path | None = None
+    # Key-service limits per member, in evaluations (blinded elements). 1,000 a
+    # second admits ten full batches: far above a refund desk's needs and about
+    # a tenth of one key-service process (~10k evaluations/s), so one member
+    # cannot starve the others. The daily quota bounds brute force: sweeping the
+    # ~1.7 billion allocated Chinese mobile numbers would take over four years.
     keyservice_rate_per_second: int = 1000
     keyservice_quota_per_day: int = 1_000_000
     query_rate_per_second: int = 2000

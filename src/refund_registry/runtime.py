@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -92,7 +92,6 @@ class Runtime:
     auth: Authenticator
     listener: asyncpg.Connection | None = None
     registry: RegistryParts | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ledger(self) -> Ledger:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, get, post
@@ -31,16 +31,6 @@ from refund_registry.runtime import Runtime
 from refund_registry.storage.ratelimit import Limits, RateLimiter
 
 log = logging.getLogger("refund_registry.keyservice")
-
-DEFAULT_LIMITS: Final = Limits(per_second=1_000, per_day=1_000_000)
-"""Per member, in evaluations (blinded elements).
-
-``per_second`` admits ten full batches a second: far above a refund desk's
-needs, and about a tenth of what one key-service process can do (~10k
-evaluations/s), so one member cannot starve the others. ``per_day`` bounds
-brute force: a member sweeping the ~1.7 billion allocated Chinese mobile
-numbers would need over four years, and every evaluation is counted.
-"""
 
 
 class EvaluateRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -118,8 +108,7 @@ def load_key(settings: Settings) -> oprf.ServerKey:
 
 
 def configured_limits(settings: Settings) -> Limits:
-    """Limits from the settings, falling back to :data:`DEFAULT_LIMITS`."""
-    # getattr: the two settings may be absent from older Settings objects.
+    """Per member, in evaluations (blinded elements); defaults in ``Settings``."""
     return Limits(
         per_second=settings.keyservice_rate_per_second,
         per_day=settings.keyservice_quota_per_day,

@@ -114,7 +114,3 @@ def translating(fn: F) -> F:
             return await fn(*args, **kwargs)
 
     return cast(F, wrapper)
-
-
-def record(row: asyncpg.Record | None) -> dict[str, Any] | None:
-    return dict(row) if row is not None else None

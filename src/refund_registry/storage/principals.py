@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -53,7 +52,3 @@ async def revoke_key(pool: asyncpg.Pool, kid: str) -> str | None:
     async with translated():
         row = await pool.fetchrow(Q["revoke_key"], kid)
     return str(row["principal_id"]) if row else None
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None

@@ -71,8 +71,7 @@ WHERE member_id = $1 AND case_reference = ANY($2::text[]);
 
 -- name: insert_event
 INSERT INTO events (at, type, member_id, report_id, appeal_id, data)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id;
+VALUES ($1, $2, $3, $4, $5, $6);
 
 -- name: get_report
 SELECT id, member_id, case_reference, category, amount_minor, currency, order_date,
