@@ -30,6 +30,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -138,17 +139,29 @@ def _parser_class(with_hiredis: bool) -> Any:
 
 
 def _redis_client(url: str, with_hiredis: bool) -> Any:
-    import redis.asyncio as aioredis
+    from refund_registry.storage.cache import create_redis
 
-    # The same options as refund_registry.storage.cache.create_redis, plus the parser.
-    return aioredis.Redis.from_url(
-        url,
-        socket_timeout=0.5,
-        socket_connect_timeout=0.5,
-        max_connections=64,
-        health_check_interval=0,
-        parser_class=_parser_class(with_hiredis),
-    )
+    return create_redis(url, parser_class=_parser_class(with_hiredis))
+
+
+async def _closed_loop(
+    call: Callable[[int, int], Awaitable[object]], workers: int, seconds: float
+) -> tuple[int, float]:
+    """``workers`` loops awaiting ``call(worker, n)`` for ``seconds``: (calls made, elapsed)."""
+    done = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def worker_loop(worker: int) -> None:
+        nonlocal done
+        n = 0
+        while time.perf_counter() < stop_at:
+            await call(worker, n)
+            n += 1
+        done += n
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker_loop(w) for w in range(workers)))
+    return done, time.perf_counter() - started
 
 
 async def _replay_figures(
@@ -178,37 +191,17 @@ async def _replay_figures(
 
         # 2. `workers` claimers in a loop, like that many connections of a busy server.
         trips_before = guard.round_trips
-        done = 0
-        stop_at = time.perf_counter() + seconds
-
-        async def claimer(worker: int) -> None:
-            nonlocal done
-            n = 0
-            while time.perf_counter() < stop_at:
-                await guard.claim(f"l{worker}:{n}", 60)
-                n += 1
-            done += n
-
-        started = time.perf_counter()
-        await asyncio.gather(*(claimer(w) for w in range(workers)))
-        loop_s = time.perf_counter() - started
+        done, loop_s = await _closed_loop(
+            lambda worker, n: guard.claim(f"l{worker}:{n}", 60), workers, seconds
+        )
         loop_trips = guard.round_trips - trips_before
 
         # 3. The same load without the batcher: one SET NX round trip per claim.
-        plain = 0
-        stop_at = time.perf_counter() + seconds
-
-        async def unbatched(worker: int) -> None:
-            nonlocal plain
-            n = 0
-            while time.perf_counter() < stop_at:
-                await client.set(f"bench:{tag}:u{worker}:{n}", b"1", nx=True, ex=60)
-                n += 1
-            plain += n
-
-        started = time.perf_counter()
-        await asyncio.gather(*(unbatched(w) for w in range(workers)))
-        plain_s = time.perf_counter() - started
+        plain, plain_s = await _closed_loop(
+            lambda worker, n: client.set(f"bench:{tag}:u{worker}:{n}", b"1", nx=True, ex=60),
+            workers,
+            seconds,
+        )
 
         # 4. One client, one command at a time: the price of a single round trip.
         sequential = 0

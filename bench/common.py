@@ -172,36 +172,21 @@ def free_port() -> int:
 
 def server_command(kind: str, port: int) -> list[str]:
     target = "refund_registry.http.asgi:app_from_env"
+    # Both servers spell these options the same way.
+    listen = [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     if kind == "granian":
-        return [
-            str(VENV_BIN / "granian"),
-            "--interface",
-            "asgi",
-            "--factory",
-            target,
-            "--workers",
-            "1",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        granian = str(VENV_BIN / "granian")
+        return [granian, "--interface", "asgi", "--factory", target, "--workers", "1", *listen]
     if kind == "uvicorn":
-        return [
-            str(VENV_BIN / "uvicorn"),
-            "--factory",
-            target,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        return [str(VENV_BIN / "uvicorn"), "--factory", target, *listen]
     raise ValueError(f"unknown server {kind!r}")
 
 

@@ -8,6 +8,7 @@ never see each other's rows and never mock the database.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import tempfile
@@ -121,6 +122,17 @@ def asgi_client(settings: Settings, runtime: Runtime) -> httpx.AsyncClient:
     """An HTTP client calling the app in this event loop (the runtime's loop)."""
     app = create_app(settings, runtime_override=runtime)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://registry")
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A runtime of its own for ``settings`` (another process, in effect) and a client to it."""
+    rt = await Runtime.start(settings)
+    try:
+        async with asgi_client(settings, rt) as test_client:
+            yield test_client
+    finally:
+        await rt.close()
 
 
 @pytest.fixture

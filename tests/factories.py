@@ -8,6 +8,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from refund_registry.domain import access
+
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -16,6 +18,21 @@ def b64url(data: bytes) -> str:
 def pseudonym() -> str:
     """A random 64-byte pseudonym as a member would send it (86 characters)."""
     return b64url(secrets.token_bytes(64))
+
+
+def access_record(actor: str = "m_test") -> access.AccessRecord:
+    """One access-log entry as a member's risk query writes it."""
+    return access.AccessRecord(
+        at=datetime.now(UTC),
+        actor=actor,
+        role="member",
+        action="risk.query",
+        request_digest=secrets.token_urlsafe(32),
+        subject_keys=[secrets.token_bytes(32)],
+        purpose="refund_decision",
+        outcome="none",
+        query_id="q_" + secrets.token_hex(10),
+    )
 
 
 def report_body(

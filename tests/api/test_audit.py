@@ -38,7 +38,7 @@ from refund_registry.http.app import create_app
 from refund_registry.runtime import Runtime
 from refund_registry.services.sequencer import DEFAULT_ORIGIN, sequence_once
 from tests.conftest import Api, MakePrincipal, assert_problem
-from tests.factories import b64url, pseudonym
+from tests.factories import access_record, b64url, pseudonym
 
 URL = "http://registry"
 
@@ -102,21 +102,7 @@ def decode_hashes(values: list[str]) -> list[bytes]:
 
 async def log_entries(runtime: Runtime, count: int, actor: str = "m_bulk") -> None:
     """Entries written the way every route writes them, without the HTTP round trips."""
-    records = [
-        access.AccessRecord(
-            at=datetime.now(UTC),
-            actor=actor,
-            role="member",
-            action="risk.query",
-            request_digest=secrets.token_urlsafe(32),
-            subject_keys=[secrets.token_bytes(32)],
-            purpose="refund_decision",
-            outcome="none",
-            query_id="q_" + secrets.token_hex(10),
-        )
-        for _ in range(count)
-    ]
-    await runtime.access_log.append_many(records)
+    await runtime.access_log.append_many([access_record(actor) for _ in range(count)])
 
 
 # --------------------------------------------------------------------------- proofs

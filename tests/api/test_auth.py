@@ -17,7 +17,7 @@ from refund_registry.client.signing import Signer, body_hash
 from refund_registry.config import Settings
 from refund_registry.runtime import Runtime
 from refund_registry.services import principals
-from tests.conftest import Api, MakePrincipal, asgi_client, assert_problem
+from tests.conftest import Api, MakePrincipal, assert_problem, serving
 
 PATH = "/v1/whoami"
 
@@ -229,13 +229,9 @@ async def test_replay_is_refused_by_another_process_sharing_redis(
     member = await make_principal()
     once = token(member)
     assert (await whoami(api, once)).status_code == 200
-    other = await Runtime.start(settings)
-    try:
-        async with asgi_client(settings, other) as second:
-            response = await second.get(PATH, headers={"Authorization": f"Bearer {once}"})
-            assert_problem(response, 401, "auth.replayed")
-    finally:
-        await other.close()
+    async with serving(settings) as second:
+        response = await second.get(PATH, headers={"Authorization": f"Bearer {once}"})
+        assert_problem(response, 401, "auth.replayed")
 
 
 async def test_revoked_key_then_rotation(

@@ -11,7 +11,7 @@ import pytest
 from refund_registry.config import Settings
 from refund_registry.runtime import Runtime
 from tests.api.test_auth import token
-from tests.conftest import MakePrincipal, asgi_client, assert_problem
+from tests.conftest import MakePrincipal, asgi_client, assert_problem, serving
 
 
 @pytest.fixture
@@ -22,12 +22,8 @@ def dead_redis_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def dead_redis_client(dead_redis_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    rt = await Runtime.start(dead_redis_settings)
-    try:
-        async with asgi_client(dead_redis_settings, rt) as client:
-            yield client
-    finally:
-        await rt.close()
+    async with serving(dead_redis_settings) as client:
+        yield client
 
 
 async def test_ready_reports_redis_degraded_but_serving(
@@ -56,18 +52,14 @@ async def test_refuse_policy_answers_503_without_redis(
     dead_redis_settings: Settings, make_principal: MakePrincipal
 ) -> None:
     strict = dead_redis_settings.with_overrides(jti_fallback="refuse")
-    rt = await Runtime.start(strict)
-    try:
-        async with asgi_client(strict, rt) as client:
-            member = await make_principal()
-            response = await client.get(
-                "/v1/whoami", headers={"Authorization": f"Bearer {token(member)}"}
-            )
-            doc = assert_problem(response, 503, "auth.replay_guard_unavailable")
-            assert response.headers["retry-after"]
-            assert doc["status"] == 503
-    finally:
-        await rt.close()
+    async with serving(strict) as client:
+        member = await make_principal()
+        response = await client.get(
+            "/v1/whoami", headers={"Authorization": f"Bearer {token(member)}"}
+        )
+        doc = assert_problem(response, 503, "auth.replay_guard_unavailable")
+        assert response.headers["retry-after"]
+        assert doc["status"] == 503
 
 
 async def test_postgres_down_is_503_on_ready(settings: Settings) -> None:

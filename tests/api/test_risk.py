@@ -11,7 +11,7 @@ from refund_registry.config import Settings
 from refund_registry.domain.checkpoint import verify_receipt
 from refund_registry.domain.reports import b64url_decode
 from refund_registry.runtime import Runtime
-from tests.conftest import Api, MakePrincipal, asgi_client, assert_problem
+from tests.conftest import Api, MakePrincipal, assert_problem, serving
 from tests.factories import pseudonym, report_body
 
 
@@ -92,12 +92,8 @@ async def test_scores_follow_the_ledger(
         b, "POST", f"/v1/reports/{b_report.json()['report_id']}/retract", {"reason": "mistake"}
     )
     assert retracted.status_code == 200
-    other = await Runtime.start(settings)
-    try:
-        async with asgi_client(settings, other) as second:
-            again = await query(Api(second), asker, ident(buyer))
-    finally:
-        await other.close()
+    async with serving(settings) as second:
+        again = await query(Api(second), asker, ident(buyer))
     assert again["score"] == two_platforms["score"]
     assert again["score"] < before_b["score"]
     assert r1["status"] == "active"
@@ -232,37 +228,29 @@ async def test_rate_limit_answers_429_with_retry_after(
     settings: Settings, make_principal: MakePrincipal
 ) -> None:
     tight = settings.with_overrides(query_rate_per_second=2, query_quota_per_day=1000)
-    rt = await Runtime.start(tight)
-    try:
-        async with asgi_client(tight, rt) as client:
-            api = Api(client)
-            member = await make_principal()
-            body = {"identifiers": [ident(pseudonym())], "purpose": "refund_decision"}
-            # Fixed one-second windows: six quick requests span at most two of
-            # them, so at most four pass and at least one is refused.
-            responses = [await api.call(member, "POST", "/v1/risk/query", body) for _ in range(6)]
-            codes = [r.status_code for r in responses]
-            assert codes[0] == 200
-            assert codes.count(200) <= 4
-            refused = next(r for r in responses if r.status_code != 200)
-            assert_problem(refused, 429, "rate.limited")
-            assert int(refused.headers["retry-after"]) >= 1
-    finally:
-        await rt.close()
+    async with serving(tight) as client:
+        api = Api(client)
+        member = await make_principal()
+        body = {"identifiers": [ident(pseudonym())], "purpose": "refund_decision"}
+        # Fixed one-second windows: six quick requests span at most two of
+        # them, so at most four pass and at least one is refused.
+        responses = [await api.call(member, "POST", "/v1/risk/query", body) for _ in range(6)]
+        codes = [r.status_code for r in responses]
+        assert codes[0] == 200
+        assert codes.count(200) <= 4
+        refused = next(r for r in responses if r.status_code != 200)
+        assert_problem(refused, 429, "rate.limited")
+        assert int(refused.headers["retry-after"]) >= 1
 
 
 async def test_queries_keep_working_without_redis(
     settings: Settings, make_principal: MakePrincipal, tmp_path: Path
 ) -> None:
     dead = settings.with_overrides(redis_url=f"unix://{tmp_path}/gone.sock")
-    rt = await Runtime.start(dead)
-    try:
-        async with asgi_client(dead, rt) as client:
-            api = Api(client)
-            member, asker = await make_principal(), await make_principal()
-            buyer = pseudonym()
-            await api.call(member, "POST", "/v1/reports", report_body(identifiers=[ident(buyer)]))
-            answer = await query(api, asker, ident(buyer))
-            assert answer["score"] > 0
-    finally:
-        await rt.close()
+    async with serving(dead) as client:
+        api = Api(client)
+        member, asker = await make_principal(), await make_principal()
+        buyer = pseudonym()
+        await api.call(member, "POST", "/v1/reports", report_body(identifiers=[ident(buyer)]))
+        answer = await query(api, asker, ident(buyer))
+        assert answer["score"] > 0

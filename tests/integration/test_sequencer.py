@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ from refund_registry.services.sequencer import (
     sequence_once,
 )
 from refund_registry.storage.db import create_pool
+from tests.factories import access_record
 
 APPEND_ONLY = ["access_log", "log_leaves", "log_nodes", "checkpoints"]
 
@@ -45,22 +45,8 @@ def mth(leaves: Sequence[bytes]) -> bytes:
     return hashlib.sha256(b"\x01" + mth(leaves[:k]) + mth(leaves[k:])).digest()
 
 
-def record(actor: str = "m_test") -> access.AccessRecord:
-    return access.AccessRecord(
-        at=datetime.now(UTC),
-        actor=actor,
-        role="member",
-        action="risk.query",
-        request_digest=secrets.token_urlsafe(32),
-        subject_keys=[secrets.token_bytes(32)],
-        purpose="refund_decision",
-        outcome="none",
-        query_id="q_" + secrets.token_hex(10),
-    )
-
-
 async def log_entries(rt: Runtime, count: int) -> None:
-    await rt.access_log.append_many([record() for _ in range(count)])
+    await rt.access_log.append_many([access_record() for _ in range(count)])
 
 
 def key_of(rt: Runtime) -> ed25519.Ed25519PrivateKey:
@@ -157,7 +143,7 @@ async def test_an_entry_that_commits_late_is_sequenced_after_not_skipped(
 ) -> None:
     key = key_of(runtime)
     await log_entries(runtime, 2)
-    late = access.encode(record("m_late"))
+    late = access.encode(access_record("m_late"))
     writer = await asyncpg.connect(db_url, server_settings={"role": "registry_app"})
     try:
         tx = writer.transaction()
@@ -308,7 +294,7 @@ async def test_an_entry_whose_bytes_do_not_match_its_receipt_is_refused(
     runtime: Runtime, db_url: str
 ) -> None:
     key = key_of(runtime)
-    bad = access.encode(record())
+    bad = access.encode(access_record())
     writer = await asyncpg.connect(db_url, server_settings={"role": "registry_app"})
     try:
         await writer.execute(
@@ -360,7 +346,7 @@ async def test_the_log_tables_are_append_only_in_the_database(
 async def test_retention_unlinks_old_entries_without_touching_the_log(runtime: Runtime) -> None:
     key = key_of(runtime)
     old = datetime.now(UTC) - timedelta(days=400)
-    await runtime.access_log.append_many([replace(record(), at=old) for _ in range(3)])
+    await runtime.access_log.append_many([replace(access_record(), at=old) for _ in range(3)])
     await log_entries(runtime, 2)
     await sequence_once(runtime.pool, key)
     before = await assert_tree_matches_log(runtime.pool)

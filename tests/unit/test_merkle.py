@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -168,6 +168,16 @@ def flip(data: bytes, position: int, mask: int) -> bytes:
     out = bytearray(data)
     out[position] ^= mask
     return bytes(out)
+
+
+def flipped_proofs(proof: list[bytes]) -> Iterator[list[bytes]]:
+    """The proof with one bit (low or high) of one byte of one element flipped, every way."""
+    for element in range(len(proof)):
+        for position in range(32):
+            for mask in (0x01, 0x80):
+                bad = list(proof)
+                bad[element] = flip(proof[element], position, mask)
+                yield bad
 
 
 # ------------------------------------------------------------- 1. known answers
@@ -523,12 +533,8 @@ def test_every_flipped_byte_of_an_inclusion_proof_fails(size: int) -> None:
     for index in range(size):
         leaf = leaf_hash(_TAMPER_ENTRIES[index])
         proof = inclusion_proof(index, size, get)
-        for element in range(len(proof)):
-            for position in range(32):
-                for mask in (0x01, 0x80):
-                    bad = list(proof)
-                    bad[element] = flip(proof[element], position, mask)
-                    assert not verify_inclusion(leaf, index, size, bad, root)
+        for bad in flipped_proofs(proof):
+            assert not verify_inclusion(leaf, index, size, bad, root)
         for position in range(32):
             assert not verify_inclusion(flip(leaf, position, 0x01), index, size, proof, root)
             assert not verify_inclusion(leaf, index, size, proof, flip(root, position, 0x01))
@@ -544,12 +550,8 @@ def test_every_flipped_byte_of_a_consistency_proof_fails(size: int) -> None:
     for size1 in range(1, size + 1):
         root1 = _TAMPER_REF.root(size1)
         proof = consistency_proof(size1, size, get)
-        for element in range(len(proof)):
-            for position in range(32):
-                for mask in (0x01, 0x80):
-                    bad = list(proof)
-                    bad[element] = flip(proof[element], position, mask)
-                    assert not verify_consistency(size1, size, root1, root2, bad)
+        for bad in flipped_proofs(proof):
+            assert not verify_consistency(size1, size, root1, root2, bad)
         for position in range(32):
             assert not verify_consistency(size1, size, flip(root1, position, 1), root2, proof)
             assert not verify_consistency(size1, size, root1, flip(root2, position, 1), proof)

@@ -28,7 +28,8 @@ from redis.exceptions import RedisError
 log = logging.getLogger("refund_registry.cache")
 
 
-def create_redis(url: str) -> aioredis.Redis:
+def create_redis(url: str, **options: Any) -> aioredis.Redis:
+    """The service's Redis client; ``options`` go to redis-py (benchmarks pick a parser)."""
     # Short timeouts: a dead Redis must cost a request milliseconds, not seconds.
     return aioredis.Redis.from_url(
         url,
@@ -36,6 +37,7 @@ def create_redis(url: str) -> aioredis.Redis:
         socket_connect_timeout=0.5,
         max_connections=64,
         health_check_interval=0,
+        **options,
     )
 
 
