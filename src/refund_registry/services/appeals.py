@@ -33,13 +33,13 @@ import asyncpg
 from refund_registry.domain import appeals as machine
 from refund_registry.domain import reports as rules
 from refund_registry.domain import tokens
-from refund_registry.domain.access import AccessRecord
+from refund_registry.domain.access import AccessRecord, encode
 from refund_registry.domain.identity import KINDS
 from refund_registry.domain.wire import b64url, iso
 from refund_registry.errors import Conflict, InvalidInput, NotFound
 from refund_registry.services.authn import Caller
 from refund_registry.services.ledger import Conn, SubjectsChanged, lock_subjects, write_aggregates
-from refund_registry.storage.accesslog import AccessLog, write_in_transaction
+from refund_registry.storage.accesslog import AccessLog, copy_entries, write_in_transaction
 from refund_registry.storage.db import translated
 from refund_registry.storage.queries import Q
 
@@ -479,8 +479,7 @@ async def run_deadlines(
                     )
                 )
             # Logged in the same transaction as the transitions they record.
-            for entry in entries:
-                await write_in_transaction(conn, entry)
+            await copy_entries(conn, [encode(e) for e in entries])
         if not entries:
             break  # everything claimed had moved on; nothing left that is due
         for listener in listeners:

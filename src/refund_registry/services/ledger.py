@@ -26,13 +26,13 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from refund_registry.domain import reports as rules
-from refund_registry.domain.access import AccessRecord
+from refund_registry.domain.access import AccessRecord, EncodedEntry
 from refund_registry.domain.access import encode as encode_access
 from refund_registry.domain.wire import iso
 from refund_registry.errors import Conflict, InvalidInput, NotFound
 from refund_registry.storage.accesslog import (
-    LOG_COLUMNS,
     AccessLog,
+    copy_entries,
     receipt_for,
     write_in_transaction,
 )
@@ -422,8 +422,7 @@ class Ledger:
         )  # fmt: skip
         # One access-log entry per filed report, in this transaction (no receipts:
         # the bulk answer carries none; each entry still gets its proof once sequenced).
-        log_rows: list[tuple[Any, ...]] = []
-        link_rows: list[tuple[Any, ...]] = []
+        entries: list[EncodedEntry] = []
         salts = secrets.token_bytes(16 * sum(len(p.keys) for p in fresh))
         used = 0
         for p in fresh:
@@ -436,18 +435,8 @@ class Ledger:
                 [salts[i : i + 16] for i in range(used, used + 16 * len(p.keys), 16)],
             )  # fmt: skip
             used += 16 * len(p.keys)
-            log_rows.append(
-                (now, member_id, "member", "report.file", None, "filed", None, request_digest,
-                 encoded.entry, encoded.leaf_hash)
-            )  # fmt: skip
-            link_rows.extend(
-                (k, encoded.leaf_hash, salt, now)
-                for k, salt in zip(p.keys, encoded.salts, strict=True)
-            )
-        await conn.copy_records_to_table("access_log", records=log_rows, columns=LOG_COLUMNS)
-        await conn.copy_records_to_table(
-            "access_subjects", records=link_rows, columns=["subject_key", "leaf_hash", "salt", "at"]
-        )
+            entries.append(encoded)
+        await copy_entries(conn, entries)
 
     # -- reading and retraction ----------------------------------------------------
 

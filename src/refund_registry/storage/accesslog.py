@@ -26,7 +26,7 @@ from refund_registry.errors import Unavailable
 
 log = logging.getLogger("refund_registry.accesslog")
 
-LOG_COLUMNS = [
+_LOG_COLUMNS = [
     "at", "actor", "role", "action", "purpose", "outcome", "query_id",
     "request_digest", "entry", "leaf_hash",
 ]  # fmt: skip
@@ -67,6 +67,27 @@ async def write_in_transaction(conn: Any, record: AccessRecord) -> EncodedEntry:
             record.at,
         )
     return encoded
+
+
+async def copy_entries(conn: Any, entries: Sequence[EncodedEntry]) -> None:
+    """COPY many entries and their subject links, in the caller's transaction."""
+    rows: list[tuple[Any, ...]] = []
+    subjects: list[tuple[Any, ...]] = []
+    for e in entries:
+        r = e.record
+        rows.append(
+            (r.at, r.actor, r.role, r.action, r.purpose, r.outcome, r.query_id,
+             r.request_digest, e.entry, e.leaf_hash)
+        )  # fmt: skip
+        subjects.extend(
+            (key, e.leaf_hash, salt, r.at)
+            for key, salt in zip(r.subject_keys, e.salts, strict=True)
+        )
+    await conn.copy_records_to_table("access_log", records=rows, columns=_LOG_COLUMNS)
+    if subjects:
+        await conn.copy_records_to_table(
+            "access_subjects", records=subjects, columns=_SUBJECT_COLUMNS
+        )
 
 
 class AccessLog:
@@ -144,22 +165,8 @@ class AccessLog:
                         fut.set_result(None)
 
     async def _write(self, entries: list[EncodedEntry]) -> None:
-        rows: list[tuple[Any, ...]] = []
-        subjects: list[tuple[Any, ...]] = []
-        for e in entries:
-            r = e.record
-            rows.append(
-                (r.at, r.actor, r.role, r.action, r.purpose, r.outcome, r.query_id,
-                 r.request_digest, e.entry, e.leaf_hash)
-            )  # fmt: skip
-            for key, salt in zip(r.subject_keys, e.salts, strict=True):
-                subjects.append((key, e.leaf_hash, salt, r.at))
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.copy_records_to_table("access_log", records=rows, columns=LOG_COLUMNS)
-            if subjects:
-                await conn.copy_records_to_table(
-                    "access_subjects", records=subjects, columns=_SUBJECT_COLUMNS
-                )
+            await copy_entries(conn, entries)
         self.flushes += 1
         self.entries += len(entries)
 
