@@ -38,7 +38,14 @@ from refund_registry.domain.identity import KINDS
 from refund_registry.domain.wire import b64url, iso
 from refund_registry.errors import Conflict, InvalidInput, NotFound
 from refund_registry.services.authn import Caller
-from refund_registry.services.ledger import Conn, SubjectsChanged, lock_subjects, write_aggregates
+from refund_registry.services.ledger import (
+    Conn,
+    SubjectsChanged,
+    insert_event,
+    insert_events,
+    lock_subjects,
+    write_aggregates,
+)
 from refund_registry.storage.accesslog import AccessLog, copy_entries, write_in_transaction
 from refund_registry.storage.db import translated
 from refund_registry.storage.queries import Q
@@ -265,13 +272,13 @@ class AppealService:
                 subject.caller.principal_id, matched, appeal.grounds.value, appeal.statement,
                 appeal.state.value, now, appeal.member_response_due, appeal.decision_due,
             )  # fmt: skip
-            await _event(
+            await insert_event(
                 conn, now, machine.OPENED_EVENT, member_id, report_id, appeal_id,
                 {"by": "buyer", "grounds": appeal.grounds.value,
                  "member_response_due": iso(appeal.member_response_due),
                  "decision_due": iso(appeal.decision_due)},
             )  # fmt: skip
-            await _event(
+            await insert_event(
                 conn, now, "report.disputed", member_id, report_id, appeal_id, {"by": "buyer"}
             )
             view = await _view(conn, appeal_id, machine.ActorRole.BUYER)
@@ -537,7 +544,7 @@ async def _apply(
         conn, row, step.new_state.value, now,
         summary=summary, rationale=rationale, answered_at=now if answered else None,
     )  # fmt: skip
-    await _event(conn, now, step.event_type, member_id, report_id, appeal_id, data)
+    await insert_event(conn, now, step.event_type, member_id, report_id, appeal_id, data)
     if effect is None:
         return []
     status = machine.REPORT_STATUS_AFTER[effect]
@@ -551,7 +558,7 @@ async def _apply(
         conn, {k: rules.set_status(f, report_id, status) for k, f in facts.items()}
     )
     event = "report.overturned" if effect == "overturned" else "report.reinstated"
-    await _event(conn, now, event, member_id, report_id, appeal_id, {"by": data["by"]})
+    await insert_event(conn, now, event, member_id, report_id, appeal_id, {"by": data["by"]})
     if effect == "overturned":
         await _send_corrections(conn, report_id, keys, now)
     return keys
@@ -570,7 +577,7 @@ async def _close_moot(
     """
     reason = f"report_{report['status']}"
     await _set_state(conn, row, machine.AppealState.OVERTURNED.value, now, closed_reason=reason)
-    await _event(
+    await insert_event(
         conn, now, "appeal.closed", row["member_id"], row["report_id"], row["id"],
         {"by": by, "reason": reason},
     )  # fmt: skip
@@ -613,11 +620,14 @@ async def _send_corrections(
     if not keys:
         return
     rows = await conn.fetch(Q["queriers_of_subjects"], list(keys), now - CORRECTION_WINDOW, now)
-    for r in rows:
-        await _event(
-            conn, now, "report.overturned_after_your_query", r["member_id"], report_id, None,
-            {"query_ids": list(r["query_ids"]), "last_queried_at": iso(r["last_queried_at"])},
-        )  # fmt: skip
+    await insert_events(
+        conn,
+        [
+            (now, "report.overturned_after_your_query", r["member_id"], report_id, None,
+             {"query_ids": list(r["query_ids"]), "last_queried_at": iso(r["last_queried_at"])})
+            for r in rows
+        ],
+    )  # fmt: skip
 
 
 async def _existing(conn: Conn, query: str, *args: Any) -> asyncpg.Record:
@@ -625,18 +635,6 @@ async def _existing(conn: Conn, query: str, *args: Any) -> asyncpg.Record:
     row = await conn.fetchrow(Q[query], *args)
     assert row is not None, f"{query}{args!r} found nothing"
     return row
-
-
-async def _event(
-    conn: Conn,
-    at: datetime,
-    kind: str,
-    member_id: str | None,
-    report_id: str | None,
-    appeal_id: str | None,
-    data: dict[str, Any],
-) -> None:
-    await conn.execute(Q["insert_event"], at, kind, member_id, report_id, appeal_id, data)
 
 
 # --- who may see what ----------------------------------------------------------------

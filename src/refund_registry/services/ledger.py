@@ -240,15 +240,10 @@ class Ledger:
         )
         if receipt is not None:
             await conn.execute(Q["set_receipt"], p.id, receipt)
-        await conn.execute(
-            Q["insert_event"],
-            now,
-            "report.filed",
-            member_id,
-            p.id,
-            None,
+        await insert_event(
+            conn, now, "report.filed", member_id, p.id, None,
             {"case_reference": r.case_reference, "category": r.category},
-        )
+        )  # fmt: skip
         answer = {"id": p.id, "status": "active", "expires_at": expires, "receipt": receipt}
         return True, report_answer(answer)
 
@@ -514,10 +509,9 @@ class Ledger:
             await write_aggregates(
                 conn, {k: rules.set_status(f, report_id, "retracted") for k, f in facts.items()}
             )
-            await conn.execute(
-                Q["insert_event"], now, "report.retracted", member_id, report_id, None,
-                {"reason": reason},
-            )  # fmt: skip
+            await insert_event(
+                conn, now, "report.retracted", member_id, report_id, None, {"reason": reason}
+            )
             receipt = await self._log(
                 conn,
                 AccessRecord(
@@ -590,12 +584,14 @@ class Ledger:
                     conn, {k: [x for x in f if x["id"] not in gone] for k, f in facts.items()}
                 )
                 await conn.execute(Q["drop_empty_aggregates"], keys)
-                for r in rows:
-                    if r["status"] in rules.COUNTING:
-                        await conn.execute(
-                            Q["insert_event"], as_of, "report.expired", r["member_id"],
-                            r["id"], None, {},
-                        )  # fmt: skip
+                await insert_events(
+                    conn,
+                    [
+                        (as_of, "report.expired", r["member_id"], r["id"], None, {})
+                        for r in rows
+                        if r["status"] in rules.COUNTING
+                    ],
+                )
             await self._changed(keys)
             total += len(rows)
         return total
@@ -713,6 +709,28 @@ def _aggregate_columns(
         [s.latest_confirmed_at for s in summaries],
         [added[k] for k in keys],
     )
+
+
+Event = tuple[datetime, str, str | None, str | None, str | None, dict[str, Any]]
+
+
+async def insert_event(
+    conn: Conn,
+    at: datetime,
+    kind: str,
+    member_id: str | None,
+    report_id: str | None,
+    appeal_id: str | None,
+    data: dict[str, Any],
+) -> None:
+    """Append one event to the ledger, in the caller's transaction."""
+    await conn.execute(Q["insert_event"], at, kind, member_id, report_id, appeal_id, data)
+
+
+async def insert_events(conn: Conn, events: Sequence[Event]) -> None:
+    """Append events ``(at, type, member, report, appeal, data)``, in order."""
+    if events:
+        await conn.executemany(Q["insert_event"], events)
 
 
 async def lock_subjects(conn: Conn, keys: Sequence[bytes]) -> dict[bytes, list[rules.Fact]]:
