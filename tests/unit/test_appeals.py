@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -538,3 +538,25 @@ AppealMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestAppealMachine = AppealMachine.TestCase
+
+
+@given(st.text(max_size=2100))
+def test_a_rationale_is_required_and_bounded(rationale: str) -> None:
+    if rationale.strip() and len(rationale) <= appeals.RATIONALE_MAX_CHARS:
+        appeals.check_rationale(rationale)
+    else:
+        with pytest.raises(InvalidInput) as refused:
+            appeals.check_rationale(rationale)
+        assert refused.value.code == "appeal.rationale_length"
+
+
+@given(st.none() | st.text(max_size=260))
+def test_a_buyer_statement_is_short_and_not_blank_or_none(statement: str | None) -> None:
+    if statement is None or (
+        statement.strip() and len(statement) <= appeals.SUBJECT_STATEMENT_MAX_CHARS
+    ):
+        appeals.check_subject_statement(statement)
+    else:
+        with pytest.raises(InvalidInput) as refused:
+            appeals.check_subject_statement(statement)
+        assert refused.value.code == "subject.statement_length"

@@ -6,10 +6,13 @@ import secrets
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from refund_registry.domain import reports as rules
+from refund_registry.domain.scoring import STATUSES
+from refund_registry.errors import Conflict, InvalidInput
 
 moments = st.datetimes(
     min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC)
@@ -168,3 +171,24 @@ def test_a_report_is_refused_exactly_when_its_retention_is_over(
     if violation is not None:
         assert violation.code == "report.retention_ended"
         assert until.date().isoformat() in violation.detail
+
+
+@given(st.text(max_size=600))
+def test_a_retraction_reason_is_trimmed_and_bounded(reason: str) -> None:
+    trimmed = reason.strip()
+    if 1 <= len(trimmed) <= rules.REASON_MAX_CHARS:
+        assert rules.retraction_reason(reason) == trimmed
+    else:
+        with pytest.raises(InvalidInput) as refused:
+            rules.retraction_reason(reason)
+        assert refused.value.code == "report.reason"
+
+
+@given(st.sampled_from(sorted(STATUSES)))
+def test_only_a_counting_report_can_be_retracted(status: str) -> None:
+    if status in rules.COUNTING:
+        rules.check_retractable(status)
+    else:
+        with pytest.raises(Conflict) as refused:
+            rules.check_retractable(status)
+        assert refused.value.code == "report.not_retractable"

@@ -29,10 +29,13 @@ from refund_registry.errors import Conflict, Forbidden, InvalidInput
 
 __all__ = [
     "ACTION_ROLE",
+    "DUE_FIELD",
     "OPENED_EVENT",
     "OPEN_STATES",
+    "RATIONALE_MAX_CHARS",
     "REPORT_STATUS_AFTER",
     "STATEMENT_MAX_CHARS",
+    "SUBJECT_STATEMENT_MAX_CHARS",
     "SUMMARY_MAX_CHARS",
     "TABLE",
     "TERMINAL_STATES",
@@ -113,6 +116,9 @@ REPORT_STATUS_AFTER: Final[dict[ReportEffect, str]] = {
 
 STATEMENT_MAX_CHARS: Final = 2000
 SUMMARY_MAX_CHARS: Final = 2000
+RATIONALE_MAX_CHARS: Final = 2000
+SUBJECT_STATEMENT_MAX_CHARS: Final = 200
+"""A buyer's statement shown with the score after an appeal decided against them (SPEC 6)."""
 
 _AM = AppealState.AWAITING_MEMBER
 _AA = AppealState.AWAITING_ADJUDICATION
@@ -411,6 +417,29 @@ def _validate_summary(summary: str | None) -> None:
         raise InvalidSummary(
             f"The evidence summary must be at most {SUMMARY_MAX_CHARS} characters.",
             extra={"max_chars": SUMMARY_MAX_CHARS, "length": len(summary)},
+        )
+
+
+def check_rationale(rationale: str) -> None:
+    """An adjudicator's decision states why (PIPL art. 24: a right to an explanation)."""
+    if not rationale.strip() or len(rationale) > RATIONALE_MAX_CHARS:
+        raise InvalidInput(
+            f"the rationale must be 1 to {RATIONALE_MAX_CHARS} characters and not blank",
+            code="appeal.rationale_length",
+            extra={"max_chars": RATIONALE_MAX_CHARS, "length": len(rationale)},
+        )
+
+
+def check_subject_statement(statement: str | None) -> None:
+    """A buyer's statement: 1 to 200 characters, not blank; ``None`` removes it."""
+    if statement is not None and (
+        not statement.strip() or len(statement) > SUBJECT_STATEMENT_MAX_CHARS
+    ):
+        raise InvalidInput(
+            f"the statement must be 1 to {SUBJECT_STATEMENT_MAX_CHARS} characters "
+            "and not blank (send null to remove it)",
+            code="subject.statement_length",
+            extra={"max_chars": SUBJECT_STATEMENT_MAX_CHARS, "length": len(statement)},
         )
 
 

@@ -19,6 +19,7 @@ import msgspec
 from refund_registry.domain.identity import KINDS
 from refund_registry.domain.scoring import CATEGORIES, COUNTING_STATUSES
 from refund_registry.domain.wire import b64url_decode as b64url_decode
+from refund_registry.errors import Conflict, InvalidInput
 
 EVIDENCE_KINDS = frozenset(
     {
@@ -302,6 +303,29 @@ def retention_ended(expires_at: datetime, now: datetime) -> Violation | None:
         "the retention period of a case confirmed then ended on "
         f"{expires_at.astimezone(UTC).date().isoformat()}",
     )
+
+
+REASON_MAX_CHARS = 500
+
+
+def retraction_reason(reason: str) -> str:
+    """The reason a member gives for retracting, trimmed: 1 to 500 characters."""
+    reason = reason.strip()
+    if not 1 <= len(reason) <= REASON_MAX_CHARS:
+        raise InvalidInput(
+            f"reason must be 1 to {REASON_MAX_CHARS} characters", code="report.reason"
+        )
+    return reason
+
+
+def check_retractable(status: str) -> None:
+    """Only a report that still counts (active or disputed) can be retracted."""
+    if status not in COUNTING:
+        raise Conflict(
+            f"a {status} report cannot be retracted",
+            code="report.not_retractable",
+            extra={"status": status},
+        )
 
 
 def is_repeat(member_id: str, facts: Sequence[Mapping[str, object]]) -> bool:

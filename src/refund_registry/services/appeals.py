@@ -36,7 +36,7 @@ from refund_registry.domain import tokens
 from refund_registry.domain.access import AccessRecord, encode
 from refund_registry.domain.identity import KINDS
 from refund_registry.domain.wire import b64url, iso
-from refund_registry.errors import Conflict, InvalidInput, NotFound
+from refund_registry.errors import Conflict, NotFound
 from refund_registry.services.authn import Caller
 from refund_registry.services.ledger import (
     Conn,
@@ -53,8 +53,6 @@ from refund_registry.storage.queries import Q
 __all__ = [
     "CORRECTION_WINDOW",
     "INQUIRY_WINDOW",
-    "RATIONALE_MAX_CHARS",
-    "SUBJECT_STATEMENT_MAX_CHARS",
     "AppealService",
     "Party",
     "Subject",
@@ -68,8 +66,6 @@ INQUIRY_WINDOW: Final = timedelta(days=365)
 CORRECTION_WINDOW: Final = timedelta(days=90)
 """Members that queried a buyer this long before an overturn are told of it."""
 
-SUBJECT_STATEMENT_MAX_CHARS: Final = 200
-RATIONALE_MAX_CHARS: Final = 2000
 
 # The deadline worker acts on nobody's signed request; its log entries say so.
 SYSTEM_ACTOR: Final = "system"
@@ -200,15 +196,7 @@ class AppealService:
         every aggregate row the token names (a key with nothing on record has
         no row, and gets none: there is nothing for a statement to explain).
         """
-        if statement is not None and (
-            not statement.strip() or len(statement) > SUBJECT_STATEMENT_MAX_CHARS
-        ):
-            raise InvalidInput(
-                f"the statement must be 1 to {SUBJECT_STATEMENT_MAX_CHARS} characters "
-                "and not blank (send null to remove it)",
-                code="subject.statement_length",
-                extra={"max_chars": SUBJECT_STATEMENT_MAX_CHARS, "length": len(statement)},
-            )
+        machine.check_subject_statement(statement)
         now = self._now()
         keys = list(subject.keys)
         async with translated(), self.pool.acquire() as conn, conn.transaction():
@@ -341,12 +329,7 @@ class AppealService:
             raise machine.UnknownAction(
                 "outcome must be 'upheld' or 'overturned'", extra={"allowed": sorted(_OUTCOMES)}
             )
-        if not rationale.strip() or len(rationale) > RATIONALE_MAX_CHARS:
-            raise InvalidInput(
-                f"the rationale must be 1 to {RATIONALE_MAX_CHARS} characters and not blank",
-                code="appeal.rationale_length",
-                extra={"max_chars": RATIONALE_MAX_CHARS, "length": len(rationale)},
-            )
+        machine.check_rationale(rationale)
         return await self._act(caller, appeal_id, step, rationale=rationale)
 
     async def _act(

@@ -485,20 +485,13 @@ class Ledger:
     async def retract(
         self, member_id: str, report_id: str, reason: str, *, request_digest: str = ""
     ) -> dict[str, Any]:
-        reason = reason.strip()
-        if not 1 <= len(reason) <= 500:
-            raise InvalidInput("reason must be 1 to 500 characters", code="report.reason")
+        reason = rules.retraction_reason(reason)
         now = self.clock()
         async with translated(), self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(Q["lock_report"], report_id)
             if row is None or row["member_id"] != member_id:
                 raise NotFound(f"no report {report_id!r}", code="report.not_found")
-            if row["status"] not in rules.COUNTING:
-                raise Conflict(
-                    f"a {row['status']} report cannot be retracted",
-                    code="report.not_retractable",
-                    extra={"status": row["status"]},
-                )
+            rules.check_retractable(row["status"])
             keys = list(row["subject_keys"])
             facts = await lock_subjects(conn, keys)
             changed = await conn.fetchval(
