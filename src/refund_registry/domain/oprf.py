@@ -181,6 +181,25 @@ def load_server_key(seed: bytes, *, info: bytes = KEY_INFO) -> ServerKey:
     return ServerKey(evaluator=evaluator, public_key=evaluator.public_key.serialize())
 
 
+def check_batch_shape(blinded: Sequence[bytes]) -> None:
+    """1 to :data:`MAX_BATCH` elements of :data:`ELEMENT_LEN` bytes each.
+
+    The cheap part of the checks, which the key service runs before charging
+    a member's quota; :func:`evaluate_batch` adds the validity of each point.
+    """
+    if not 1 <= len(blinded) <= MAX_BATCH:
+        raise InvalidBatch(
+            f"a batch must hold 1 to {MAX_BATCH} blinded elements, got {len(blinded)}",
+            extra={"count": len(blinded), "max": MAX_BATCH},
+        )
+    for index, element in enumerate(blinded):
+        if len(element) != ELEMENT_LEN:
+            raise InvalidElement(
+                f"blinded element {index} must be {ELEMENT_LEN} bytes, got {len(element)}",
+                extra={"index": index, "reason": "length"},
+            )
+
+
 def evaluate_batch(key: ServerKey, blinded: Sequence[bytes]) -> tuple[list[bytes], bytes]:
     """Evaluate blinded elements under ``key`` with one batched DLEQ proof.
 
@@ -189,18 +208,9 @@ def evaluate_batch(key: ServerKey, blinded: Sequence[bytes]) -> tuple[list[bytes
     checked for length and validity first, so a bad one is reported by position
     (:class:`InvalidElement`) and never reaches the arithmetic.
     """
-    if not 1 <= len(blinded) <= MAX_BATCH:
-        raise InvalidBatch(
-            f"a batch must hold 1 to {MAX_BATCH} blinded elements, got {len(blinded)}",
-            extra={"count": len(blinded), "max": MAX_BATCH},
-        )
+    check_batch_shape(blinded)
     inputs: list[ristretto.BlindedInput] = []
     for index, element in enumerate(blinded):
-        if len(element) != ELEMENT_LEN:
-            raise InvalidElement(
-                f"blinded element {index} must be {ELEMENT_LEN} bytes, got {len(element)}",
-                extra={"index": index, "reason": "length"},
-            )
         try:
             inputs.append(ristretto.BlindedInput.deserialize(bytes(element)))
         except ValueError:

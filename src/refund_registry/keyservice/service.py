@@ -82,20 +82,8 @@ class KeyService:
         Raises ``RateLimited`` (429), a domain ``InvalidInput`` (422) or
         ``Unavailable`` (503, PostgreSQL down: nothing is answered uncounted).
         """
-        # The count and the lengths are checked before charging, so that a
-        # malformed request costs no quota; the domain checks them again, with
-        # the validity of each point, when it evaluates.
-        if not 1 <= len(blinded) <= oprf.MAX_BATCH:
-            raise oprf.InvalidBatch(
-                f"'blinded' must hold 1 to {oprf.MAX_BATCH} elements, got {len(blinded)}",
-                extra={"count": len(blinded), "max": oprf.MAX_BATCH},
-            )
-        for index, element in enumerate(blinded):
-            if len(element) != oprf.ELEMENT_LEN:
-                raise oprf.InvalidElement(
-                    f"blinded element {index} must be {oprf.ELEMENT_LEN} bytes, got {len(element)}",
-                    extra={"index": index, "reason": "length"},
-                )
+        # Checked before charging, so that a malformed request costs no quota.
+        oprf.check_batch_shape(blinded)
         usage = await self.limiter.acquire(member_id, len(blinded))
         evaluated, proof = oprf.evaluate_batch(self._key, blinded)
         at = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
