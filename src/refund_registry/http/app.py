@@ -10,7 +10,6 @@ from typing import Any
 
 from litestar import Litestar, Request, get
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -131,11 +130,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
         route_handlers=[live, ready, whoami, _Metrics, *all_routes(settings)],
         lifespan=[lifespan],
         middleware=[prometheus.middleware],
-        exception_handlers={
-            errors.RegistryError: problems.registry_error_handler,
-            HTTPException: problems.http_error_handler,
-            Exception: problems.internal_error_handler,
-        },
+        exception_handlers=problems.exception_handlers(),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Refund Registry",

@@ -15,12 +15,11 @@ from litestar import Request, get, post
 from msgspec import Meta, Struct
 
 from refund_registry.errors import AuthenticationFailed
-from refund_registry.http.common import ADJUDICATOR, MEMBER, authenticate, json_response
+from refund_registry.http.common import ADJUDICATOR, MEMBER, ShortText, authenticate, json_response
 from refund_registry.http.problems import decode
 from refund_registry.http.subject import appeal_service, subject_of
 from refund_registry.services.appeals import Party
 
-ShortText = Annotated[str, Meta(max_length=200)]
 # Generous transport bounds (memory); the domain applies the real limits
 # (2,000 characters) and answers with a specific 422 code.
 LongText = Annotated[str, Meta(max_length=8000)]

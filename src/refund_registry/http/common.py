@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
+from msgspec import Meta, Struct
 
 from refund_registry.domain.keys import ROLES
 from refund_registry.runtime import Runtime
@@ -16,6 +17,15 @@ ADJUDICATOR = frozenset({"adjudicator"})
 AUDITOR = frozenset({"auditor"})
 ADMIN = frozenset({"admin"})
 ALL_ROLES = frozenset(ROLES)
+
+ShortText = Annotated[str, Meta(max_length=200)]
+
+
+class IdentifierIn(Struct, forbid_unknown_fields=True):
+    """One ``{kind, pseudonym}`` of a report or a query, as the member sends it."""
+
+    kind: ShortText
+    pseudonym: ShortText
 
 
 def runtime(request: Request[Any, Any, Any]) -> Runtime:

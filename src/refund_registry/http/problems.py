@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
+from litestar.types import ExceptionHandlersMap
 
 from refund_registry import errors
 
@@ -119,6 +120,15 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         "the registry failed to handle this request; it has been logged",
         instance=request.url.path,
     )
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    """Every failure as an RFC 9457 problem document: the API's and the key service's."""
+    return {
+        errors.RegistryError: registry_error_handler,
+        HTTPException: http_error_handler,
+        Exception: internal_error_handler,
+    }
 
 
 def decode(body: bytes, typ: type[T]) -> T:

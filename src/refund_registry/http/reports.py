@@ -10,17 +10,18 @@ from msgspec import Meta, Struct
 
 from refund_registry.domain import reports as rules
 from refund_registry.errors import InvalidInput
-from refund_registry.http.common import MEMBER, authenticate, json_response, runtime
+from refund_registry.http.common import (
+    MEMBER,
+    IdentifierIn,
+    ShortText,
+    authenticate,
+    json_response,
+    runtime,
+)
 from refund_registry.http.problems import decode
 
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
 Text128 = Annotated[str, Meta(max_length=128)]
-ShortText = Annotated[str, Meta(max_length=200)]
-
-
-class IdentifierIn(Struct, forbid_unknown_fields=True):
-    kind: ShortText
-    pseudonym: ShortText
 
 
 class AmountIn(Struct, forbid_unknown_fields=True):

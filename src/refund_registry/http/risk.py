@@ -10,15 +10,15 @@ from msgspec import Meta, Struct
 from refund_registry.domain import inquiry
 from refund_registry.domain.inquiry import QueryItem
 from refund_registry.errors import InvalidInput
-from refund_registry.http.common import MEMBER, authenticate, json_response, runtime
+from refund_registry.http.common import (
+    MEMBER,
+    IdentifierIn,
+    ShortText,
+    authenticate,
+    json_response,
+    runtime,
+)
 from refund_registry.http.problems import decode
-
-ShortText = Annotated[str, Meta(max_length=200)]
-
-
-class IdentifierIn(Struct, forbid_unknown_fields=True):
-    kind: ShortText
-    pseudonym: ShortText
 
 
 class QueryIn(Struct, forbid_unknown_fields=True):

@@ -16,10 +16,9 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, get, post
-from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
-from refund_registry import errors, keyfiles, serving
+from refund_registry import keyfiles, serving
 from refund_registry.config import ConfigError, Settings
 from refund_registry.domain import oprf
 from refund_registry.http import problems
@@ -159,11 +158,7 @@ def create_keyservice_app(
     app = Litestar(
         route_handlers=[live, ready, evaluate, public_key],
         lifespan=[lifespan],
-        exception_handlers={
-            errors.RegistryError: problems.registry_error_handler,
-            HTTPException: problems.http_error_handler,
-            Exception: problems.internal_error_handler,
-        },
+        exception_handlers=problems.exception_handlers(),
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
             title="Refund Registry key service",
