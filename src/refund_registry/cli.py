@@ -37,7 +37,8 @@ class CommandError(Exception):
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env()
+    """The settings ``main`` read from the environment, with this command's flags."""
+    settings: Settings = args.settings
     changes: dict[str, Any] = {}
     if getattr(args, "data_dir", None):
         changes["data_dir"] = Path(args.data_dir).expanduser()
@@ -397,6 +398,7 @@ def main(argv: list[str] | None = None) -> None:
         for line in exc.problems:
             sys.stderr.write(f"refund-registry: bad setting: {line}\n")
         raise SystemExit(2) from None
+    args.settings = settings
     logs.configure(settings.log_level)
     try:
         code = args.handler(args, sys.stdout)
