@@ -122,11 +122,11 @@ class _Core:
         *,
         public_key: bytes | str | None,
         cache_size: int,
-        retry: RetryPolicy,
+        retry: RetryPolicy | None,
         default_region: str,
     ) -> None:
         self.signer = signer
-        self.retry = retry
+        self.retry = retry or RetryPolicy()
         self.default_region = default_region
         self.cache = pseudonyms.PseudonymCache(cache_size)
         self._public_key = pseudonyms.pin_public_key(public_key) if public_key is not None else None
@@ -135,9 +135,7 @@ class _Core:
         # The token covers the path as it will really be sent (after the base
         # URL is joined and the path encoded), not as the caller spelled it.
         target = request.url.raw_path.decode("ascii")
-        request.headers["Authorization"] = "Bearer " + self.signer.request_token(
-            request.method, target, request.content
-        )
+        request.headers.update(self.signer.headers(request.method, target, request.content))
 
     def _delay(
         self, attempt: int, idempotent: bool, response: httpx.Response | None
@@ -155,8 +153,14 @@ class _Core:
         return backoff * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not a secret
 
     @staticmethod
-    def _body(body: Any) -> bytes:
-        return b"" if body is None else msgspec.json.encode(body)
+    def _prepare(
+        method: str, path: str, body: Any, params: Mapping[str, str | int] | None
+    ) -> tuple[str, bytes, dict[str, str], bool]:
+        """What every attempt of one call sends: target, body, headers; and whether
+        it may be retried."""
+        target = _target(path, params)
+        content = b"" if body is None else msgspec.json.encode(body)
+        return target, content, _json_headers(content), is_idempotent(method, target)
 
     @staticmethod
     def _unreachable(exc: httpx.TransportError) -> RegistryApiError:
@@ -193,7 +197,7 @@ class RegistryClient(_Core):
             signer,
             public_key=public_key,
             cache_size=cache_size,
-            retry=retry or RetryPolicy(),
+            retry=retry,
             default_region=default_region,
         )
         self._http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout)
@@ -221,14 +225,10 @@ class RegistryClient(_Core):
         Raises :class:`RegistryApiError` for any error answer, and for a
         connection failure once the retries (idempotent calls only) are spent.
         """
-        target = _target(path, params)
-        content = self._body(body)
-        idempotent = is_idempotent(method, target)
+        target, content, headers, idempotent = self._prepare(method, path, body, params)
         attempt = 0
         while True:
-            request = self._http.build_request(
-                method, target, content=content, headers=_json_headers(content)
-            )
+            request = self._http.build_request(method, target, content=content, headers=headers)
             self._sign(request)
             try:
                 response = self._http.send(request)
@@ -296,7 +296,7 @@ class AsyncRegistryClient(_Core):
             signer,
             public_key=public_key,
             cache_size=cache_size,
-            retry=retry or RetryPolicy(),
+            retry=retry,
             default_region=default_region,
         )
         self._http = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout)
@@ -319,14 +319,10 @@ class AsyncRegistryClient(_Core):
         params: Mapping[str, str | int] | None = None,
     ) -> Any:
         """See :meth:`RegistryClient.request`."""
-        target = _target(path, params)
-        content = self._body(body)
-        idempotent = is_idempotent(method, target)
+        target, content, headers, idempotent = self._prepare(method, path, body, params)
         attempt = 0
         while True:
-            request = self._http.build_request(
-                method, target, content=content, headers=_json_headers(content)
-            )
+            request = self._http.build_request(method, target, content=content, headers=headers)
             self._sign(request)
             try:
                 response = await self._http.send(request)
