@@ -41,10 +41,10 @@ from refund_registry.services.authn import Caller
 from refund_registry.services.ledger import (
     Conn,
     SubjectsChanged,
+    change_report_status,
     insert_event,
     insert_events,
     lock_subjects,
-    write_aggregates,
 )
 from refund_registry.storage.accesslog import AccessLog, copy_entries, write_in_transaction
 from refund_registry.storage.db import translated
@@ -246,13 +246,8 @@ class AppealService:
             appeal = machine.open_appeal(report["status"], grounds, statement, now, self.policy)
             keys = sorted(bytes(k) for k in report["subject_keys"])
             facts = await lock_subjects(conn, keys)
-            changed = await conn.fetchval(
-                Q["set_report_status"], report_id, "active", "disputed", now, f"appeal {appeal_id}"
-            )
-            if changed is None:  # pragma: no cover - the report row lock makes this unreachable
-                raise Conflict("the report changed concurrently; retry", code="report.changed")
-            await write_aggregates(
-                conn, {k: rules.set_status(f, report_id, "disputed") for k, f in facts.items()}
+            await change_report_status(
+                conn, report_id, facts, "active", "disputed", now, f"appeal {appeal_id}"
             )
             member_id = report["member_id"]
             await conn.execute(
@@ -530,16 +525,10 @@ async def _apply(
     await insert_event(conn, now, step.event_type, member_id, report_id, appeal_id, data)
     if effect is None:
         return []
-    status = machine.REPORT_STATUS_AFTER[effect]
-    changed = await conn.fetchval(
-        Q["set_report_status"], report_id, "disputed", status, now,
+    await change_report_status(
+        conn, report_id, facts, "disputed", machine.REPORT_STATUS_AFTER[effect], now,
         f"appeal {appeal_id}: {step.new_state.value}",
     )  # fmt: skip
-    if changed is None:  # pragma: no cover - the report row lock makes this unreachable
-        raise Conflict("the report changed concurrently; retry", code="report.changed")
-    await write_aggregates(
-        conn, {k: rules.set_status(f, report_id, status) for k, f in facts.items()}
-    )
     event = "report.overturned" if effect == "overturned" else "report.reinstated"
     await insert_event(conn, now, event, member_id, report_id, appeal_id, {"by": data["by"]})
     if effect == "overturned":

@@ -494,13 +494,8 @@ class Ledger:
             rules.check_retractable(row["status"])
             keys = list(row["subject_keys"])
             facts = await lock_subjects(conn, keys)
-            changed = await conn.fetchval(
-                Q["set_report_status"], report_id, row["status"], "retracted", now, reason
-            )
-            if changed is None:  # pragma: no cover - the row lock makes this unreachable
-                raise Conflict("the report changed concurrently", code="report.changed")
-            await write_aggregates(
-                conn, {k: rules.set_status(f, report_id, "retracted") for k, f in facts.items()}
+            await change_report_status(
+                conn, report_id, facts, row["status"], "retracted", now, reason
             )
             await insert_event(
                 conn, now, "report.retracted", member_id, report_id, None, {"reason": reason}
@@ -730,6 +725,23 @@ async def lock_subjects(conn: Conn, keys: Sequence[bytes]) -> dict[bytes, list[r
     """Lock existing aggregate rows (key order); return their facts."""
     rows = await conn.fetch(Q["lock_aggregates"], list(keys))
     return {bytes(row["subject_key"]): list(row["facts"]) for row in rows}
+
+
+async def change_report_status(
+    conn: Conn,
+    report_id: str,
+    facts: dict[bytes, list[rules.Fact]],
+    old: str,
+    new: str,
+    now: datetime,
+    reason: str,
+) -> None:
+    """Move a report from ``old`` to ``new`` and relabel its facts in its subjects'
+    aggregates; the caller holds the report row and these subjects' rows."""
+    changed = await conn.fetchval(Q["set_report_status"], report_id, old, new, now, reason)
+    if changed is None:  # pragma: no cover - the report row lock makes this unreachable
+        raise Conflict("the report changed concurrently; retry", code="report.changed")
+    await write_aggregates(conn, {k: rules.set_status(f, report_id, new) for k, f in facts.items()})
 
 
 async def write_aggregates(conn: Conn, facts_by_key: dict[bytes, list[rules.Fact]]) -> None:
