@@ -392,12 +392,13 @@ async def test_close_for_retraction_closes_the_appeal_inside_the_retraction(
     opened = await appeal(api, cast.buyer, cast.report_id)
     now = datetime.now(UTC)
     async with runtime.pool.acquire() as conn, conn.transaction():
-        await conn.fetchrow(Q["lock_report"], cast.report_id)
+        report = await conn.fetchrow(Q["lock_report"], cast.report_id)
+        keys = [bytes(k) for k in report["subject_keys"]]
         await conn.fetchval(
             Q["set_report_status"], cast.report_id, "disputed", "retracted", now, "our error"
         )
-        assert await close_for_retraction(conn, cast.report_id, now) == opened["appeal_id"]
-        assert await close_for_retraction(conn, cast.report_id, now) is None
+        assert await close_for_retraction(conn, cast.report_id, keys, now) == opened["appeal_id"]
+        assert await close_for_retraction(conn, cast.report_id, keys, now) is None
     view = (
         await api.call(None, "GET", f"/v1/appeals/{opened['appeal_id']}", headers=cast.buyer)
     ).json()

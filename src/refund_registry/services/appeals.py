@@ -422,20 +422,22 @@ async def run_deadlines(
             claimed = await conn.fetch(Q["claim_due_appeals"], as_of, batch)
             if not claimed:
                 break
-            reports: dict[str, asyncpg.Record] = {}
-            for c in claimed:
-                reports[c["appeal_id"]] = await _existing(conn, "lock_report", c["report_id"])
             await lock_subjects(
-                conn, sorted({bytes(k) for r in reports.values() for k in r["subject_keys"]})
+                conn, sorted({bytes(k) for r in claimed for k in r["subject_keys"]})
             )
-            for c in claimed:
-                row = await _existing(conn, "get_appeal", c["appeal_id"])
-                report = reports[c["appeal_id"]]
+            appeals = {
+                a["id"]: a
+                for a in await conn.fetch(Q["get_appeals"], [c["appeal_id"] for c in claimed])
+            }
+            for report in claimed:  # each claimed row is the locked report of its appeal
+                row = appeals[report["appeal_id"]]
                 keys = [bytes(k) for k in report["subject_keys"]]
                 if row["state"] not in _OPEN:
                     continue  # closed between the claim's snapshot and its lock
                 if report["status"] != "disputed":
-                    reason = await _close_moot(conn, row, report, as_of, by="system")
+                    reason = await _close_moot(
+                        conn, row, report["status"], keys, as_of, by="system"
+                    )
                     touched.extend(keys)
                 else:
                     try:
@@ -473,8 +475,11 @@ async def run_deadlines(
     return total
 
 
-async def close_for_retraction(conn: Conn, report_id: str, now: datetime) -> str | None:
-    """Close the open appeal of a report its member has just retracted; return its id.
+async def close_for_retraction(
+    conn: Conn, report_id: str, keys: Sequence[bytes], now: datetime
+) -> str | None:
+    """Close the open appeal of a report its member has just retracted (its subject
+    keys: ``keys``); return the appeal's id.
 
     For ``Ledger.retract``, inside its transaction, after it set the report to
     ``retracted`` (it holds the report row lock, and the aggregates no longer
@@ -484,13 +489,11 @@ async def close_for_retraction(conn: Conn, report_id: str, now: datetime) -> str
     overturn. Without this call the deadline worker closes the appeal the same
     way on its next pass.
     """
-    appeal_id: str | None = await conn.fetchval(Q["open_appeal_of_report"], report_id)
-    if appeal_id is None:
+    row = await conn.fetchrow(Q["open_appeal_of_report"], report_id)
+    if row is None:
         return None
-    row = await _existing(conn, "get_appeal", appeal_id)
-    report = await _existing(conn, "lock_report", report_id)
-    await _close_moot(conn, row, report, now, by="member")
-    return appeal_id
+    await _close_moot(conn, row, "retracted", keys, now, by="member")
+    return str(row["id"])
 
 
 # --- shared steps (inside a transaction, report row locked) ----------------------------
@@ -537,7 +540,13 @@ async def _apply(
 
 
 async def _close_moot(
-    conn: Conn, row: asyncpg.Record, report: asyncpg.Record, now: datetime, *, by: str
+    conn: Conn,
+    row: asyncpg.Record,
+    report_status: str,
+    keys: Sequence[bytes],
+    now: datetime,
+    *,
+    by: str,
 ) -> str:
     """Close an open appeal whose report left ``disputed`` by a ledger route.
 
@@ -547,15 +556,14 @@ async def _close_moot(
     is what the buyer asked for); a retraction also corrects the members that
     queried the buyer, since a refusal may have rested on the report.
     """
-    reason = f"report_{report['status']}"
+    reason = f"report_{report_status}"
     await _set_state(conn, row, machine.AppealState.OVERTURNED.value, now, closed_reason=reason)
     await insert_event(
         conn, now, "appeal.closed", row["member_id"], row["report_id"], row["id"],
         {"by": by, "reason": reason},
     )  # fmt: skip
-    if report["status"] == "retracted":
-        keys = sorted(bytes(k) for k in report["subject_keys"])
-        await _send_corrections(conn, row["report_id"], keys, now)
+    if report_status == "retracted":
+        await _send_corrections(conn, row["report_id"], sorted(keys), now)
     return reason
 
 

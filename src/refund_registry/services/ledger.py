@@ -518,7 +518,7 @@ class Ledger:
                 # appeals module imports this one).
                 from refund_registry.services.appeals import close_for_retraction
 
-                await close_for_retraction(conn, report_id, now)
+                await close_for_retraction(conn, report_id, keys, now)
         await self._changed(keys)
         return {
             "report_id": report_id,

@@ -18,8 +18,17 @@ SELECT id, report_id, member_id, filed_via, grounds, statement, state, member_su
        answered_at, decided_at, version
 FROM appeals WHERE id = $1;
 
+-- name: get_appeals
+SELECT id, report_id, member_id, filed_via, grounds, statement, state, member_summary,
+       decision_rationale, closed_reason, filed_at, member_response_due, decision_due,
+       answered_at, decided_at, version
+FROM appeals WHERE id = ANY($1::text[]);
+
 -- name: open_appeal_of_report
-SELECT id FROM appeals
+SELECT id, report_id, member_id, filed_via, grounds, statement, state, member_summary,
+       decision_rationale, closed_reason, filed_at, member_response_due, decision_due,
+       answered_at, decided_at, version
+FROM appeals
 WHERE report_id = $1 AND state IN ('awaiting_member', 'awaiting_adjudication');
 
 -- name: set_appeal_state
@@ -61,8 +70,9 @@ ORDER BY id;
 -- name: claim_due_appeals
 -- Open appeals whose governing deadline has passed by $1, or whose report
 -- left `disputed` by another route (retracted, expired). The report row is
--- locked (lock order), and SKIP LOCKED lets several workers share the work.
-SELECT a.id AS appeal_id, r.id AS report_id, r.status AS report_status
+-- locked (lock order) and returned as it stands under the lock; SKIP LOCKED
+-- lets several workers share the work.
+SELECT a.id AS appeal_id, r.id, r.member_id, r.status, r.subject_keys
 FROM appeals a JOIN reports r ON r.id = a.report_id
 WHERE a.state IN ('awaiting_member', 'awaiting_adjudication')
   AND (CASE a.state WHEN 'awaiting_member' THEN a.member_response_due
