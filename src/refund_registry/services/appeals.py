@@ -578,9 +578,10 @@ async def _set_state(
     closed_reason: str | None = None,
     answered_at: datetime | None = None,
 ) -> None:
+    decided_at = None if machine.AppealState(state) in machine.OPEN_STATES else now
     version = await conn.fetchval(
         Q["set_appeal_state"], row["id"], row["state"], state, summary, rationale,
-        closed_reason, answered_at, now,
+        closed_reason, answered_at, decided_at,
     )  # fmt: skip
     if version is None:  # pragma: no cover - the report row lock makes this unreachable
         current = await conn.fetchval(Q["appeal_state"], row["id"])

@@ -33,15 +33,15 @@ WHERE report_id = $1 AND state IN ('awaiting_member', 'awaiting_adjudication');
 
 -- name: set_appeal_state
 -- Compare-and-set on the state: zero rows means the appeal moved first. The
--- texts are set only by the transition that supplies them (NULL keeps them).
+-- texts are set only by the transition that supplies them (NULL keeps them);
+-- $8, the decision time, is NULL while the appeal stays open.
 UPDATE appeals SET
     state = $3,
     member_summary = COALESCE($4, member_summary),
     decision_rationale = COALESCE($5, decision_rationale),
     closed_reason = COALESCE($6, closed_reason),
     answered_at = COALESCE($7::timestamptz, answered_at),
-    decided_at = CASE WHEN $3::text IN ('awaiting_member', 'awaiting_adjudication') THEN NULL
-                      ELSE $8::timestamptz END,
+    decided_at = $8::timestamptz,
     version = version + 1
 WHERE id = $1 AND state = $2
 RETURNING version;
