@@ -23,6 +23,7 @@ from refund_registry.domain.access import AccessRecord, EncodedEntry, encode
 from refund_registry.domain.checkpoint import sign_receipt
 from refund_registry.domain.wire import b64url
 from refund_registry.errors import Unavailable
+from refund_registry.storage.queries import Q
 
 log = logging.getLogger("refund_registry.accesslog")
 
@@ -50,8 +51,6 @@ async def write_in_transaction(conn: Any, record: AccessRecord) -> EncodedEntry:
     For changes that must not exist without their log entry (filing,
     retraction, appeal steps): the two commit or roll back together.
     """
-    from refund_registry.storage.queries import Q
-
     encoded = encode(record)
     await conn.execute(
         Q["insert_access_entry"], record.at, record.actor, record.role, record.action,
