@@ -712,17 +712,9 @@ async def _view(conn: Conn, appeal_id: str, role: machine.ActorRole) -> dict[str
         report_view["case_reference"] = report["case_reference"]
         report_view["evidence_digest"] = b64url(report["evidence_digest"])
     return {
-        "appeal_id": row["id"],
-        "report_id": row["report_id"],
-        "state": row["state"],
-        "grounds": row["grounds"],
+        **_appeal_summary(row),
         "statement": row["statement"],
-        "filed_at": iso(row["filed_at"]),
-        "member_response_due": iso(row["member_response_due"]),
-        "decision_due": iso(row["decision_due"]),
         "answered_at": iso(row["answered_at"]),
-        "closed_at": iso(row["decided_at"]),
-        "closed_reason": row["closed_reason"],
         "member_summary": row["member_summary"],
         "decision_rationale": row["decision_rationale"],
         "report": report_view,
