@@ -9,9 +9,12 @@ exactly as members see it.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from fractions import Fraction
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given, settings
@@ -33,6 +36,7 @@ from refund_registry.domain.scoring import (
     assess,
     band_for_score,
 )
+from tests.unit import reference_scoring as ref
 
 AS_OF = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -445,3 +449,225 @@ def test_policy_is_immutable_and_decay_table_is_monotone() -> None:
     with pytest.raises(TypeError):
         DEFAULT_POLICY.category_severity["other"] = 1.0  # type: ignore[index]
     assert ScoringPolicy() == DEFAULT_POLICY
+
+
+# --- cross-check against a naive reference ---------------------------------------
+#
+# tests/unit/reference_scoring.py computes the score from docs/scoring.md alone,
+# with exact fractions and no precomputed tables. Here the real scorer must
+# agree with it on the whole answer, over generated records, as-of times and
+# policies.
+
+ZONES = st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))])
+PPM = 1_000_000
+
+
+def as_reference(facts: ReportFacts) -> ref.Report:
+    return ref.Report(
+        member=facts.member_id,
+        category=facts.category,
+        amount_minor=facts.amount_minor,
+        currency=facts.currency,
+        confirmed_at=facts.confirmed_at,
+        status=facts.status,
+    )
+
+
+def reference_answer(
+    facts: list[ReportFacts],
+    as_of: datetime,
+    stmt: str | None = None,
+    policy: ref.Policy | None = None,
+) -> Assessment:
+    a = ref.assess([as_reference(f) for f in facts], as_of, stmt, policy)
+    return Assessment(
+        a.score,
+        a.band,  # type: ignore[arg-type]
+        tuple(Reason(code, text) for code, text in a.reasons),
+        Counts(a.active, a.platforms, a.disputed, a.latest),
+    )
+
+
+@st.composite
+def varied_reports(draw: st.DrawFn) -> ReportFacts:
+    """Reports across zones, currencies and categories, including ones no policy knows."""
+    return ReportFacts(
+        report_id=str(draw(st.integers(0, 10**9))),
+        member_id=draw(members),
+        category=draw(categories | st.just("brand_new_category")),
+        amount_minor=draw(st.sampled_from([0, 9_999, 10_000, 50_000, 200_000]) | amounts),
+        currency=draw(st.sampled_from(["CNY", "CNY", "USD", "EUR"])),
+        confirmed_at=(AS_OF - timedelta(seconds=draw(offsets))).astimezone(draw(ZONES)),
+        status=draw(ANY_STATUS),
+    )
+
+
+# A factor in ppm: round values (which make equal contributions likely) or any.
+factor_ppm = st.integers(1, 100).map(lambda k: k * 10_000) | st.integers(1, PPM)
+
+
+def both_policies(
+    severity: dict[str, int],
+    tiers: dict[str, list[tuple[int, int]]] | None = None,
+    ppms: dict[str, int] | None = None,
+    ints: dict[str, int] | None = None,
+) -> tuple[ScoringPolicy, ref.Policy]:
+    """The same policy twice, from factors in ppm: for the scorer and for the reference."""
+    tiers = tiers if tiers is not None else {"CNY": [(0, 550_000)]}
+    ppms, ints = ppms or {}, ints or {}
+    real = ScoringPolicy(
+        category_severity={c: v / PPM for c, v in severity.items()},
+        amount_tiers={c: tuple((b, f / PPM) for b, f in t) for c, t in tiers.items()},
+        **{k: v / PPM for k, v in ppms.items()},  # type: ignore[arg-type]
+        **ints,
+    )
+    naive = ref.Policy(
+        severity={c: Fraction(v, PPM) for c, v in severity.items()},
+        amount_tiers={c: [(b, Fraction(f, PPM)) for b, f in t] for c, t in tiers.items()},
+        **{k: Fraction(v, PPM) for k, v in ppms.items()},  # type: ignore[arg-type]
+        **ints,  # type: ignore[arg-type]
+    )
+    return real, naive
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> tuple[ScoringPolicy, ref.Policy]:
+    known = draw(st.lists(st.sampled_from(CATEGORIES[:-1]), unique=True))
+    severity = {c: draw(st.integers(10_000, PPM)) for c in [*known, "other"]}
+    tiers: dict[str, list[tuple[int, int]]] = {}
+    for currency in draw(st.lists(st.sampled_from(["CNY", "EUR"]), unique=True)):
+        bounds = sorted(draw(st.sets(st.integers(1, 300_000), max_size=3)))
+        factors = sorted(draw(st.lists(factor_ppm, min_size=len(bounds) + 1, max_size=4)))
+        tiers[currency] = list(zip([0, *bounds], factors, strict=False))
+    # A fine scale with a small half-saturation shows every ppm of the composite.
+    max_score = draw(st.sampled_from([10, 1000, 1000, 1_000_000]))
+    medium, high, severe = sorted(draw(st.sets(st.integers(1, max_score - 1), min_size=3)))[:3]
+    ints = {
+        "recency_half_life_days": draw(st.integers(1, 200)),
+        "corroboration_cap": draw(st.integers(1, 8)),
+        "band_medium": medium,
+        "band_high": high,
+        "band_severe": severe,
+        "max_score": max_score,
+        "max_reasons": draw(st.integers(3, 6)),
+    }
+    ppms = {
+        "unknown_currency_factor": draw(factor_ppm),
+        "high_amount_factor": draw(factor_ppm),
+        "recency_floor": draw(st.integers(100_000, PPM)),
+        "repeat_factor": draw(st.integers(0, PPM - 1)),
+        "corroboration_bonus": draw(st.integers(1, 10 * PPM)),
+        "dispute_factor": draw(st.integers(10_000, PPM - 1)),
+        "half_saturation": draw(st.integers(1, 50_000) | st.integers(1, 10 * PPM)),
+    }
+    return both_policies(severity, tiers, ppms, ints)
+
+
+FINE_SCALE = {"max_score": 1_000_000, "band_medium": 1, "band_high": 2, "band_severe": 3}
+
+
+@given(st.lists(varied_reports(), max_size=10), as_ofs, ZONES, st.none() | st.text(max_size=5))
+@settings(max_examples=120)
+def test_default_policy_agrees_with_the_naive_reference(
+    facts: list[ReportFacts], as_of: datetime, zone: timezone, stmt: str | None
+) -> None:
+    # The reference holds its own copy of the page's default weights.
+    as_of = as_of.astimezone(zone)
+    assert assess(facts, as_of, statement=stmt) == reference_answer(facts, as_of, stmt)
+
+
+@given(policies(), st.lists(varied_reports(), max_size=8), as_ofs, st.none() | st.just("Hi."))
+# The disputed severity is rounded down to a whole ppm before it is multiplied:
+# invisible on the default scale, one to four points on this one.
+@example(
+    both_policies(
+        {"other": 150_891},
+        ppms={"dispute_factor": 606_853, "half_saturation": 4_136},
+        ints=FINE_SCALE,
+    ),
+    [ReportFacts("1", "m", "other", 0, "CNY", AS_OF - 130 * DAY, "disputed")],
+    AS_OF,
+    None,
+)
+# Equal contributions follow the reason-code table, whatever the severities:
+# refund_only_abuse comes before the more severe chargeback_fraud.
+@example(
+    both_policies(
+        {"chargeback_fraud": 800_000, "refund_only_abuse": 500_000, "other": 500_000},
+        {"CNY": [(0, 500_000), (10_000, 800_000)]},
+    ),
+    [
+        ReportFacts("1", "a", "chargeback_fraud", 0, "CNY", AS_OF - 400 * DAY, "active"),
+        ReportFacts("2", "b", "refund_only_abuse", 10_000, "CNY", AS_OF - 400 * DAY, "active"),
+    ],
+    AS_OF,
+    None,
+)
+@settings(max_examples=60, deadline=None)
+def test_any_policy_agrees_with_the_naive_reference(
+    both: tuple[ScoringPolicy, ref.Policy],
+    facts: list[ReportFacts],
+    as_of: datetime,
+    stmt: str | None,
+) -> None:
+    real, naive = both
+    assert assess(facts, as_of, statement=stmt, policy=real) == reference_answer(
+        facts, as_of, stmt, naive
+    )
+
+
+def test_reference_reproduces_the_worked_examples() -> None:
+    # The reference is only a judge if it reproduces the page's own arithmetic.
+    as_of = datetime(2025, 6, 1, tzinfo=UTC)
+
+    def case(
+        member: str, category: str, cny: int, days_ago: int, status: str = "active"
+    ) -> ref.Report:
+        return ref.Report(member, category, cny * 100, "CNY", as_of - timedelta(days_ago), status)
+
+    ai = case("shop-a", "ai_forged_evidence", 300, 10)
+    damage = case("shop-a", "fabricated_damage_claim", 2_400, 120)
+    abuse = case("shop-a", "refund_only_abuse", 80, 400)
+    single = ref.assess([ai], as_of)
+    assert (single.score, single.band) == (402, "medium")
+    assert [c for c, _ in single.reasons] == [
+        "ai_forged_evidence",
+        "single_confirmed_case",
+        "recent_confirmed_case",
+    ]
+    one_platform = ref.assess([ai, damage, abuse], as_of)
+    assert (one_platform.score, one_platform.band) == (494, "medium")
+    assert [c for c, _ in one_platform.reasons] == [
+        "ai_forged_evidence",
+        "fabricated_damage_claim",
+        "recent_confirmed_case",
+        "repeated_reports_one_platform",
+    ]
+    three = ref.assess(
+        [ai, replace(damage, member="shop-b"), replace(abuse, member="shop-c", status="disputed")],
+        as_of,
+        "The vase arrived cracked; see my courier receipt.",
+    )
+    assert (three.score, three.band) == (658, "high")
+    assert [c for c, _ in three.reasons] == [
+        "corroborated_by_several_platforms",
+        "ai_forged_evidence",
+        "record_under_appeal",
+        "buyer_statement_attached",
+    ]
+    assert (three.active, three.platforms, three.disputed) == (2, 3, 1)
+    # The recency column of the page's table.
+    floor = Fraction(1, 4)
+    assert [ref.recency(d, 180, floor) * PPM for d in (10, 120, 400)] == [
+        962_224,
+        629_961,
+        250_000,
+    ]
+
+
+def test_reference_reason_texts_are_the_pages() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "scoring.md").read_text("utf-8")
+    section = page.split("## Reason codes", 1)[1].split("**Which reasons", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| (.+) \|$", section, flags=re.MULTILINE)
+    assert dict(rows) == ref.TEXT
+    assert dict(rows) == dict(REASON_TEXT)

@@ -1,4 +1,4 @@
-"""Checkpoints of the access log as C2SP signed notes, and signed receipts.
+"""The formats of the access log's checkpoints, verifier keys and receipts.
 
 A *checkpoint* (c2sp.org/tlog-checkpoint) commits the log to a tree size and
 root hash. Its body is three lines, each ending in a newline::
@@ -7,21 +7,16 @@ root hash. Its body is three lines, each ending in a newline::
     <tree size, decimal, no leading zeroes>
     <root hash, standard base64 with padding>
 
-and it is published as a *signed note* (c2sp.org/signed-note): the body, a
-blank line, then one line per signature::
-
-    — <key name> <base64(4-byte key id ‖ Ed25519 signature over the body)>
-
 The Ed25519 key id is ``SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[:4]`` and a
 verifier key is shared as ``<name>+<hex key id>+<base64(0x01 ‖ public key)>``,
 the format golang.org/x/mod/sumdb/note and other C2SP tooling read, so an
 auditor can check our checkpoints without our code.
 
-A *receipt* (SPEC §10) is the log key's Ed25519 signature over
-:data:`RECEIPT_CONTEXT` ‖ leaf hash ‖ ``logged_at`` in microseconds as an
-unsigned 64-bit big-endian integer. That message (67 bytes) can never be a
-checkpoint body: a body whose first line matched the context would need at least
-47 more bytes. So one key can safely sign both; it must sign nothing else.
+A *receipt* signs :data:`RECEIPT_CONTEXT` ‖ leaf hash ‖ ``logged_at`` in
+microseconds as an unsigned 64-bit big-endian integer. That message (67 bytes)
+can never be a checkpoint body: a body whose first line matched the context
+would need at least 47 more bytes. So one key can safely sign both; it must
+sign nothing else.
 
 Parsing is strict where the format leaves room for a second spelling of the same
 thing (non-canonical base64, leading zeroes): what verifies is exactly what was
@@ -35,35 +30,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from refund_registry.errors import RegistryError
-
-__all__ = [
-    "MAX_NOTE_BYTES",
-    "MAX_SIGNATURES",
-    "RECEIPT_CONTEXT",
-    "SIGNATURE_TYPE_ED25519",
-    "Checkpoint",
-    "CheckpointError",
-    "VerifierKey",
-    "checkpoint_body",
-    "key_id",
-    "open_note",
-    "parse_and_verify",
-    "parse_checkpoint_body",
-    "parse_verifier_key",
-    "receipt_message",
-    "sign_checkpoint",
-    "sign_note",
-    "sign_receipt",
-    "verifier_key_string",
-    "verify_receipt",
-]
 
 SIGNATURE_TYPE_ED25519 = 0x01
 """The signed-note signature type byte for Ed25519 (c2sp.org/signed-note)."""
@@ -79,8 +48,6 @@ RECEIPT_CONTEXT = b"refund-registry receipt v1\n"
 
 _HASH_SIZE = 32
 _MAX_TREE_SIZE = 1 << 64
-_SIG_PREFIX = "— "  # U+2014 EM DASH, then a space
-_SIG_PREFIX_BYTES = _SIG_PREFIX.encode("utf-8")
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")  # ASCII only: [0-9], not \d
 _HEX_KEY_ID = re.compile(r"[0-9a-fA-F]{8}")
 
@@ -121,11 +88,12 @@ class VerifierKey:
 # --------------------------------------------------------------------------- encoding helpers
 
 
-def _b64encode(data: bytes) -> str:
+def b64encode(data: bytes) -> str:
+    """Standard, padded base64 as text: the one spelling every format here uses."""
     return base64.b64encode(data).decode("ascii")
 
 
-def _b64decode_strict(text: str, what: str) -> bytes:
+def b64decode_strict(text: str, what: str) -> bytes:
     """Standard, padded base64, in its one canonical spelling only.
 
     Python (like Go) otherwise accepts non-zero unused bits in the last
@@ -136,16 +104,18 @@ def _b64decode_strict(text: str, what: str) -> bytes:
         data = base64.b64decode(text.encode("ascii"), validate=True)
     except ValueError as exc:  # binascii.Error and UnicodeEncodeError are ValueErrors
         raise CheckpointError(f"{what} is not valid base64") from exc
-    if _b64encode(data) != text:
+    if b64encode(data) != text:
         raise CheckpointError(f"{what} is not canonical base64")
     return data
 
 
-def _has_control(text: str) -> bool:
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character other than newline (refused in notes)."""
     return any(ord(c) < 0x20 and c != "\n" for c in text)
 
 
-def _check_name(name: str) -> str:
+def check_name(name: str) -> str:
+    """``name`` if it is a valid signed-note key name; :class:`CheckpointError` otherwise."""
     # c2sp.org/signed-note: non-empty, no Unicode spaces, no "+". Control
     # characters are excluded by the note rules anyway; surrogates cannot be UTF-8.
     if (
@@ -171,7 +141,7 @@ def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
     It names the key in signature lines; it is an identifier, not a security
     check (the verifier must already hold the full key).
     """
-    _check_name(name)
+    check_name(name)
     material = (
         name.encode("utf-8") + b"\n" + bytes([SIGNATURE_TYPE_ED25519]) + _raw_public_key(public_key)
     )
@@ -181,7 +151,7 @@ def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
 def verifier_key_string(name: str, public_key: Ed25519PublicKey) -> str:
     """The shareable verifier key ``<name>+<hex key id>+<base64(0x01 ‖ public key)>``."""
     kid = key_id(name, public_key)
-    encoded = _b64encode(bytes([SIGNATURE_TYPE_ED25519]) + _raw_public_key(public_key))
+    encoded = b64encode(bytes([SIGNATURE_TYPE_ED25519]) + _raw_public_key(public_key))
     return f"{name}+{kid.hex()}+{encoded}"
 
 
@@ -195,10 +165,10 @@ def parse_verifier_key(text: str) -> VerifierKey:
     if len(parts) != 3:
         raise CheckpointError("a verifier key has the form name+keyid+key")
     name, hex_id, encoded = parts
-    _check_name(name)
+    check_name(name)
     if not _HEX_KEY_ID.fullmatch(hex_id):
         raise CheckpointError("the verifier key id must be 8 hexadecimal digits")
-    raw = _b64decode_strict(encoded, "verifier key")
+    raw = b64decode_strict(encoded, "verifier key")
     if len(raw) != 33 or raw[0] != SIGNATURE_TYPE_ED25519:
         raise CheckpointError("the verifier key is not an Ed25519 (type 0x01) key")
     try:
@@ -211,90 +181,6 @@ def parse_verifier_key(text: str) -> VerifierKey:
     return VerifierKey(name, kid, public_key)
 
 
-# --------------------------------------------------------------------------- signed notes
-
-
-def sign_note(text: str, name: str, private_key: Ed25519PrivateKey) -> str:
-    """Sign ``text`` as a C2SP signed note with one Ed25519 signature line.
-
-    Preconditions (c2sp.org/signed-note): ``text`` is non-empty, ends in a
-    newline and holds no control character other than newline; ``name`` is a
-    valid key name. The signature covers the UTF-8 text including its final
-    newline, not the blank line after it.
-    """
-    _check_name(name)
-    if not isinstance(text, str) or not text.endswith("\n") or _has_control(text):
-        raise CheckpointError("note text must end in a newline and hold no control characters")
-    try:
-        message = text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise CheckpointError("note text is not valid Unicode") from exc
-    signature = private_key.sign(message)
-    kid = key_id(name, private_key.public_key())
-    return f"{text}\n{_SIG_PREFIX}{name} {_b64encode(kid + signature)}\n"
-
-
-def open_note(note: str | bytes, verifier: VerifierKey) -> str:
-    """Check a signed note against one trusted key and return its text.
-
-    Follows c2sp.org/signed-note: the text ends at the *last* blank line;
-    every signature line must be well formed; lines from other keys (another
-    name or key id) are ignored; every line from the trusted key must verify;
-    and at least one must. Raises :class:`CheckpointError` otherwise. ``bytes``
-    must be UTF-8; a ``str`` is encoded as UTF-8 before checking, since the
-    signature covers bytes.
-    """
-    if isinstance(note, str):
-        try:
-            data = note.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise CheckpointError("the note is not valid Unicode") from exc
-    else:
-        data = bytes(note)
-    if len(data) > MAX_NOTE_BYTES:
-        raise CheckpointError("the note is too large")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CheckpointError("the note is not valid UTF-8") from exc
-    # UTF-8 continuation bytes are all >= 0x80, so a byte-wise scan is exact.
-    if any(b < 0x20 and b != 0x0A for b in data):
-        raise CheckpointError("the note holds a control character")
-
-    split = data.rfind(b"\n\n")
-    if split < 0:
-        raise CheckpointError("no blank line separates the note text from its signatures")
-    text, block = data[: split + 1], data[split + 2 :]
-    if not block or not block.endswith(b"\n"):
-        raise CheckpointError("the note has no signature lines, or they do not end in a newline")
-    lines = block[:-1].split(b"\n")
-    if len(lines) > MAX_SIGNATURES:
-        raise CheckpointError("the note has too many signatures")
-
-    verified = False
-    for line in lines:
-        if not line.startswith(_SIG_PREFIX_BYTES):
-            raise CheckpointError("a signature line does not start with an em dash and a space")
-        name, sep, encoded = line[len(_SIG_PREFIX_BYTES) :].decode("utf-8").partition(" ")
-        if not sep or not encoded:
-            raise CheckpointError("a signature line lacks a key name or a signature")
-        _check_name(name)
-        blob = _b64decode_strict(encoded, "a signature")
-        if len(blob) < 5:
-            raise CheckpointError("a signature is too short to hold a key id")
-        if name != verifier.name or blob[:4] != verifier.key_id:
-            continue  # another key's signature: the spec says to ignore it
-        try:
-            verifier.public_key.verify(blob[4:], text)
-        except InvalidSignature as exc:
-            # A bad signature from the trusted key rejects the whole note.
-            raise CheckpointError(f"the signature by {name} does not verify") from exc
-        verified = True
-    if not verified:
-        raise CheckpointError(f"the note carries no signature by {verifier.name}")
-    return text.decode("utf-8")
-
-
 # --------------------------------------------------------------------------- checkpoints
 
 
@@ -304,13 +190,13 @@ def checkpoint_body(origin: str, size: int, root: bytes) -> str:
     Preconditions: ``origin`` is a non-empty single line without control
     characters, ``0 ≤ size < 2^64``, ``root`` is the 32-byte RFC 9162 root hash.
     """
-    if not isinstance(origin, str) or not origin or "\n" in origin or _has_control(origin):
+    if not isinstance(origin, str) or not origin or "\n" in origin or has_control(origin):
         raise CheckpointError("the origin must be a non-empty line without control characters")
     if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size < _MAX_TREE_SIZE:
         raise CheckpointError("the tree size must be an integer in [0, 2^64)")
     if not isinstance(root, bytes) or len(root) != _HASH_SIZE:
         raise CheckpointError("the root hash must be 32 bytes")
-    return f"{origin}\n{size}\n{_b64encode(root)}\n"
+    return f"{origin}\n{size}\n{b64encode(root)}\n"
 
 
 def parse_checkpoint_body(text: str) -> Checkpoint:
@@ -328,48 +214,12 @@ def parse_checkpoint_body(text: str) -> Checkpoint:
     size = int(size_line)
     if size >= _MAX_TREE_SIZE:
         raise CheckpointError("the tree size does not fit in 64 bits")
-    root = _b64decode_strict(root_line, "the root hash")
+    root = b64decode_strict(root_line, "the root hash")
     if len(root) != _HASH_SIZE:
         raise CheckpointError("the root hash is not 32 bytes")
     if any(not line for line in extensions):
         raise CheckpointError("checkpoint extension lines must be non-empty")
     return Checkpoint(origin, size, root, tuple(extensions))
-
-
-def sign_checkpoint(
-    origin: str, size: int, root: bytes, name: str, private_key: Ed25519PrivateKey
-) -> str:
-    """The signed-note checkpoint for (``origin``, ``size``, ``root``), signed as ``name``.
-
-    c2sp.org/tlog-checkpoint asks that ``name`` match ``origin``; they are
-    separate arguments only so that a key can be rotated under a new name.
-    The caller must never sign a checkpoint inconsistent with one it signed
-    before (the sequencer's frontier guarantees that).
-    """
-    return sign_note(checkpoint_body(origin, size, root), name, private_key)
-
-
-def parse_and_verify(
-    note_text: str | bytes,
-    verifier_key: str | VerifierKey,
-    *,
-    origin: str | None = None,
-) -> Checkpoint:
-    """Verify a signed checkpoint against a trusted verifier key and return its tree head.
-
-    ``verifier_key`` is a verifier key string or a parsed :class:`VerifierKey`.
-    When ``origin`` is given, the checkpoint must name that log. Raises
-    :class:`CheckpointError` for any bad format, unknown or bad signature.
-    """
-    verifier = (
-        verifier_key if isinstance(verifier_key, VerifierKey) else parse_verifier_key(verifier_key)
-    )
-    checkpoint = parse_checkpoint_body(open_note(note_text, verifier))
-    if origin is not None and checkpoint.origin != origin:
-        raise CheckpointError(
-            f"the checkpoint is for log {checkpoint.origin!r}, expected {origin!r}"
-        )
-    return checkpoint
 
 
 # --------------------------------------------------------------------------- receipts
@@ -390,32 +240,3 @@ def receipt_message(leaf_hash: bytes, logged_at_micros: int) -> bytes:
     ):
         raise CheckpointError("a receipt's time must be microseconds in [0, 2^64)")
     return RECEIPT_CONTEXT + leaf_hash + logged_at_micros.to_bytes(8, "big")
-
-
-def sign_receipt(leaf_hash: bytes, logged_at_micros: int, private_key: Ed25519PrivateKey) -> bytes:
-    """The 64-byte Ed25519 signature of a receipt for one logged entry."""
-    return private_key.sign(receipt_message(leaf_hash, logged_at_micros))
-
-
-def verify_receipt(
-    leaf_hash: bytes,
-    logged_at_micros: int,
-    signature: bytes,
-    public_key: Ed25519PublicKey,
-) -> bool:
-    """Whether ``signature`` is the log key's receipt for this leaf hash and time.
-
-    Every field of a receipt comes from the party being checked, so any
-    malformed field is a failed verification (``False``), never an exception.
-    """
-    try:
-        message = receipt_message(leaf_hash, logged_at_micros)
-    except CheckpointError:
-        return False
-    if not isinstance(signature, bytes) or len(signature) != 64:
-        return False
-    try:
-        public_key.verify(signature, message)
-    except InvalidSignature:
-        return False
-    return True

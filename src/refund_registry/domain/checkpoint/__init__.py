@@ -1,0 +1,52 @@
+"""Checkpoints of the access log as C2SP signed notes, and signed receipts.
+
+``format`` holds the checkpoint body, key id, verifier key and receipt message
+formats and their strict parsers; ``signing`` signs and verifies notes,
+checkpoints and receipts.
+"""
+
+from refund_registry.domain.checkpoint.format import (
+    MAX_NOTE_BYTES,
+    MAX_SIGNATURES,
+    RECEIPT_CONTEXT,
+    SIGNATURE_TYPE_ED25519,
+    Checkpoint,
+    CheckpointError,
+    VerifierKey,
+    checkpoint_body,
+    key_id,
+    parse_checkpoint_body,
+    parse_verifier_key,
+    receipt_message,
+    verifier_key_string,
+)
+from refund_registry.domain.checkpoint.signing import (
+    open_note,
+    parse_and_verify,
+    sign_checkpoint,
+    sign_note,
+    sign_receipt,
+    verify_receipt,
+)
+
+__all__ = [
+    "MAX_NOTE_BYTES",
+    "MAX_SIGNATURES",
+    "RECEIPT_CONTEXT",
+    "SIGNATURE_TYPE_ED25519",
+    "Checkpoint",
+    "CheckpointError",
+    "VerifierKey",
+    "checkpoint_body",
+    "key_id",
+    "open_note",
+    "parse_and_verify",
+    "parse_checkpoint_body",
+    "parse_verifier_key",
+    "receipt_message",
+    "sign_checkpoint",
+    "sign_note",
+    "sign_receipt",
+    "verifier_key_string",
+    "verify_receipt",
+]
