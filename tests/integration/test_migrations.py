@@ -1,21 +1,26 @@
-"""Migrations apply to a fresh database, are recorded, and refuse edits."""
+"""Migrations apply to a fresh database, are recorded, and refuse edits and absence."""
 
 from __future__ import annotations
 
 import secrets
-import shutil
 from pathlib import Path
+from typing import Protocol
 
 import asyncpg
 import pytest
 
-from refund_registry.embedded import Endpoints
 from refund_registry.storage import migrate
 from refund_registry.storage.queries import Q
 from tests.conftest import database_url
 
 
-async def _fresh_db(servers: Endpoints) -> str:
+class Servers(Protocol):
+    """What the session's ``servers`` fixture provides (real, embedded servers)."""
+
+    database_url: str
+
+
+async def _fresh_db(servers: Servers) -> str:
     name = f"m_{secrets.token_hex(5)}"
     conn = await asyncpg.connect(database_url(servers.database_url, "postgres"))
     await conn.execute(f"CREATE DATABASE {name}")
@@ -23,7 +28,7 @@ async def _fresh_db(servers: Endpoints) -> str:
     return database_url(servers.database_url, name)
 
 
-async def test_all_migrations_apply_to_a_fresh_database_once(servers: Endpoints) -> None:
+async def test_all_migrations_apply_to_a_fresh_database_once(servers: Servers) -> None:
     url = await _fresh_db(servers)
     files = migrate.discover()
     applied = await migrate.apply(url)
@@ -35,10 +40,13 @@ async def test_all_migrations_apply_to_a_fresh_database_once(servers: Endpoints)
     assert [(r["version"], r["checksum"]) for r in rows] == [(m.version, m.checksum) for m in files]
 
 
-async def test_an_edited_applied_migration_is_refused(servers: Endpoints, tmp_path: Path) -> None:
+async def test_an_edited_applied_migration_is_refused(servers: Servers, tmp_path: Path) -> None:
     url = await _fresh_db(servers)
-    schema = tmp_path / "schema"
-    shutil.copytree(migrate.SCHEMA_DIR, schema)
+    schema = tmp_path / "migrations"
+    schema.mkdir()
+    for entry in migrate.MIGRATIONS.iterdir():
+        if entry.name.endswith(".sql"):
+            (schema / entry.name).write_text(entry.read_text(encoding="utf-8"))
     await migrate.apply(url, schema)
     first = sorted(schema.glob("0001_*.sql"))[0]
     first.write_text(first.read_text() + "\n-- an innocent-looking edit\n")
@@ -51,6 +59,39 @@ async def test_a_gap_in_migration_numbers_is_refused(tmp_path: Path) -> None:
     (tmp_path / "0003_c.sql").write_text("SELECT 1;")
     with pytest.raises(migrate.MigrationError, match="0002"):
         migrate.discover(tmp_path)
+
+
+def test_the_migrations_ship_inside_the_package() -> None:
+    # Read as package resources, not from the source checkout, so that a wheel
+    # installed without -e finds them (tests/integration/test_wheel_install.py).
+    assert Path(str(migrate.MIGRATIONS)).parts[-3:] == ("refund_registry", "storage", "migrations")
+    found = migrate.discover()
+    assert [m.version for m in found] == list(range(1, len(found) + 1))
+    assert found[0].name == "foundation"
+
+
+@pytest.mark.parametrize("layout", ["empty", "missing", "no_numbered_files"])
+def test_an_empty_migration_set_is_refused_with_a_clear_message(
+    tmp_path: Path, layout: str
+) -> None:
+    source = tmp_path / "migrations"
+    if layout != "missing":
+        source.mkdir()
+    if layout == "no_numbered_files":
+        (source / "README.txt").write_text("not a migration")
+        (source / "notes.sql").write_text("SELECT 1;")
+    with pytest.raises(migrate.MigrationError, match=r"no migration files .* incomplete"):
+        migrate.discover(source)
+
+
+async def test_an_empty_migration_set_fails_before_touching_the_database(
+    tmp_path: Path,
+) -> None:
+    # No server listens at this address: a connection attempt would raise an
+    # OSError, so the MigrationError shows that nothing was attempted.
+    unreachable = f"postgresql://nobody@/nowhere?host={tmp_path}"
+    with pytest.raises(migrate.MigrationError, match="no migration files"):
+        await migrate.apply(unreachable, tmp_path)
 
 
 async def test_every_named_query_prepares_against_the_schema(db_url: str) -> None:

@@ -1,9 +1,14 @@
-"""Forward-only migrations from the numbered ``.sql`` files in ``schema/``.
+"""Forward-only migrations from the numbered ``.sql`` files shipped in this package.
 
-Each file is applied once, in its own transaction, under a PostgreSQL advisory
-lock (so two processes starting together do not race), and recorded with the
-SHA-256 of its text. A file that was edited after it was applied is refused:
-the database would no longer match what the repository says it is.
+The files live in ``refund_registry/storage/migrations/`` and are read as
+package resources, so an installed wheel finds them as well as a source
+checkout does. Each file is applied once, in its own transaction, under a
+PostgreSQL advisory lock (so two processes starting together do not race), and
+recorded with the SHA-256 of its text. A file that was edited after it was
+applied is refused: the database would no longer match what the package says
+it is. An empty migration set is refused too: it means the package was built
+without its data files, and starting on an unmigrated database would only fail
+later and less clearly.
 """
 
 from __future__ import annotations
@@ -12,20 +17,20 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import asyncpg
 
 log = logging.getLogger("refund_registry.migrate")
 
-# Package layout: src/refund_registry/storage/migrate.py → <root>/schema
-SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schema"
+MIGRATIONS: Traversable = files("refund_registry.storage") / "migrations"
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 0x5252_4D49  # "RRMI": the migration advisory lock
 
 
 class MigrationError(RuntimeError):
-    """The database and the migration files disagree; start-up must stop."""
+    """The database and the migration files disagree, or there are no files; start-up must stop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +44,28 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def discover(directory: Path = SCHEMA_DIR) -> list[Migration]:
-    """The migration files in order; a gap or a duplicate number is an error."""
+def discover(source: Traversable = MIGRATIONS) -> list[Migration]:
+    """The migration files of ``source`` in order.
+
+    ``source`` is a package resource folder or any path. A gap or a duplicate
+    number is an error, and so is finding no migration at all.
+    """
+    entries = (
+        sorted((e for e in source.iterdir() if e.is_file()), key=lambda e: e.name)
+        if source.is_dir()
+        else []
+    )
     migrations: list[Migration] = []
-    for path in sorted(directory.glob("*.sql")):
-        match = _FILE.match(path.name)
+    for entry in entries:
+        match = _FILE.match(entry.name)
         if match is None:
             continue
-        migrations.append(Migration(int(match[1]), match[2], path.read_text()))
+        migrations.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    if not migrations:
+        raise MigrationError(
+            f"no migration files (NNNN_name.sql) found in {source}; the installed package "
+            "is incomplete (built without its migrations?), so the schema cannot be created"
+        )
     for expected, migration in enumerate(migrations, start=1):
         if migration.version != expected:
             raise MigrationError(
@@ -56,9 +75,13 @@ def discover(directory: Path = SCHEMA_DIR) -> list[Migration]:
     return migrations
 
 
-async def apply(dsn: str, directory: Path = SCHEMA_DIR) -> list[str]:
-    """Apply pending migrations; return the names of those applied now."""
-    migrations = discover(directory)
+async def apply(dsn: str, source: Traversable = MIGRATIONS) -> list[str]:
+    """Apply pending migrations; return the names of those applied now.
+
+    The files are read before connecting, so a missing migration set fails
+    without touching the database.
+    """
+    migrations = discover(source)
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
