@@ -31,11 +31,11 @@ import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from refund_registry.cli.embedded import EmbeddedServers
 from refund_registry.client import pseudonyms
 from refund_registry.client.signing import Signer
 from refund_registry.config import Settings
 from refund_registry.domain import identity, oprf
-from refund_registry.embedded import EmbeddedServers
 from refund_registry.keyservice.app import create_keyservice_app
 from refund_registry.keyservice.service import KeyService
 from refund_registry.runtime import Runtime

@@ -117,8 +117,8 @@ async def _prepare_database(base_url: str, name: str) -> str:
     finally:
         await admin.close()
     url = _database_url(base_url, name)
-    # This checkout's schema/, also when the service code comes from a copy (--src).
-    await migrate.apply(url, REPO / "schema")
+    # This checkout's migrations, also when the service code comes from a copy (--src).
+    await migrate.apply(url, REPO / "src/refund_registry/storage/migrations")
     return url
 
 
@@ -146,7 +146,7 @@ async def _register_member(database_url: str) -> object:
 @contextlib.contextmanager
 def backing_servers() -> Iterator[Backing]:
     """Embedded PostgreSQL + Valkey in a temporary folder, a migrated database, a member."""
-    from refund_registry.embedded import EmbeddedServers
+    from refund_registry.cli.embedded import EmbeddedServers
 
     root = Path(tempfile.mkdtemp(prefix="rr-bench-", dir="/tmp"))
     servers = EmbeddedServers(root)

@@ -26,9 +26,9 @@ import redis.asyncio as aioredis
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from refund_registry.cli.embedded import EmbeddedServers, Endpoints
 from refund_registry.client.signing import Signer
 from refund_registry.config import Settings
-from refund_registry.embedded import EmbeddedServers, Endpoints
 from refund_registry.http.app import create_app
 from refund_registry.runtime import Runtime
 from refund_registry.services import principals

@@ -1,3 +1,3 @@
-from refund_registry.cli import main
+from refund_registry.cli.main import main
 
 main()

@@ -15,13 +15,13 @@ import asyncpg
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from refund_registry import keyfiles
 from refund_registry.config import Settings
-from refund_registry.domain.reports import Keyring
+from refund_registry.domain.keyring import Keyring
 from refund_registry.services.appeals import AppealService
 from refund_registry.services.authn import Authenticator, KeyCache
 from refund_registry.services.ledger import Ledger
 from refund_registry.services.risk import RiskService
+from refund_registry.storage import keyfiles
 from refund_registry.storage import principals as principal_store
 from refund_registry.storage.accesslog import AccessLog
 from refund_registry.storage.cache import RedisBatcher, RedisBreaker, ReplayGuard, create_redis

@@ -11,7 +11,8 @@ import pytest
 
 from refund_registry.client.signing import Signer
 from refund_registry.runtime import Runtime
-from refund_registry.services.appeals import AppealService, close_for_retraction
+from refund_registry.services.appeal_closing import close_for_retraction
+from refund_registry.services.appeals import AppealService
 from refund_registry.storage.queries import Q
 from tests.conftest import Api, MakePrincipal, assert_problem
 from tests.factories import pseudonym, report_body

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from litestar import Litestar
 
-from refund_registry import audit_verify
+from refund_registry.client import verify as audit_verify
 from refund_registry.client.signing import Signer
 from refund_registry.config import Settings
 from refund_registry.domain import access, merkle

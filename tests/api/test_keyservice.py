@@ -36,7 +36,7 @@ from refund_registry.http.app import create_app
 from refund_registry.keyservice.app import create_keyservice_app, load_key
 from refund_registry.keyservice.service import KeyService
 from refund_registry.runtime import Runtime
-from refund_registry.storage.queries import Q
+from refund_registry.storage import keyservice as usage_counts
 from refund_registry.storage.ratelimit import DAY, Limits
 from tests.conftest import Api, MakePrincipal, assert_problem
 
@@ -123,8 +123,8 @@ def member_sdk(ks_app: Litestar) -> Iterator[Any]:
 
 async def usage_of(runtime: Runtime, member: Signer) -> tuple[int, int] | None:
     today = dt.datetime.now(dt.UTC).date()
-    row = await runtime.pool.fetchrow(Q["get_keyservice_usage"], member.principal_id, today)
-    return None if row is None else (row["requests"], row["evaluations"])
+    row = await usage_counts.usage_of(runtime.pool, member_id=member.principal_id, day=today)
+    return None if row is None else (row.requests, row.evaluations)
 
 
 def blinded_body(count: int) -> dict[str, list[str]]:
@@ -552,13 +552,14 @@ def test_unreachable_registry_is_retried_for_idempotent_calls_only() -> None:
 async def test_usage_counts_only_grow(runtime: Runtime, make_principal: MakePrincipal) -> None:
     """The application role can add to a member's count but never lower or delete it."""
     member = await make_principal()
-    today = dt.datetime.now(dt.UTC).date()
     now = dt.datetime.now(dt.UTC)
-    await runtime.pool.execute(Q["count_keyservice_usage"], member.principal_id, today, 7, now)
-    row = await runtime.pool.fetchrow(
-        Q["count_keyservice_usage"], member.principal_id, today, 3, now
+    await usage_counts.count_usage(
+        runtime.pool, member_id=member.principal_id, at=now, evaluations=7
     )
-    assert (row["requests"], row["evaluations"]) == (2, 10)
+    row = await usage_counts.count_usage(
+        runtime.pool, member_id=member.principal_id, at=now, evaluations=3
+    )
+    assert row == (2, 10)
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await runtime.pool.execute(
             "UPDATE keyservice_usage SET evaluations = 0 WHERE member_id = $1",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import msgspec
 
+from refund_registry.cli.embedded import EmbeddedServers
 from refund_registry.config import Settings
-from refund_registry.embedded import EmbeddedServers
 from refund_registry.runtime import Runtime
 from tests.conftest import Api, MakePrincipal, asgi_client
 from tests.factories import pseudonym, report_body

@@ -1,4 +1,4 @@
-"""The member SDK imports nothing a member does not need.
+"""The client package (member SDK, auditor's verifier) imports nothing its users do not need.
 
 Run in a fresh interpreter, because this test process has long since imported
 the whole server; ``sys.modules`` there tells exactly what importing the SDK
@@ -23,15 +23,14 @@ FORBIDDEN = (
     "refund_registry.runtime",
     "refund_registry.keyservice",
     "refund_registry.config",
-    "refund_registry.embedded",
     "refund_registry.cli",
-    "refund_registry.keyfiles",
 )
 
 PROBE = """
 import json, sys
 import refund_registry.client
 from refund_registry.client import RegistryClient, normalise
+from refund_registry.client.verify import averify, main
 print(json.dumps(sorted(sys.modules)))
 """
 
@@ -44,7 +43,7 @@ def _loaded() -> list[str]:
     return modules
 
 
-def test_the_client_package_imports_no_server_module() -> None:
+def test_the_sdk_and_the_verifier_import_no_server_module() -> None:
     modules = _loaded()
     # A prefix test would be wrong: "refund_registry.cli" is a prefix of
     # "refund_registry.client". Match whole dotted components.
@@ -52,6 +51,9 @@ def test_the_client_package_imports_no_server_module() -> None:
         m for m in modules if any(m == bad or m.startswith(bad + ".") for bad in FORBIDDEN)
     ]
     assert offending == []
-    # The probe really imported the SDK, so the empty list above means something.
+    # The probe really imported the SDK and the verifier, so the empty list
+    # above means something.
     assert "refund_registry.client.sdk" in modules
+    assert "refund_registry.client.verify" in modules
+    assert "refund_registry.client.auditlog" in modules
     assert "httpx" in modules

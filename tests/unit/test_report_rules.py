@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from refund_registry.domain import reports as rules
+from refund_registry.domain.keyring import Keyring
 from refund_registry.domain.scoring import STATUSES
 from refund_registry.errors import Conflict, InvalidInput
 
@@ -104,8 +105,8 @@ def test_a_valid_report_has_no_violations() -> None:
 @given(st.binary(min_size=64, max_size=64), st.integers(min_value=1, max_value=4))
 def test_rewrap_equals_keying_with_the_longer_chain(pseudonym: bytes, old_len: int) -> None:
     keys = tuple(secrets.token_bytes(32) for _ in range(5))
-    old = rules.Keyring(keys[:old_len])
-    new = rules.Keyring(keys)
+    old = Keyring(keys[:old_len])
+    new = Keyring(keys)
     assert new.rewrap(old.subject_key(pseudonym), old.version) == new.subject_key(pseudonym)
 
 

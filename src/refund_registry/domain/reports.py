@@ -8,7 +8,6 @@ one answer; ``retention_until`` applies the retention policy.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -206,42 +205,6 @@ def request_hash(report: ReportInput) -> bytes:
         ",".join(p for p in PROOF_PARTS if report.standard_of_proof.get(p) is True),
     ]
     return hashlib.sha256("\x1f".join(parts).encode()).digest()
-
-
-# -- subject keys --------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Keyring:
-    """The registry's HMAC keys, oldest first; the last one is current.
-
-    A subject key is ``HMAC(k_n, … HMAC(k_2, HMAC(k_1, pseudonym)))``. Rotating
-    to a new key re-wraps every stored subject key with it (``HMAC(k_new,
-    stored)``), which needs no pseudonym, so no record can be lost; a thief then
-    needs every key of the chain to test guesses.
-    """
-
-    keys: tuple[bytes, ...]
-
-    def __post_init__(self) -> None:
-        if not self.keys or any(len(k) != 32 for k in self.keys):
-            raise ValueError("a keyring holds one or more 32-byte keys")
-
-    @property
-    def version(self) -> int:
-        return len(self.keys)
-
-    def subject_key(self, pseudonym: bytes) -> bytes:
-        value = pseudonym
-        for key in self.keys:
-            value = hmac.digest(key, value, "sha256")
-        return value
-
-    def rewrap(self, stored: bytes, from_version: int) -> bytes:
-        value = stored
-        for key in self.keys[from_version:]:
-            value = hmac.digest(key, value, "sha256")
-        return value
 
 
 # -- retention -----------------------------------------------------------------

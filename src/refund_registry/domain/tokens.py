@@ -27,7 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, utils
 
-from refund_registry.domain.keys import PublicKey
+from refund_registry.domain.keyring import PublicKey
 from refund_registry.domain.wire import b64url, b64url_decode
 from refund_registry.errors import AuthenticationFailed
 

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Request, Response
 from msgspec import Meta, Struct
 
-from refund_registry.domain.keys import ROLES
+from refund_registry.domain.keyring import ROLES
 from refund_registry.runtime import Runtime
 from refund_registry.services.authn import Caller
 

@@ -18,7 +18,7 @@ import msgspec
 from litestar import Litestar, Request, get, post
 from litestar.openapi import OpenAPIConfig
 
-from refund_registry import keyfiles, serving
+from refund_registry.cli import serving
 from refund_registry.config import ConfigError, Settings
 from refund_registry.domain import oprf
 from refund_registry.http import problems
@@ -27,6 +27,7 @@ from refund_registry.http.common import MEMBER, authenticate, json_response
 from refund_registry.keyservice import MAX_BODY_BYTES
 from refund_registry.keyservice.service import NAMESPACE, KeyService
 from refund_registry.runtime import Runtime
+from refund_registry.storage import keyfiles
 from refund_registry.storage.ratelimit import Limits, RateLimiter
 
 log = logging.getLogger("refund_registry.keyservice")

@@ -27,8 +27,7 @@ from typing import Final
 import asyncpg
 
 from refund_registry.domain import oprf
-from refund_registry.storage.db import translated
-from refund_registry.storage.queries import Q
+from refund_registry.storage import keyservice as usage_counts
 from refund_registry.storage.ratelimit import RateLimiter, Usage
 
 NAMESPACE: Final = "rr:rl:keyservice"
@@ -87,8 +86,7 @@ class KeyService:
         usage = await self.limiter.acquire(member_id, len(blinded))
         evaluated, proof = oprf.evaluate_batch(self._key, blinded)
         at = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
-        async with translated():
-            await self.pool.execute(
-                Q["count_keyservice_usage"], member_id, at.date(), len(blinded), at
-            )
+        await usage_counts.count_usage(
+            self.pool, member_id=member_id, at=at, evaluations=len(blinded)
+        )
         return Evaluation(evaluated=evaluated, proof=proof, usage=usage)

@@ -17,7 +17,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from refund_registry.domain import tokens
-from refund_registry.domain.keys import PublicKey
+from refund_registry.domain.keyring import PublicKey
 from refund_registry.domain.reports import MAX_IDENTIFIERS
 from refund_registry.errors import Forbidden
 from refund_registry.storage.cache import ReplayGuard

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from refund_registry.domain.keys import ROLES, parse_public_key
+from refund_registry.domain.keyring import ROLES, parse_public_key
 from refund_registry.errors import InvalidInput, NotFound
 from refund_registry.storage import principals as store
 

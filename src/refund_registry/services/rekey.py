@@ -1,6 +1,6 @@
 """Rotating the registry key without losing a record.
 
-A subject key is ``HMAC(k_n, … HMAC(k_1, pseudonym))`` (``domain.reports.Keyring``),
+A subject key is ``HMAC(k_n, … HMAC(k_1, pseudonym))`` (``domain.keyring.Keyring``),
 so rotating to a new key re-wraps every stored subject key with
 ``HMAC(k_new, stored)``: no pseudonym is needed and no record can be lost.
 
@@ -16,30 +16,13 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from refund_registry.domain.reports import Keyring
-from refund_registry.keyfiles import load_keyring_keys
-
-# Every place a subject key is stored: (table, column, is_array).
-_PLACES = (
-    ("subject_aggregates", "subject_key", False),
-    ("access_subjects", "subject_key", False),
-    ("reports", "subject_keys", True),
-    ("appeals", "subject_keys", True),
-)
-
-
-def _write_keyring(path: Path, keys: tuple[bytes, ...]) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write("".join(k.hex() + "\n" for k in keys))
-        fh.flush()
-        os.fsync(fh.fileno())
+from refund_registry.domain.keyring import Keyring
+from refund_registry.storage import subject_keys
+from refund_registry.storage.keyfiles import load_keyring_keys, write_keyring
 
 
 @dataclass(frozen=True)
@@ -60,7 +43,7 @@ def begin(key_file: Path, *, new_key: bytes | None = None) -> Rotation:
     old_keys = load_keyring_keys(key_file, generate=False)
     old = Keyring(old_keys)
     new = Keyring((*old_keys, new_key or secrets.token_bytes(32)))
-    _write_keyring(pending, new.keys)
+    write_keyring(pending, new.keys)
     return Rotation(key_file, pending, old, new)
 
 
@@ -78,51 +61,21 @@ async def rewrap(dsn: str, rotation: Rotation) -> dict[str, Any]:
     ``dsn`` is the owner's URL (the one migrations use). Returns counts per table.
     """
     old, new = rotation.old, rotation.new
-    conn = await asyncpg.connect(dsn)
+    conn = await subject_keys.connect(dsn)
     try:
         async with conn.transaction():
-            # Nobody writes subject keys while they are being re-wrapped.
-            await conn.execute(
-                "LOCK TABLE subject_aggregates, access_subjects, reports, appeals IN EXCLUSIVE MODE"
-            )
-            versions = await conn.fetch("SELECT DISTINCT key_version FROM reports")
-            if any(row["key_version"] != old.version for row in versions):
+            await subject_keys.lock_tables(conn)
+            versions = await subject_keys.report_key_versions(conn)
+            if any(version != old.version for version in versions):
                 raise RuntimeError(
-                    f"reports are keyed with versions {[r['key_version'] for r in versions]}, "
+                    f"reports are keyed with versions {versions}, "
                     f"the keyring file holds {old.version} keys"
                 )
-            stored = await conn.fetch(
-                "SELECT subject_key AS k FROM subject_aggregates UNION "
-                "SELECT subject_key FROM access_subjects UNION "
-                "SELECT unnest(subject_keys) FROM reports UNION "
-                "SELECT unnest(subject_keys) FROM appeals"
+            stored = await subject_keys.stored_keys(conn)
+            done = await subject_keys.rewrap(
+                conn, stored, [new.rewrap(k, old.version) for k in stored]
             )
-            await conn.execute(
-                "CREATE TEMP TABLE rekey_map (old bytea PRIMARY KEY, new bytea NOT NULL) "
-                "ON COMMIT DROP"
-            )
-            await conn.copy_records_to_table(
-                "rekey_map",
-                records=[(bytes(r["k"]), new.rewrap(bytes(r["k"]), old.version)) for r in stored],
-            )
-            counts: dict[str, Any] = {"subject_keys": len(stored)}
-            for table, column, is_array in _PLACES:
-                if is_array:
-                    sql = (
-                        f"UPDATE {table} t SET {column} = ARRAY("  # noqa: S608 - fixed names
-                        f"SELECT m.new FROM unnest(t.{column}) WITH ORDINALITY AS u(k, i) "
-                        f"JOIN rekey_map m ON m.old = u.k ORDER BY u.i) "
-                        f"WHERE cardinality(t.{column}) > 0"
-                    )
-                else:
-                    sql = (
-                        f"UPDATE {table} t SET {column} = m.new "  # noqa: S608 - fixed names
-                        f"FROM rekey_map m WHERE t.{column} = m.old"
-                    )
-                status = await conn.execute(sql)
-                counts[table] = int(status.rsplit(" ", 1)[-1])
-            await conn.execute("UPDATE reports SET key_version = $1", new.version)
+            await subject_keys.set_report_key_version(conn, new.version)
     finally:
         await conn.close()
-    counts["key_version"] = new.version
-    return counts
+    return {"subject_keys": len(stored), **asdict(done), "key_version": new.version}

@@ -10,7 +10,8 @@ from typing import Any
 
 from refund_registry.domain import inquiry
 from refund_registry.domain.access import AccessRecord
-from refund_registry.domain.reports import Keyring, b64url_decode
+from refund_registry.domain.keyring import Keyring
+from refund_registry.domain.reports import b64url_decode
 from refund_registry.domain.scoring import DEFAULT_POLICY, ScoringPolicy
 from refund_registry.errors import InvalidInput
 from refund_registry.services.authn import Caller

@@ -1,8 +1,7 @@
 """The sequencer: gives every logged entry its index in the Merkle tree, and signs checkpoints.
 
 Requests write access-log entries concurrently (``storage/accesslog.py``);
-this use case turns them into the one ordered, tamper-evident log of SPEC
-section 7:
+this use case turns them into the one ordered, tamper-evident log:
 
 1. **One sequencer at a time.** Every batch runs in one transaction that
    first takes a PostgreSQL advisory lock (:data:`LOCK_KEY`), so two
@@ -31,6 +30,9 @@ section 7:
    must reproduce the latest checkpoint's root, so this code never signs a
    tree inconsistent with one it signed before.
 
+The rules (leaf checks, when a checkpoint is due, what is never signed) are in
+:mod:`refund_registry.domain.sequencing`; the SQL is in ``storage/tree.py``.
+
 With the loop running every second and checkpoints at most 10 s apart, an
 entry is normally in a signed checkpoint within about 11 s of its receipt;
 the registry promises :data:`MAX_MERGE_DELAY` (60 s). A transaction left
@@ -52,38 +54,47 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from refund_registry.domain import merkle
 from refund_registry.domain.checkpoint import sign_checkpoint
-from refund_registry.services.audit import Conn, fetch_nodes, latest_checkpoint
+from refund_registry.domain.sequencing import (
+    SequencerError,
+    check_extends,
+    checkpoint_due,
+    checkpoint_surely_not_due,
+    frontier_from,
+    leaves_for,
+)
+from refund_registry.storage import tree
+from refund_registry.storage.conn import Conn
 from refund_registry.storage.db import translated
-from refund_registry.storage.queries import Q
+from refund_registry.storage.tree import LOCK_KEY
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_CHECKPOINT_INTERVAL",
+    "DEFAULT_ORIGIN",
+    "LOCK_KEY",
+    "MAX_MERGE_DELAY",
+    "SequencerConfig",
+    "SequencerError",
+    "SequencerState",
+    "run_sequencer",
+    "sequence_once",
+]
 
 log = logging.getLogger("refund_registry.sequencer")
 
 DEFAULT_ORIGIN = "refund-registry.example/log"
 """The log's name: first line of every checkpoint, and the name of its signing key."""
 
-LOCK_KEY = 0x5252_5345  # "RRSE": the sequencer's advisory lock (migrations use "RRMI")
 DEFAULT_BATCH_SIZE = 5000
 DEFAULT_CHECKPOINT_INTERVAL = 10.0
 MAX_MERGE_DELAY = 60.0
 """Seconds within which a receipted entry is in a published checkpoint (the promise)."""
 
 _MAX_BACKOFF = 30.0
-_LEAF_COLUMNS = ["idx", "entry_id", "txid", "leaf_hash"]
-_NODE_COLUMNS = ["level", "idx", "hash"]
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class SequencerError(RuntimeError):
-    """The stored log is not what the sequencer must build on; it stops rather than sign.
-
-    Raised when a stored node is missing, an entry's bytes do not hash to its
-    stored leaf hash (its receipt would not match the tree), or the stored
-    nodes no longer reproduce the latest checkpoint. Each means damage that an
-    operator must look at; sequencing on would bury it under signed checkpoints.
-    """
 
 
 @dataclass
@@ -141,6 +152,7 @@ async def sequence_once(
     are then its to sequence. Safe to call from any number of processes.
     """
     config = SequencerConfig(origin, batch_size, checkpoint_interval, clock)
+    # Covers acquiring the connection, which no repository function sees.
     async with translated(), pool.acquire() as conn:
         return await _pass(conn, log_key, config, state or SequencerState(), force_checkpoint)
 
@@ -166,24 +178,12 @@ async def _pass(
     return total
 
 
-async def _head(conn: Conn) -> tuple[int, int, int]:
-    """(tree size, txid, entry id) of the stored tree's last leaf; (0, 0, 0) when empty."""
-    row = await conn.fetchrow(Q["seq_head"])
-    if row is None:
-        return 0, 0, 0
-    return row["idx"] + 1, row["txid"], row["entry_id"]
-
-
 async def _frontier(conn: Conn, state: SequencerState, size: int) -> merkle.Frontier:
     cached = state.frontier
     if cached is not None and cached.size == size:
         return cached
-    ids = merkle.Frontier.node_ids_for(size)
-    found = await fetch_nodes(conn, ids)
-    missing = [n for n in ids if (n.level, n.index) not in found]
-    if missing:
-        raise SequencerError(f"the stored tree of size {size} lacks nodes {missing}")
-    return merkle.Frontier(size, tuple(found[n.level, n.index] for n in ids))
+    found = await tree.fetch_nodes(conn, merkle.Frontier.node_ids_for(size))
+    return frontier_from(size, found)
 
 
 async def _sequence_batch(conn: Conn, state: SequencerState, batch_size: int) -> int | None:
@@ -194,30 +194,18 @@ async def _sequence_batch(conn: Conn, state: SequencerState, batch_size: int) ->
     the cache as it was.
     """
     async with conn.transaction():
-        if not await conn.fetchval(Q["seq_try_xact_lock"], LOCK_KEY):
+        if not await tree.try_lock_for_transaction(conn):
             return None
-        size, txid, entry_id = await _head(conn)
-        rows = await conn.fetch(Q["seq_pending"], txid, entry_id, batch_size)
-        if not rows:
+        head = await tree.head(conn)
+        pending = await tree.pending_entries(conn, head, batch_size)
+        if not pending:
             return 0
-        frontier = await _frontier(conn, state, size)
-        hashes: list[bytes] = []
-        leaves: list[tuple[int, int, int, bytes]] = []
-        for offset, row in enumerate(rows):
-            # Recomputed rather than trusted: the tree must commit to the very bytes an
-            # auditor will read, and the receipt already promised this hash for them.
-            digest = merkle.leaf_hash(row["entry"])
-            if digest != row["leaf_hash"]:
-                raise SequencerError(
-                    f"access_log entry {row['id']} does not hash to its stored leaf hash"
-                )
-            hashes.append(digest)
-            leaves.append((size + offset, row["id"], row["txid"], digest))
+        frontier = await _frontier(conn, state, head.size)
+        hashes, leaves = leaves_for(head.size, pending)
         grown, nodes = frontier.append(hashes, include_leaves=True)
-        await conn.copy_records_to_table("log_leaves", records=leaves, columns=_LEAF_COLUMNS)
-        await conn.copy_records_to_table("log_nodes", records=nodes, columns=_NODE_COLUMNS)
+        await tree.store_batch(conn, leaves, nodes)
     state.frontier = grown
-    return len(rows)
+    return len(pending)
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -233,50 +221,46 @@ async def _maybe_checkpoint(
 ) -> bool:
     """Sign and store a checkpoint of the whole stored tree if one is due; True if written."""
     now = config.clock()
-    if state.checkpoint_at is not None:
-        unchanged = state.frontier is not None and state.frontier.size == state.checkpoint_size
-        recent = (now - state.checkpoint_at).total_seconds() < config.checkpoint_interval
-        if unchanged or (recent and not force):
-            return False
+    if (
+        state.checkpoint_at is not None
+        and state.checkpoint_size is not None
+        and checkpoint_surely_not_due(
+            None if state.frontier is None else state.frontier.size,
+            state.checkpoint_size,
+            state.checkpoint_at,
+            now,
+            interval=config.checkpoint_interval,
+            force=force,
+        )
+    ):
+        return False
     async with conn.transaction():
-        if not await conn.fetchval(Q["seq_try_xact_lock"], LOCK_KEY):
+        if not await tree.try_lock_for_transaction(conn):
             return False
-        size, _, _ = await _head(conn)
-        latest = await latest_checkpoint(conn)
+        size = (await tree.head(conn)).size
+        latest = await tree.latest_checkpoint(conn)
         if latest is not None:
             state.checkpoint_size, state.checkpoint_at = latest.size, latest.at
-            if size < latest.size:
-                raise SequencerError(
-                    f"the stored tree has {size} leaves, fewer than its checkpoint of {latest.size}"
-                )
-            if size == latest.size:
-                return False
-            age = (now - latest.at).total_seconds()
-            if age < config.checkpoint_interval and not force:
+            if not checkpoint_due(
+                size,
+                latest.size,
+                latest.at,
+                now,
+                interval=config.checkpoint_interval,
+                force=force,
+            ):
                 return False
         frontier = await _frontier(conn, state, size)
         if latest is not None:
-            await _check_extends(conn, latest.size, latest.root)
+            found = await tree.fetch_nodes(conn, merkle.compact_range(0, latest.size))
+            check_extends(latest.size, latest.root, found)
         root = frontier.root()
         note = sign_checkpoint(config.origin, size, root, config.origin, log_key)
-        await conn.execute(Q["seq_insert_checkpoint"], size, root, note, now)
+        await tree.insert_checkpoint(conn, size=size, root=root, note=note, at=now)
     state.frontier = frontier
     state.checkpoint_size, state.checkpoint_at = size, now
     log.debug("checkpoint signed", extra={"size": size})
     return True
-
-
-async def _check_extends(conn: Conn, size: int, root: bytes) -> None:
-    """The stored nodes must still give ``root`` at ``size``, or nothing new is signed."""
-    ids = merkle.compact_range(0, size)
-    found = await fetch_nodes(conn, ids)
-    if any((n.level, n.index) not in found for n in ids):
-        raise SequencerError(f"the stored tree lacks nodes below its checkpoint of size {size}")
-    if merkle.fold_right([found[n.level, n.index] for n in ids]) != root:
-        raise SequencerError(
-            f"the stored tree no longer matches its checkpoint of size {size}; "
-            "refusing to sign a checkpoint that would not be consistent with it"
-        )
 
 
 # --------------------------------------------------------------------------- the loop
@@ -328,7 +312,7 @@ async def _lead(
 ) -> None:
     """Take the session lock if free, then sequence until ``stop``; return at once if taken."""
     async with pool.acquire() as conn:
-        if not await conn.fetchval(Q["seq_try_session_lock"], LOCK_KEY):
+        if not await tree.try_lock_for_session(conn):
             return
         log.info("this process is now the access-log sequencer")
         state = SequencerState()
@@ -350,7 +334,7 @@ async def _release(conn: Conn) -> None:
     which frees the lock on the server.
     """
     try:
-        await asyncio.wait_for(conn.fetchval(Q["seq_unlock"], LOCK_KEY), timeout=5)
+        await asyncio.wait_for(tree.unlock(conn), timeout=5)
     except asyncio.CancelledError:
         conn.terminate()
         raise

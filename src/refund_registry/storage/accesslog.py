@@ -1,4 +1,4 @@
-"""The access-log writer: group commit for entries that must be durable first.
+"""Access-log entries in PostgreSQL: the group-commit writer, and the auditors' reads.
 
 A request that touches a buyer's record hands its entry to this process's
 writer and waits; the writer collects the entries of every concurrent request
@@ -6,6 +6,11 @@ and stores them with one COPY and one commit per flush. A query's answer is
 sent only after the commit of its entry, yet the cost of the commit is shared
 by every request in the batch (a single-row synchronous INSERT per request
 caps this machine at ~1.3k requests/s).
+
+:func:`write_in_transaction` and :func:`copy_entries` run inside the caller's
+transaction, whose own translation of driver errors applies; the writer turns
+any failed flush into ``Unavailable``; the read functions at the end translate
+driver errors themselves (``storage/db.py``).
 """
 
 from __future__ import annotations
@@ -14,15 +19,19 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from refund_registry.domain.access import AccessRecord, EncodedEntry, encode
+from refund_registry.domain.audit_views import EntryFilter
 from refund_registry.domain.checkpoint import sign_receipt
 from refund_registry.domain.wire import b64url
 from refund_registry.errors import Unavailable
+from refund_registry.storage.conn import Conn
+from refund_registry.storage.db import translating
 from refund_registry.storage.queries import Q
 
 log = logging.getLogger("refund_registry.accesslog")
@@ -180,3 +189,78 @@ def _done_future() -> asyncio.Future[None]:
 
 # Placeholder future for entries whose caller waits on a sibling's future.
 _DONE = _done_future()
+
+
+# --------------------------------------------------------------------------- reads
+
+Reader = asyncpg.Pool | Conn
+
+
+class SequencedEntry(NamedTuple):
+    """An entry with its tree index: the exact stored bytes and their leaf hash."""
+
+    leaf_index: int
+    entry: bytes
+    leaf_hash: bytes
+
+
+@translating
+async def sequenced_entries(
+    db: Reader, *, after: int, filters: EntryFilter, limit: int
+) -> list[SequencedEntry]:
+    """Up to ``limit`` sequenced entries with index above ``after`` that match, in index order.
+
+    The subject filter goes through the salted links: once retention has
+    deleted an entry's salts, it no longer finds that entry.
+    """
+    rows = await db.fetch(
+        Q["audit_entries"],
+        after,
+        filters.member,
+        filters.action,
+        filters.purpose,
+        filters.since,
+        filters.until,
+        filters.subject_key,
+        limit,
+    )
+    return [SequencedEntry(r["idx"], r["entry"], r["leaf_hash"]) for r in rows]
+
+
+@translating
+async def query_counts(
+    db: Reader, *, start: datetime, end: datetime
+) -> list[tuple[str, str | None, int]]:
+    """``(member, purpose, risk queries)`` for every pair with a query in ``[start, end)``."""
+    rows = await db.fetch(Q["audit_query_counts"], start, end)
+    return [(r["actor"], r["purpose"], r["queries"]) for r in rows]
+
+
+@translating
+async def query_totals(db: Reader, *, start: datetime, end: datetime) -> dict[str, int]:
+    """Risk queries per member in ``[start, end)``; members without any are absent."""
+    rows = await db.fetch(Q["audit_query_totals"], start, end)
+    return {r["actor"]: r["queries"] for r in rows}
+
+
+@translating
+async def subject_spread(
+    db: Reader, *, start: datetime, end: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per member: (distinct subjects, subjects named only once) of its risk queries in the range.
+
+    Counted from the salted links, so a range whose salts retention has
+    deleted reads as no subjects at all.
+    """
+    rows = await db.fetch(Q["audit_subject_spread"], start, end)
+    return {r["actor"]: (r["distinct_subjects"], r["one_off_subjects"]) for r in rows}
+
+
+@translating
+async def delete_subject_links(db: Reader, *, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` of the oldest salts (and subject keys) older than ``before``.
+
+    Returns how many went; the entries themselves and every hash stay.
+    """
+    status = await db.execute(Q["audit_expire_subject_links"], before, limit)
+    return int(status.split()[-1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,6 +12,7 @@ import asyncpg
 import msgspec
 
 from refund_registry.errors import Conflict, InvalidInput, Unavailable
+from refund_registry.storage.queries import Q
 
 APP_ROLE = "registry_app"
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -80,6 +82,27 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
     return None
+
+
+PING_TIMEOUT = 2.0
+"""Seconds a readiness check waits for PostgreSQL before calling it down."""
+
+
+async def ping(pool: asyncpg.Pool, *, within: float = PING_TIMEOUT) -> None:
+    """Check that PostgreSQL answers a trivial query within ``within`` seconds.
+
+    For readiness probes: any failure (timeout, refused or lost connection, an
+    exhausted pool, a server error) raises :class:`Unavailable` with code
+    ``db.unavailable``, whose detail names the cause's class and whose
+    ``__cause__`` is the original exception. Cancellation propagates as is.
+    """
+    try:
+        async with asyncio.timeout(within):
+            await pool.fetchval(Q["db_ping"])
+    except Exception as exc:
+        raise Unavailable(
+            f"PostgreSQL did not answer: {exc.__class__.__name__}", code="db.unavailable"
+        ) from exc
 
 
 @contextlib.asynccontextmanager

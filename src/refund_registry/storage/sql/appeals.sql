@@ -1,4 +1,4 @@
--- Appeals and subject access (SPEC section 6). Lock order, shared with the
+-- Appeals and subject access. Lock order, shared with the
 -- ledger: the report row first, then the subject aggregate rows in key order;
 -- an appeal row is only ever changed while its report row is locked.
 
@@ -82,67 +82,16 @@ ORDER BY a.member_response_due, a.id
 LIMIT $2
 FOR UPDATE OF r SKIP LOCKED;
 
--- name: queriers_of_subjects
--- Members whose risk queries named any of these subject keys in ($2, $3],
--- each with its own query ids: who must hear that a report was overturned.
-SELECT l.actor AS member_id,
-       array_agg(DISTINCT l.query_id ORDER BY l.query_id) AS query_ids,
-       max(l.at) AS last_queried_at
-FROM access_log l
-WHERE l.action = 'risk.query'
-  AND l.query_id IS NOT NULL
-  AND l.leaf_hash IN (SELECT s.leaf_hash FROM access_subjects s
-                      WHERE s.subject_key = ANY($1::bytea[]) AND s.at > $2 AND s.at <= $3)
-GROUP BY l.actor
-ORDER BY l.actor;
-
--- name: subject_reports
--- Every report still holding one of these subject keys (expired reports have
--- none left), with the kinds through which it matched.
-SELECT r.id, r.category, r.amount_minor, r.currency, r.order_date, r.refund_date,
-       r.confirmed_at, r.filed_at, r.status, r.status_changed_at, r.expires_at,
-       p.name AS member_name,
-       ARRAY(SELECT DISTINCT u.kind
-             FROM unnest(r.subject_keys, r.identifier_kinds) AS u(subject_key, kind)
-             WHERE u.subject_key = ANY($1::bytea[])
-             ORDER BY u.kind) AS matched_kinds
-FROM reports r
-LEFT JOIN principals p ON p.id = r.member_id
-WHERE r.subject_keys && $1::bytea[]
-ORDER BY r.confirmed_at DESC, r.id;
-
--- name: subject_inquiries
--- Risk queries naming any of these subject keys since $2; one row per query
--- even when it named several of them.
-SELECT l.at, l.purpose, p.name AS member_name
-FROM access_log l LEFT JOIN principals p ON p.id = l.actor
-WHERE l.action = 'risk.query'
-  AND l.leaf_hash IN (SELECT s.leaf_hash FROM access_subjects s
-                      WHERE s.subject_key = ANY($1::bytea[]) AND s.at >= $2)
-ORDER BY l.at DESC, l.id DESC;
-
 -- name: appeals_of_reports
 SELECT id, report_id, state, grounds, filed_at, member_response_due, decision_due,
        decided_at, closed_reason
 FROM appeals WHERE report_id = ANY($1::text[])
 ORDER BY filed_at, id;
 
--- name: subject_statement
-SELECT statement FROM subject_aggregates
-WHERE subject_key = ANY($1::bytea[]) AND statement IS NOT NULL
-ORDER BY updated_at DESC
-LIMIT 1;
-
 -- name: upheld_appeal_exists
 -- An appeal decided against a filer holding any of these subject keys.
 SELECT EXISTS (SELECT 1 FROM appeals
                WHERE state = 'upheld' AND subject_keys && $1::bytea[]);
-
--- name: set_statement
--- The caller holds the aggregate row locks (taken in key order).
-UPDATE subject_aggregates SET statement = $2, version = version + 1, updated_at = now()
-WHERE subject_key = ANY($1::bytea[])
-RETURNING subject_key;
 
 -- name: erase_appeal_subjects
 -- Retention: when a report expires, its appeals stop naming the buyer.

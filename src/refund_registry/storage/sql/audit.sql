@@ -1,6 +1,7 @@
--- The access log's Merkle tree: sequencing, checkpoints, proofs and the auditor views
--- (SPEC section 7). Every table touched here is append-only; nothing below updates or
--- deletes a row.
+-- The access log's Merkle tree: sequencing, checkpoints, proofs and the auditor views.
+-- Called by storage/tree.py (seq_*, nodes, checkpoints, leaves) and storage/accesslog.py
+-- (entries, summary counts, retention). Every table touched here is append-only except
+-- access_subjects, whose salts retention deletes (audit_expire_subject_links).
 
 -- name: seq_try_xact_lock
 -- The sequencer lock for one transaction. A process that holds it for its session

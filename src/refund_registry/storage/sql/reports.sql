@@ -1,54 +1,5 @@
--- name: create_aggregates
--- Phase one of every writer that adds reports to subjects: create the rows of
--- subjects that have none, already holding their final values, in key order.
--- Returns the keys it created; the others existed (or were created by a
--- transaction that committed meanwhile: ON CONFLICT waits for it) and are then
--- locked with lock_aggregates, phase two, also in key order.
-INSERT INTO subject_aggregates (
-    subject_key, kind, active_reports, disputed, platforms, latest_confirmed_at, facts, version)
-SELECT k, kd, a, d, p, l, f::jsonb, 1
-FROM unnest($1::bytea[], $2::text[], $3::int[], $4::int[], $5::int[], $6::timestamptz[],
-            $7::text[]) AS u(k, kd, a, d, p, l, f)
-ORDER BY k
-ON CONFLICT (subject_key) DO NOTHING
-RETURNING subject_key;
-
--- name: existing_aggregates
-SELECT subject_key FROM subject_aggregates WHERE subject_key = ANY($1::bytea[]);
-
--- name: lock_aggregates
-SELECT subject_key, facts FROM subject_aggregates
-WHERE subject_key = ANY($1::bytea[])
-ORDER BY subject_key
-FOR UPDATE;
-
--- name: write_aggregates
--- The caller holds the row locks and computed every value from the facts
--- (sent as JSON text: a list of lists would read as a two-dimensional array).
-UPDATE subject_aggregates a SET
-    active_reports = u.active,
-    disputed = u.disputed,
-    platforms = u.platforms,
-    latest_confirmed_at = u.latest,
-    facts = u.facts::jsonb,
-    version = a.version + 1,
-    updated_at = now()
-FROM unnest($1::bytea[], $2::int[], $3::int[], $4::int[], $5::timestamptz[], $6::text[])
-    AS u(k, active, disputed, platforms, latest, facts)
-WHERE a.subject_key = u.k;
-
--- name: recompute_aggregates
--- The aggregates as they follow from the reports themselves: the oracle that
--- tests and operators' consistency checks compare the maintained rows with.
-SELECT rs.subject_key,
-       count(*) FILTER (WHERE r.status IN ('active', 'disputed')) AS active_reports,
-       count(*) FILTER (WHERE r.status = 'disputed') AS disputed,
-       count(DISTINCT r.member_id) FILTER (WHERE r.status IN ('active', 'disputed'))
-           AS platforms,
-       max(r.confirmed_at) FILTER (WHERE r.status IN ('active', 'disputed'))
-           AS latest_confirmed_at
-FROM reports r, unnest(r.subject_keys) AS rs(subject_key)
-GROUP BY rs.subject_key;
+-- Report rows: filing, reading, status changes (compare-and-set) and retention.
+-- Every writer locks the report row first, then its subjects' aggregates.
 
 -- name: insert_report
 INSERT INTO reports (
@@ -68,10 +19,6 @@ FROM reports WHERE member_id = $1 AND case_reference = $2;
 -- name: reports_by_cases
 SELECT case_reference, id, request_hash FROM reports
 WHERE member_id = $1 AND case_reference = ANY($2::text[]);
-
--- name: insert_event
-INSERT INTO events (at, type, member_id, report_id, appeal_id, data)
-VALUES ($1, $2, $3, $4, $5, $6);
 
 -- name: get_report
 SELECT id, member_id, case_reference, category, amount_minor, currency, order_date,
@@ -97,18 +44,6 @@ UPDATE reports r SET expires_at = u.e
 FROM unnest($1::text[], $2::timestamptz[]) AS u(id, e)
 WHERE r.id = u.id;
 
--- name: member_feed
--- Only transactions older than every running one are shown (txid below the
--- snapshot's xmin), ordered by (txid, id): an event that commits late always
--- sorts after every cursor already handed out, so paging never skips it.
-SELECT id, txid::text AS txid, at, type, report_id, appeal_id, data
-FROM events
-WHERE member_id = $1
-  AND (txid, id) > ($2::xid8, $3::bigint)
-  AND txid < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY txid, id
-LIMIT $4;
-
 -- name: expire_due
 -- Reports whose retention ended and that still hold subject keys (whatever
 -- their status); SKIP LOCKED lets several workers share the work.
@@ -128,16 +63,20 @@ UPDATE reports SET
     subject_keys = '{}'
 WHERE id = ANY($1::text[]);
 
--- name: drop_empty_aggregates
--- A subject with nothing left on record keeps no row (and so no subject key).
-DELETE FROM subject_aggregates
-WHERE subject_key = ANY($1::bytea[]) AND facts = '[]'::jsonb AND statement IS NULL
-  AND NOT EXISTS (SELECT 1 FROM reports r
-                  WHERE r.subject_keys @> ARRAY[subject_aggregates.subject_key]);
-
--- name: lookup_subjects
-SELECT subject_key, kind, facts, statement FROM subject_aggregates
-WHERE subject_key = ANY($1::bytea[]);
+-- name: subject_reports
+-- Every report still holding one of these subject keys (expired reports have
+-- none left), with the kinds through which it matched.
+SELECT r.id, r.category, r.amount_minor, r.currency, r.order_date, r.refund_date,
+       r.confirmed_at, r.filed_at, r.status, r.status_changed_at, r.expires_at,
+       p.name AS member_name,
+       ARRAY(SELECT DISTINCT u.kind
+             FROM unnest(r.subject_keys, r.identifier_kinds) AS u(subject_key, kind)
+             WHERE u.subject_key = ANY($1::bytea[])
+             ORDER BY u.kind) AS matched_kinds
+FROM reports r
+LEFT JOIN principals p ON p.id = r.member_id
+WHERE r.subject_keys && $1::bytea[]
+ORDER BY r.confirmed_at DESC, r.id;
 
 -- name: insert_access_entry
 -- An access-log entry written inside the transaction of the change it records

@@ -21,10 +21,12 @@ What one run does, in order (each step is in ``docs/audit.md``):
    them: a proof that does not verify only moves the blame earlier.
 
 Only when everything verifies does the run exit 0 and (with ``--state``)
-remember the new checkpoint. The module needs nothing from the server side
-(the pure Merkle/checkpoint code, the request signer and httpx), so an
-auditor can run it anywhere; :func:`averify` takes an httpx transport so tests
-can run it against the app in-process.
+remember the new checkpoint. Reading the log (steps 4 and 5) is
+:mod:`refund_registry.client.auditlog`; this module runs the checks and gives
+the verdict. Both need nothing from the server side (the pure
+Merkle/checkpoint code, the request signer and httpx), so an auditor can run
+them anywhere; :func:`averify` takes an httpx transport so tests can run it
+against the app in-process.
 """
 
 from __future__ import annotations
@@ -37,16 +39,17 @@ import os
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
-from urllib.parse import urlencode, urlsplit
+from typing import TextIO
+from urllib.parse import urlsplit
 
 import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from refund_registry.client.auditlog import Failed, Leaves, LogReader, Progress, download, locate
 from refund_registry.client.signing import Signer
 from refund_registry.domain import merkle
 from refund_registry.domain.checkpoint import (
@@ -56,7 +59,6 @@ from refund_registry.domain.checkpoint import (
     parse_and_verify,
     parse_verifier_key,
 )
-from refund_registry.domain.wire import b64url_decode
 
 __all__ = ["Verdict", "add_arguments", "averify", "main", "run", "signer_from", "verify"]
 
@@ -67,7 +69,6 @@ ENV_VERIFIER_KEY = "REGISTRY_AUDIT_VERIFIER_KEY"
 ENV_AUDIENCE = "REGISTRY_AUDIENCE"
 
 PAGE_SIZE = 1000
-_SNAPSHOT_EVERY = 1024
 _STATE_VERSION = 1
 
 
@@ -102,22 +103,6 @@ class Verdict:
         else:
             lines.append("FAILED: the log could not be verified")
         return "\n".join(lines) + "\n"
-
-
-class _Failed(Exception):
-    """A check that makes the rest of the run meaningless (no trusted checkpoint, no data)."""
-
-
-@dataclass
-class _Progress:
-    steps: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    first_bad: int | None = None
-
-    def blame(self, index: int, problem: str) -> None:
-        self.problems.append(problem)
-        if self.first_bad is None or index < self.first_bad:
-            self.first_bad = index
 
 
 # --------------------------------------------------------------------------- state file
@@ -167,171 +152,6 @@ def _save_state(path: Path, checkpoint: Checkpoint, key: VerifierKey, note: str)
         raise
 
 
-# --------------------------------------------------------------------------- the registry
-
-
-def _b64url_decode(text: object) -> bytes | None:
-    # One spelling per value, whatever type the registry served.
-    return b64url_decode(text) if isinstance(text, str) else None
-
-
-class _Registry:
-    """Signed GETs against the registry; any answer but 200 ends the run."""
-
-    def __init__(self, client: httpx.AsyncClient, signer: Signer, base_path: str) -> None:
-        self.client = client
-        self.signer = signer
-        self.base_path = base_path.rstrip("/")
-
-    async def get(
-        self, path: str, params: Mapping[str, int | str] | None = None, *, signed: bool = True
-    ) -> httpx.Response:
-        target = self.base_path + path + (f"?{urlencode(params)}" if params else "")
-        headers = self.signer.headers("GET", target) if signed else {}
-        response = await self.client.get(target, headers=headers)
-        if response.status_code != 200:
-            detail = response.text[:300]
-            try:
-                problem = response.json()
-                detail = f"{problem.get('code')}: {problem.get('detail')}"
-            except ValueError:
-                pass
-            raise _Failed(f"GET {path} answered {response.status_code} ({detail})")
-        return response
-
-    async def json(self, path: str, params: Mapping[str, int | str]) -> dict[str, Any]:
-        response = await self.get(path, params)
-        try:
-            data = response.json()
-        except ValueError:
-            raise _Failed(f"GET {path} did not answer JSON") from None
-        if not isinstance(data, dict):
-            raise _Failed(f"GET {path} did not answer a JSON object")
-        return data
-
-    async def consistency_holds(self, first: int, second: int, root1: bytes, root2: bytes) -> bool:
-        """Whether the registry proves (``second``, ``root2``) extends (``first``, ``root1``).
-
-        A malformed proof is a failed proof, exactly like one that does not add up.
-        """
-        data = await self.json("/v1/audit/proof/consistency", {"first": first, "second": second})
-        hashes = data.get("hashes")
-        if not isinstance(hashes, list):
-            return False
-        proof = [_b64url_decode(h) for h in hashes]
-        valid = [h for h in proof if h is not None and len(h) == merkle.HASH_SIZE]
-        if len(valid) != len(proof):
-            return False
-        return merkle.verify_consistency(first, second, root1, root2, valid)
-
-
-# --------------------------------------------------------------------------- leaves
-
-
-class _Leaves:
-    """Downloaded leaf hashes, with a frontier every 1,024 leaves so any prefix root is cheap.
-
-    Bisection asks for the roots of O(log n) prefixes; each costs at most 1,023
-    hash appends from the nearest snapshot instead of a rebuild from leaf 0.
-    """
-
-    def __init__(self) -> None:
-        self._hashes: list[bytes] = []
-        self._snapshots = [merkle.Frontier()]
-
-    @property
-    def size(self) -> int:
-        return len(self._hashes)
-
-    def append(self, leaf_hash: bytes) -> None:
-        self._hashes.append(leaf_hash)
-        if len(self._hashes) % _SNAPSHOT_EVERY == 0:
-            base = self._snapshots[-1]
-            chunk = self._hashes[base.size :]
-            self._snapshots.append(base.append(chunk, include_leaves=False).frontier)
-
-    def root(self, size: int) -> bytes:
-        """The RFC 9162 root of the first ``size`` downloaded leaves (``size ≤ self.size``)."""
-        base = self._snapshots[size // _SNAPSHOT_EVERY]
-        tail = self._hashes[base.size : size]
-        return base.append(tail, include_leaves=False).frontier.root()
-
-
-async def _download(
-    registry: _Registry, leaves: _Leaves, size: int, page_size: int, progress: _Progress
-) -> str | None:
-    """Fetch entries ``[0, size)`` in index order into ``leaves``.
-
-    Stops at the first index that is not the next one expected (or whose leaf
-    is unreadable) and returns why; ``None`` when all ``size`` arrived.
-    """
-    after: int | None = None
-    while leaves.size < size:
-        params: dict[str, int | str] = {"limit": page_size}
-        if after is not None:
-            params["after"] = after
-        page = await registry.json("/v1/audit/entries", params)
-        items = page.get("entries")
-        if not isinstance(items, list):
-            raise _Failed("an entries page came without a list of entries")
-        for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("index"), int):
-                raise _Failed(f"a malformed item follows entry {leaves.size - 1}")
-            index: int = item["index"]
-            if index >= size:
-                return None
-            if index != leaves.size:
-                expected = leaves.size
-                if index > expected:
-                    return f"the registry skips from entry {expected - 1} to entry {index}"
-                return f"entry {index} is served again (or out of order) after entry {expected - 1}"
-            leaf = _b64url_decode(item.get("leaf"))
-            if leaf is None:
-                return f"entry {index}'s leaf is not valid unpadded base64url"
-            digest = merkle.leaf_hash(leaf)
-            if _b64url_decode(item.get("leaf_hash")) != digest:
-                progress.blame(
-                    index, f"entry {index}: the listed leaf_hash is not the hash of its leaf bytes"
-                )
-            leaves.append(digest)
-        if len(items) < page_size:
-            break
-        after = items[-1]["index"]
-    if leaves.size < size:
-        return f"the registry serves only {leaves.size} of the {size} entries"
-    return None
-
-
-async def _first_bad(registry: _Registry, leaves: _Leaves, checkpoint: Checkpoint) -> int:
-    """The longest downloaded prefix consistent with the checkpoint; its length is the bad index.
-
-    A prefix of ``m`` leaves is *good* when the registry proves the tree of
-    ``m`` leaves with the root computed here consistent with the checkpoint.
-    Good prefixes are exactly those before the first wrong leaf (a wrong leaf
-    changes every later root), so binary search finds the boundary.
-    """
-
-    async def good(m: int) -> bool:
-        if m == 0:
-            return True
-        local = leaves.root(m)
-        if m == checkpoint.size:
-            return local == checkpoint.root
-        return await registry.consistency_holds(m, checkpoint.size, local, checkpoint.root)
-
-    hi = min(leaves.size, checkpoint.size)
-    if await good(hi):
-        return hi
-    lo = 0  # good(lo) holds; good(hi) does not
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if await good(mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
 # --------------------------------------------------------------------------- verification
 
 
@@ -351,7 +171,7 @@ async def averify(
     is read when it exists and written only when everything verified.
     """
     state_file = Path(state_path) if state_path is not None else None
-    progress = _Progress()
+    progress = Progress()
     checkpoint: Checkpoint | None = None
     note, key = "", None
     entries = 0
@@ -367,14 +187,14 @@ async def averify(
         async with httpx.AsyncClient(
             base_url=base, transport=transport, timeout=request_timeout
         ) as client:
-            registry = _Registry(client, signer, parts.path)
+            registry = LogReader(client, signer, parts.path)
             checkpoint, note, key = await _checkpoint(registry, state, verifier_key, progress)
             if state is not None and state_file is not None:
                 await _check_consistency(registry, state, state_file, checkpoint, progress)
             elif state_file is not None:
                 progress.steps.append(f"consistency: no earlier checkpoint in {state_file} yet")
-            leaves = _Leaves()
-            stopped = await _download(registry, leaves, checkpoint.size, page_size, progress)
+            leaves = Leaves()
+            stopped = await download(registry, leaves, checkpoint.size, page_size, progress)
             entries = leaves.size
             if stopped is None and leaves.root(leaves.size) == checkpoint.root:
                 progress.steps.append(
@@ -382,8 +202,8 @@ async def averify(
                     "the root matches the checkpoint"
                 )
             else:
-                await _locate(registry, leaves, checkpoint, stopped, progress)
-    except _Failed as exc:
+                await locate(registry, leaves, checkpoint, stopped, progress)
+    except Failed as exc:
         progress.problems.append(str(exc))
     except httpx.HTTPError as exc:
         progress.problems.append(f"the registry could not be reached: {exc!r}")
@@ -402,37 +222,8 @@ async def averify(
     )
 
 
-async def _locate(
-    registry: _Registry,
-    leaves: _Leaves,
-    checkpoint: Checkpoint,
-    stopped: str | None,
-    progress: _Progress,
-) -> None:
-    """Name the first wrong index, when the registry's proofs allow saying which it is.
-
-    If the registry cannot even produce the proofs, a gap in the download still
-    names its first missing index; an altered entry then cannot be located.
-    """
-    try:
-        index = await _first_bad(registry, leaves, checkpoint)
-    except _Failed as exc:
-        progress.problems.append(f"the registry cannot prove where its log goes wrong: {exc}")
-        if stopped is not None:
-            progress.blame(leaves.size, f"entry {leaves.size} is missing: {stopped}")
-        return
-    if index == leaves.size and stopped is not None:
-        progress.blame(index, f"entry {index} is missing: {stopped}")
-        return
-    progress.blame(
-        index,
-        f"entry {index} was altered, removed or reordered: entries 0 to {index - 1} match "
-        f"the checkpoint of size {checkpoint.size}, the tree that includes entry {index} does not",
-    )
-
-
 async def _checkpoint(
-    registry: _Registry, state: _State | None, pinned: str | None, progress: _Progress
+    registry: LogReader, state: _State | None, pinned: str | None, progress: Progress
 ) -> tuple[Checkpoint, str, VerifierKey]:
     served = (await registry.get("/v1/audit/verifier-key", signed=False)).text.strip()
     try:
@@ -447,7 +238,7 @@ async def _checkpoint(
                 "pin it with --verifier-key or keep a --state file"
             )
     except CheckpointError as exc:
-        raise _Failed(f"the verifier key is unusable: {exc.detail}") from exc
+        raise Failed(f"the verifier key is unusable: {exc.detail}") from exc
     progress.steps.append(f"verifier key: {key} ({source})")
     if served != str(key):
         progress.steps.append(f"note: the registry now serves a different verifier key: {served}")
@@ -455,7 +246,7 @@ async def _checkpoint(
     try:
         checkpoint = parse_and_verify(note, key, origin=state.origin if state is not None else None)
     except CheckpointError as exc:
-        raise _Failed(f"the checkpoint does not verify: {exc.detail}") from exc
+        raise Failed(f"the checkpoint does not verify: {exc.detail}") from exc
     progress.steps.append(
         f"checkpoint: {checkpoint.origin}, size {checkpoint.size}, root "
         f"{base64.b64encode(checkpoint.root).decode()}: signature verified"
@@ -464,11 +255,11 @@ async def _checkpoint(
 
 
 async def _check_consistency(
-    registry: _Registry,
+    registry: LogReader,
     state: _State,
     state_file: Path,
     checkpoint: Checkpoint,
-    progress: _Progress,
+    progress: Progress,
 ) -> None:
     earlier = f"the earlier checkpoint of size {state.size} in {state_file}"
     if checkpoint.size < state.size:

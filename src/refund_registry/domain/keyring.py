@@ -1,0 +1,109 @@
+"""Keys, as pure rules: the registry's HMAC keyring and the public keys of principals.
+
+**The keyring.** A subject key is ``HMAC(k_n, … HMAC(k_1, pseudonym))`` over
+the registry's HMAC keys, oldest first. Rotation appends a key and re-wraps
+every stored subject key with it, which needs no pseudonym, so no record can
+be lost. The key files themselves are read and written by
+``storage/keyfiles.py``.
+
+**Principal keys.** A public key is pinned to exactly one JWS algorithm when
+it is registered (Ed25519 → ``EdDSA``, P-256 → ``ES256``); a token that names
+another algorithm for that key is refused, which closes the door on algorithm
+confusion. The key id is the RFC 7638 JWK thumbprint, so it is derived from
+the key itself and a member can compute it offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from refund_registry.domain.wire import b64url
+from refund_registry.errors import InvalidInput
+
+# -- the registry's keyring -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Keyring:
+    """The registry's HMAC keys, oldest first; the last one is current.
+
+    A subject key is ``HMAC(k_n, … HMAC(k_2, HMAC(k_1, pseudonym)))``. Rotating
+    to a new key re-wraps every stored subject key with it (``HMAC(k_new,
+    stored)``), which needs no pseudonym, so no record can be lost; a thief then
+    needs every key of the chain to test guesses.
+    """
+
+    keys: tuple[bytes, ...]
+
+    def __post_init__(self) -> None:
+        if not self.keys or any(len(k) != 32 for k in self.keys):
+            raise ValueError("a keyring holds one or more 32-byte keys")
+
+    @property
+    def version(self) -> int:
+        return len(self.keys)
+
+    def subject_key(self, pseudonym: bytes) -> bytes:
+        value = pseudonym
+        for key in self.keys:
+            value = hmac.digest(key, value, "sha256")
+        return value
+
+    def rewrap(self, stored: bytes, from_version: int) -> bytes:
+        value = stored
+        for key in self.keys[from_version:]:
+            value = hmac.digest(key, value, "sha256")
+        return value
+
+
+# -- principals' public keys --------------------------------------------------------
+
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+ROLES = ("member", "adjudicator", "auditor", "admin")
+"""The roles a principal, and so its keys, can be registered for."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedKey:
+    alg: str
+    kid: str
+    pem: str
+    key: PublicKey
+
+
+def parse_public_key(pem: bytes) -> ParsedKey:
+    """Accept an Ed25519 or P-256 public key in PEM; anything else is refused."""
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"not a PEM public key: {exc}", code="key.unreadable") from exc
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        jwk = {"crv": "Ed25519", "kty": "OKP", "x": b64url(raw)}
+        alg = "EdDSA"
+    elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        numbers = key.public_numbers()
+        jwk = {
+            "crv": "P-256",
+            "kty": "EC",
+            "x": b64url(numbers.x.to_bytes(32, "big")),
+            "y": b64url(numbers.y.to_bytes(32, "big")),
+        }
+        alg = "ES256"
+    else:
+        raise InvalidInput(
+            "only Ed25519 (EdDSA) and P-256 (ES256) public keys are accepted",
+            code="key.unsupported",
+        )
+    canonical = json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode()
+    kid = b64url(hashlib.sha256(canonical).digest())
+    normalised_pem = key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+    return ParsedKey(alg=alg, kid=kid, pem=normalised_pem, key=key)
