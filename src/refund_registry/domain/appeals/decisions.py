@@ -3,8 +3,8 @@
 Everything here is pure: no I/O and no clock. ``now`` is always passed in so
 that the worker's "as of" drills and the tests replay exactly what production
 would do. This module only *decides*; the service layer persists the outcome
-with a compare-and-set on the appeal's state (``UPDATE ... WHERE id = $1 AND
-state = $2``) so that two concurrent transitions cannot both succeed.
+with a compare-and-set on the appeal's state (the UPDATE names the state it
+read) so that two concurrent transitions cannot both succeed.
 
 What this module does not check, because it needs data it does not hold: that
 the acting member is the one that filed the report, and that the buyer's
