@@ -1,9 +1,10 @@
 """The domain error tree.
 
 Every error a caller can provoke is one of these classes, each with a stable,
-machine-readable ``code``. Storage adapters translate driver errors into them
-and the HTTP layer translates them into RFC 9457 problem documents; nothing
-else catches or invents error codes.
+machine-readable ``code`` and the HTTP ``status`` it is answered with. Storage
+adapters translate driver errors into them and the HTTP layer translates them
+into RFC 9457 problem documents; nothing else catches or invents error codes.
+Every code is listed, with its status and meaning, in ``docs/errors.md``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from typing import Any, ClassVar
 
 
 class RegistryError(Exception):
-    """Base class. ``code`` is stable; ``detail`` is for humans."""
+    """Base class. ``code`` is stable; ``detail`` is for humans.
+
+    ``status`` is a class attribute: a ``code`` passed at raise time refines
+    the reason, never the status, so every code has exactly one status.
+    """
 
     code: ClassVar[str] = "registry.error"
     title: ClassVar[str] = "Registry error"
+    status: ClassVar[int] = 400
 
     def __init__(
         self,
@@ -37,23 +43,27 @@ class InvalidInput(RegistryError):
 
     code = "request.invalid"
     title = "Invalid request"
+    status = 422
 
 
 class MalformedBody(InvalidInput):
     code = "request.invalid_body"
     title = "Malformed request body"
+    status = 400
 
 
 class PayloadTooLarge(InvalidInput):
     code = "request.too_large"
     title = "Request body too large"
+    status = 413
 
 
 class AuthenticationFailed(RegistryError):
-    """The bearer token is missing or failed one of the checks of SPEC section 10."""
+    """The bearer token is missing or failed one of the signed-request checks."""
 
     code = "auth.invalid"
     title = "Authentication failed"
+    status = 401
 
 
 class Forbidden(RegistryError):
@@ -61,21 +71,25 @@ class Forbidden(RegistryError):
 
     code = "auth.forbidden_role"
     title = "Forbidden"
+    status = 403
 
 
 class NotFound(RegistryError):
     code = "resource.not_found"
     title = "Not found"
+    status = 404
 
 
 class Conflict(RegistryError):
     code = "resource.conflict"
     title = "Conflict"
+    status = 409
 
 
 class RateLimited(RegistryError):
     code = "rate.limited"
     title = "Too many requests"
+    status = 429
 
     def __init__(self, detail: str, *, retry_after: int, code: str | None = None) -> None:
         super().__init__(detail, code=code, extra={"retry_after": retry_after})
@@ -87,6 +101,7 @@ class Unavailable(RegistryError):
 
     code = "service.unavailable"
     title = "Service unavailable"
+    status = 503
 
     def __init__(self, detail: str, *, retry_after: int = 5, code: str | None = None) -> None:
         super().__init__(detail, code=code)

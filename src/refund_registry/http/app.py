@@ -8,27 +8,46 @@ import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar import Litestar, Request, get
+from litestar import Litestar, Request, Response, get
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import ResponseSpec
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from refund_registry import errors
 from refund_registry.config import Settings
 from refund_registry.http import keyservice_proxy, problems
-from refund_registry.http.common import ALL_ROLES, authenticate, json_response, runtime
+from refund_registry.http.answers import Liveness, Readiness, WhoAmI
+from refund_registry.http.common import (
+    ALL_ROLES,
+    StrictBodies,
+    answer,
+    caller_of,
+    runtime,
+    signed,
+)
+from refund_registry.http.openapi import AUTH, errors_for, openapi_config
 from refund_registry.runtime import Runtime
 from refund_registry.services.sequencer import run_sequencer
+from refund_registry.storage.db import ping
 
 
-@get("/health/live", tags=["operations"], summary="Liveness", include_in_schema=True)
-async def live() -> dict[str, str]:
-    return {"status": "ok"}
+@get("/health/live", tags=["operations"], summary="Liveness")
+async def live() -> Liveness:
+    return Liveness(status="ok")
 
 
-@get("/health/ready", tags=["operations"], summary="Readiness: PostgreSQL and Redis")
-async def ready(request: Request[Any, Any, Any]) -> Any:
+@get(
+    "/health/ready",
+    tags=["operations"],
+    summary="Readiness: PostgreSQL and Redis",
+    responses={
+        503: ResponseSpec(
+            data_container=Readiness, description="PostgreSQL is unreachable: status `down`"
+        )
+    },
+)
+async def ready(request: Request[Any, Any, Any]) -> Response[Readiness]:
     """503 when PostgreSQL is unreachable; 200 ``degraded`` when only Redis is.
 
     Without Redis the service still answers correctly (slower, with the stated
@@ -37,10 +56,11 @@ async def ready(request: Request[Any, Any, Any]) -> Any:
     rt = runtime(request)
     checks: dict[str, str] = {}
     try:
-        await asyncio.wait_for(rt.pool.fetchval("SELECT 1"), timeout=2)
+        await ping(rt.pool)
         checks["postgres"] = "ok"
-    except (Exception, TimeoutError) as exc:
-        checks["postgres"] = f"down: {exc.__class__.__name__}"
+    except errors.Unavailable as exc:
+        cause = exc.__cause__ or exc
+        checks["postgres"] = f"down: {cause.__class__.__name__}"
     if rt.redis is None:
         checks["redis"] = "not configured"
     else:
@@ -57,18 +77,24 @@ async def ready(request: Request[Any, Any, Any]) -> Any:
         status, code = "degraded", 200
     else:
         status, code = "ok", 200
-    return json_response({"status": status, "checks": checks}, status=code)
+    return answer({"status": status, "checks": checks}, Readiness, status=code)
 
 
-@get("/v1/whoami", tags=["operations"], summary="Check a signed request; echo the caller")
-async def whoami(request: Request[Any, Any, Any]) -> Any:
+@get(
+    "/v1/whoami",
+    tags=["operations"],
+    summary="Check a signed request; echo the caller",
+    responses=errors_for(AUTH, ("request.too_large",)),
+    **signed(ALL_ROLES),
+)
+async def whoami(request: Request[Any, Any, Any]) -> WhoAmI:
     """A no-op for members to test their request signing (and for benchmarks)."""
-    caller, _ = await authenticate(request, ALL_ROLES)
-    return json_response({"principal": caller.principal_id, "role": caller.role})
+    caller = caller_of(request)
+    return WhoAmI(principal=caller.principal_id, role=caller.role)
 
 
 def _operator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """``/metrics`` is for the operator (SPEC section 10): scrapers on the host itself.
+    """``/metrics`` is for the operator: scrapers on the host itself.
 
     A Prometheus scraper cannot sign requests, so the guard is the network
     position instead: loopback clients, or the addresses listed in
@@ -128,19 +154,12 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
     prometheus = PrometheusConfig(app_name="refund_registry", group_path=True)
     app = Litestar(
         route_handlers=[live, ready, whoami, _Metrics, *all_routes(settings)],
+        plugins=[StrictBodies()],
         lifespan=[lifespan],
         middleware=[prometheus.middleware],
         exception_handlers=problems.exception_handlers(),
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="Refund Registry",
-            version="1.0.0",
-            description=(
-                "A shared ledger of confirmed refund fraud. Every member route takes a "
-                "signed request (SPEC section 10): Authorization: Bearer <JWS typ rr-req+jwt>."
-            ),
-            path="/schema",
-        ),
+        openapi_config=openapi_config(),
         debug=False,
         logging_config=None,
         on_shutdown=[keyservice_proxy.close],

@@ -1,4 +1,4 @@
-"""Appeal routes (SPEC sections 6 and 10).
+"""Appeal routes.
 
 Three kinds of caller, told apart by the token's ``typ``: a buyer with a
 subject token (file, read, withdraw), the reporting member with a signed
@@ -11,105 +11,152 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, get, post
-from msgspec import Meta, Struct
+from litestar import Request, Response, get, post
+from litestar.params import JSONBody, Parameter
+from msgspec import Meta
 
-from refund_registry.errors import AuthenticationFailed
-from refund_registry.http.common import ADJUDICATOR, MEMBER, ShortText, authenticate, json_response
-from refund_registry.http.problems import decode
-from refund_registry.http.subject import appeal_service, subject_of
-from refund_registry.services.appeals import Party
+from refund_registry.http.answers import AppealView
+from refund_registry.http.common import (
+    ADJUDICATOR,
+    MEMBER,
+    Body,
+    ShortText,
+    answer,
+    buyer,
+    buyer_or_signed,
+    caller_of,
+    party_of,
+    runtime,
+    signed,
+    subject_from,
+)
+from refund_registry.http.openapi import AUTH, BODY, BUYER_AUTH, COMMON, errors_for
 
 # Generous transport bounds (memory); the domain applies the real limits
 # (2,000 characters) and answers with a specific 422 code.
-LongText = Annotated[str, Meta(max_length=8000)]
+LongText = Annotated[str, Meta(max_length=8000, description="1 to 2,000 characters")]
+AppealId = Annotated[str, Parameter(description="an appeal id, `apl_…`", max_length=200)]
+
+_STEP = ("appeal.not_found", "appeal.illegal_transition", "appeal.deadline_passed")
 
 
-class AppealIn(Struct, forbid_unknown_fields=True):
+class AppealIn(Body):
     report_id: ShortText
     grounds: ShortText
     statement: LongText
 
 
-class WithdrawIn(Struct, forbid_unknown_fields=True):
-    pass
+class WithdrawIn(Body):
+    """Nothing to say: the body may be empty or ``{}``."""
 
 
-class ResponseIn(Struct, forbid_unknown_fields=True):
-    action: ShortText
+class ResponseIn(Body):
+    action: Annotated[ShortText, Meta(description="retract or uphold")]
     summary: LongText | None = None
 
 
-class DecisionIn(Struct, forbid_unknown_fields=True):
-    outcome: ShortText
+class DecisionIn(Body):
+    outcome: Annotated[ShortText, Meta(description="upheld or overturned")]
     rationale: LongText
 
 
-async def _party(request: Request[Any, Any, Any]) -> Party:
-    """A buyer (subject token) or a member or adjudicator (signed request).
-
-    The subject check fails at its first step, on the token's ``typ``, for a
-    signed request, so trying it first costs nothing and never burns a jti.
-    """
-    try:
-        return await subject_of(request)
-    except AuthenticationFailed as exc:
-        if exc.code != "auth.wrong_type":
-            raise
-    caller, _ = await authenticate(request, MEMBER | ADJUDICATOR)
-    return caller
-
-
-@post("/v1/appeals", tags=["appeals"], summary="File an appeal against a report (buyer)")
-async def file_appeal(request: Request[Any, Any, Any]) -> Any:
-    subject = await subject_of(request)
-    body = decode(await request.body(), AppealIn)
-    answer = await appeal_service(request).open(
-        subject, body.report_id, body.grounds, body.statement
-    )
-    return json_response(answer, status=201)
+@post(
+    "/v1/appeals",
+    status_code=201,
+    tags=["appeals"],
+    summary="File an appeal against a report (buyer)",
+    responses=errors_for(
+        BUYER_AUTH,
+        BODY,
+        (
+            "report.not_found",
+            "appeal.invalid_grounds",
+            "appeal.statement_length",
+            "appeal.already_open",
+            "appeal.report_not_appealable",
+        ),
+        COMMON,
+    ),
+    **buyer(),
+)
+async def file_appeal(
+    data: JSONBody[AppealIn], request: Request[Any, Any, Any]
+) -> Response[AppealView]:
+    rt = runtime(request)
+    subject = subject_from(request)
+    result = await rt.parts.appeals.open(subject, data.report_id, data.grounds, data.statement)
+    return answer(result, AppealView, status=201)
 
 
 @get(
-    "/v1/appeals/{appeal_id:str}", tags=["appeals"], summary="One appeal: state, deadlines, history"
+    "/v1/appeals/{appeal_id:str}",
+    tags=["appeals"],
+    summary="One appeal: state, deadlines, history",
+    responses=errors_for(AUTH, ("auth.wrong_type", "appeal.not_found"), COMMON),
+    **buyer_or_signed(MEMBER | ADJUDICATOR),
 )
-async def get_appeal(request: Request[Any, Any, Any]) -> Any:
-    appeal_id: str = request.path_params["appeal_id"]
-    party = await _party(request)
-    return json_response(await appeal_service(request).read(party, appeal_id))
+async def get_appeal(appeal_id: AppealId, request: Request[Any, Any, Any]) -> Response[AppealView]:
+    """For the buyer, the reporting member or an adjudicator; anyone else gets a 404."""
+    rt = runtime(request)
+    return answer(await rt.parts.appeals.read(party_of(request), appeal_id), AppealView)
 
 
-@post("/v1/appeals/{appeal_id:str}/withdraw", tags=["appeals"], summary="Withdraw (buyer)")
-async def withdraw_appeal(request: Request[Any, Any, Any]) -> Any:
+@post(
+    "/v1/appeals/{appeal_id:str}/withdraw",
+    status_code=200,
+    tags=["appeals"],
+    summary="Withdraw (buyer)",
+    responses=errors_for(BUYER_AUTH, BODY, _STEP, COMMON),
+    **buyer(),
+)
+async def withdraw_appeal(
+    request: Request[Any, Any, Any], appeal_id: AppealId, data: JSONBody[WithdrawIn | None] = None
+) -> Response[AppealView]:
     """The body may be empty or ``{}``."""
-    appeal_id: str = request.path_params["appeal_id"]
-    subject = await subject_of(request)
-    body = await request.body()
-    if body.strip():
-        decode(body, WithdrawIn)
-    return json_response(await appeal_service(request).withdraw(subject, appeal_id))
+    rt = runtime(request)
+    subject = subject_from(request)
+    return answer(await rt.parts.appeals.withdraw(subject, appeal_id), AppealView)
 
 
 @post(
     "/v1/appeals/{appeal_id:str}/response",
+    status_code=200,
     tags=["appeals"],
     summary="Retract or uphold (reporting member)",
+    responses=errors_for(
+        AUTH,
+        BODY,
+        ("appeal.unknown_action", "appeal.summary_required", *_STEP, "appeal.report_closed"),
+        COMMON,
+    ),
+    **signed(MEMBER),
 )
-async def respond_to_appeal(request: Request[Any, Any, Any]) -> Any:
-    appeal_id: str = request.path_params["appeal_id"]
-    caller, raw = await authenticate(request, MEMBER)
-    body = decode(raw, ResponseIn)
-    answer = await appeal_service(request).respond(caller, appeal_id, body.action, body.summary)
-    return json_response(answer)
+async def respond_to_appeal(
+    appeal_id: AppealId, data: JSONBody[ResponseIn], request: Request[Any, Any, Any]
+) -> Response[AppealView]:
+    caller = caller_of(request)
+    rt = runtime(request)
+    result = await rt.parts.appeals.respond(caller, appeal_id, data.action, data.summary)
+    return answer(result, AppealView)
 
 
-@post("/v1/appeals/{appeal_id:str}/decision", tags=["appeals"], summary="Decide (adjudicator)")
-async def decide_appeal(request: Request[Any, Any, Any]) -> Any:
-    appeal_id: str = request.path_params["appeal_id"]
-    caller, raw = await authenticate(request, ADJUDICATOR)
-    body = decode(raw, DecisionIn)
-    answer = await appeal_service(request).decide(caller, appeal_id, body.outcome, body.rationale)
-    return json_response(answer)
+@post(
+    "/v1/appeals/{appeal_id:str}/decision",
+    status_code=200,
+    tags=["appeals"],
+    summary="Decide (adjudicator)",
+    responses=errors_for(
+        AUTH, BODY, ("appeal.rationale_length", *_STEP, "appeal.report_closed"), COMMON
+    ),
+    **signed(ADJUDICATOR),
+)
+async def decide_appeal(
+    appeal_id: AppealId, data: JSONBody[DecisionIn], request: Request[Any, Any, Any]
+) -> Response[AppealView]:
+    caller = caller_of(request)
+    rt = runtime(request)
+    result = await rt.parts.appeals.decide(caller, appeal_id, data.outcome, data.rationale)
+    return answer(result, AppealView)
 
 
-ROUTES: list[Any] = [file_appeal, get_appeal, withdraw_appeal, respond_to_appeal, decide_appeal]
+ROUTES = [file_appeal, get_appeal, withdraw_appeal, respond_to_appeal, decide_appeal]

@@ -1,164 +1,201 @@
 """Access-log routes: checkpoints, the verifier key, proofs (members, auditors), auditor views.
 
-Query parameters are parsed here by hand rather than by the framework, so that
+Query parameters are declared in the handler signatures with their bounds, and
 every bad one gets a problem document with this API's codes: a parameter that
 is not what it claims to be (unknown, repeated, not a number, not base64url, a
 malformed time) is a 400 ``request.invalid_query``; a well-formed value the
-log cannot serve (a tree size beyond the latest checkpoint, ``first`` above
-``second``, an unknown action) is a 422 with an ``audit.*`` code.
+log cannot serve (a tree size beyond the latest checkpoint or beyond any size
+a log can reach, ``first`` above ``second``, an unknown action, a page size
+out of bounds) is a 422 with its own code.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get
+from litestar.params import Parameter
 
 from refund_registry.domain.access import ACTIONS
 from refund_registry.domain.checkpoint import verifier_key_string
 from refund_registry.domain.reports import b64url_decode
-from refund_registry.errors import InvalidInput, MalformedBody
-from refund_registry.http.common import AUDITOR, MEMBER, authenticate, json_response, runtime
+from refund_registry.errors import InvalidInput, MalformedBody, RegistryError
+from refund_registry.http.answers import (
+    AuditEntries,
+    AuditSummary,
+    ConsistencyProof,
+    InclusionProof,
+)
+from refund_registry.http.common import AUDITOR, MEMBER, answer, caller_of, runtime, signed
+from refund_registry.http.openapi import AUTH, COMMON, errors_for
+from refund_registry.http.problems import invalid_query
 from refund_registry.services import audit
 from refund_registry.services.sequencer import DEFAULT_ORIGIN
 
 READERS = MEMBER | AUDITOR
-_DECIMAL = re.compile(r"[0-9]{1,20}")
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_MAX_TEXT = 200
+_QUERY = ("request.invalid_query",)
+_HASH_PATTERN = r"^[A-Za-z0-9_-]{43}$"
 
 
 def _malformed(detail: str) -> MalformedBody:
     return MalformedBody(detail, code="request.invalid_query")
 
 
-class _Query:
-    """The query string of one request: known names only, each at most once."""
-
-    def __init__(self, request: Request[Any, Any, Any], allowed: frozenset[str]) -> None:
-        self.values: dict[str, str] = {}
-        for name, value in request.query_params.multi_items():
-            if name not in allowed:
-                takes = ", ".join(sorted(allowed)) or "no parameters"
-                raise _malformed(f"unknown query parameter {name!r}; this route takes {takes}")
-            if name in self.values:
-                raise _malformed(f"query parameter {name!r} is given more than once")
-            self.values[name] = value
-
-    def text(self, name: str) -> str | None:
-        value = self.values.get(name)
-        if value is not None and not 1 <= len(value) <= _MAX_TEXT:
-            raise _malformed(f"{name} must be 1 to {_MAX_TEXT} characters")
-        return value
-
-    def integer(self, name: str) -> int | None:
-        value = self.values.get(name)
-        if value is None:
-            return None
-        if not _DECIMAL.fullmatch(value):
-            raise _malformed(f"{name} must be a non-negative decimal integer, got {value!r}")
-        number = int(value)
-        if number > audit.MAX_SIZE:
-            raise InvalidInput(
-                f"{name}={value} is beyond any size this log can reach",
-                code="request.value_out_of_range",
-            )
-        return number
-
-    def required_integer(self, name: str) -> int:
-        number = self.integer(name)
-        if number is None:
-            raise _malformed(f"the query parameter {name} is required")
-        return number
-
-    def hash(self, name: str) -> bytes | None:
-        value = self.values.get(name)
-        if value is None:
-            return None
-        raw = b64url_decode(value)
-        if raw is None or len(raw) != 32:
-            raise _malformed(f"{name} must be 32 bytes in unpadded base64url (43 characters)")
-        return raw
-
-    def time(self, name: str) -> datetime | None:
-        value = self.values.get(name)
-        if value is None:
-            return None
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            moment = None
-        if moment is None or moment.tzinfo is None or moment.year < 1970:
-            raise _malformed(f"{name} must be an ISO 8601 time with a UTC offset, got {value!r}")
-        return moment
-
-    def day(self, name: str) -> date:
-        value = self.values.get(name)
-        if value is None:
-            raise _malformed(f"the query parameter {name} (YYYY-MM-DD) is required")
-        try:
-            if not _DAY.fullmatch(value):
-                raise ValueError(value)
-            return date.fromisoformat(value)
-        except ValueError:
-            raise _malformed(f"{name} must be a date as YYYY-MM-DD, got {value!r}") from None
+def _size(name: str, message: str) -> RegistryError:
+    """A number too large for any log is a 422; anything else that does not parse, a 400."""
+    if "<=" in message or "out of range" in message:
+        return InvalidInput(
+            f"{name} is beyond any size this log can reach", code="request.value_out_of_range"
+        )
+    return invalid_query(name, message)
 
 
-def _text(content: str) -> Response[bytes]:
+def _page(name: str, message: str) -> RegistryError:
+    if "<=" in message or ">=" in message:
+        return InvalidInput(f"limit must be between 1 and {audit.MAX_PAGE}", code="audit.limit")
+    return invalid_query(name, message)
+
+
+def _only(request: Request[Any, Any, Any], allowed: frozenset[str]) -> None:
+    """Known parameter names only, each at most once: a typo is refused, not ignored."""
+    seen: set[str] = set()
+    for name, _ in request.query_params.multi_items():
+        if name not in allowed:
+            takes = ", ".join(sorted(allowed)) or "no parameters"
+            raise _malformed(f"unknown query parameter {name!r}; this route takes {takes}")
+        if name in seen:
+            raise _malformed(f"query parameter {name!r} is given more than once")
+        seen.add(name)
+
+
+def _hash(name: str, value: str | None) -> bytes | None:
+    if value is None:
+        return None
+    raw = b64url_decode(value)
+    if raw is None or len(raw) != 32:
+        raise _malformed(f"{name} must be 32 bytes in unpadded base64url (43 characters)")
+    return raw
+
+
+def _time(name: str, value: datetime | None) -> datetime | None:
+    if value is not None and (value.tzinfo is None or value.year < 1970):
+        raise _malformed(f"{name} must be an ISO 8601 time with a UTC offset, after 1970")
+    return value
+
+
+def _text(content: str) -> Response[str]:
     return Response(
-        content=content.encode("utf-8"),
+        content=content,
         media_type="text/plain; charset=utf-8",
         headers={"Cache-Control": "no-cache"},
     )
 
 
-@get("/v1/audit/checkpoint", tags=["audit"], summary="The latest checkpoint (C2SP signed note)")
-async def checkpoint(request: Request[Any, Any, Any]) -> Any:
+@get(
+    "/v1/audit/checkpoint",
+    tags=["audit"],
+    summary="The latest checkpoint (C2SP signed note)",
+    media_type="text/plain; charset=utf-8",
+    responses=errors_for(AUTH, _QUERY, ("audit.no_checkpoint",), COMMON),
+    **signed(READERS),
+)
+async def checkpoint(request: Request[Any, Any, Any]) -> Response[str]:
     """The latest signed checkpoint as ``text/plain``; check it with the verifier key."""
-    await authenticate(request, READERS)
-    _Query(request, frozenset())
-    latest = await audit.require_checkpoint(runtime(request).pool)
+    rt = runtime(request)
+    _only(request, frozenset())
+    latest = await audit.require_checkpoint(rt.pool)
     return _text(latest.note)
 
 
-@get("/v1/audit/verifier-key", tags=["audit"], summary="The checkpoint verifier key")
-async def verifier_key(request: Request[Any, Any, Any]) -> Any:
+@get(
+    "/v1/audit/verifier-key",
+    tags=["audit"],
+    summary="The checkpoint verifier key",
+    media_type="text/plain; charset=utf-8",
+    responses=errors_for(_QUERY),
+)
+async def verifier_key(request: Request[Any, Any, Any]) -> Response[str]:
     """``name+hexkeyid+base64(0x01‖pubkey)``. Public, but trust the copy you got out of band."""
-    _Query(request, frozenset())
-    key = runtime(request).parts.log_key.public_key()
+    rt = runtime(request)
+    _only(request, frozenset())
+    key = rt.parts.log_key.public_key()
     return _text(verifier_key_string(DEFAULT_ORIGIN, key) + "\n")
 
 
-@get("/v1/audit/proof/inclusion", tags=["audit"], summary="Inclusion proof (RFC 9162 2.1.3)")
-async def inclusion(request: Request[Any, Any, Any]) -> Any:
+@get(
+    "/v1/audit/proof/inclusion",
+    tags=["audit"],
+    summary="Inclusion proof (RFC 9162 2.1.3)",
+    responses=errors_for(
+        AUTH,
+        _QUERY,
+        (
+            "request.value_out_of_range",
+            "audit.tree_size",
+            "audit.leaf_not_found",
+            "audit.leaf_not_sequenced",
+            "audit.leaf_not_in_tree",
+            "audit.no_checkpoint",
+        ),
+        COMMON,
+    ),
+    **signed(READERS, query_refusals={"tree_size": _size}),
+)
+async def inclusion(
+    request: Request[Any, Any, Any],
+    leaf_hash: Annotated[
+        str,
+        Parameter(
+            min_length=43,
+            max_length=43,
+            pattern=_HASH_PATTERN,
+            description="the entry's leaf hash (a receipt's `leaf_hash`)",
+        ),
+    ],
+    tree_size: Annotated[
+        int | None,
+        Parameter(ge=0, le=audit.MAX_SIZE, description="defaults to the latest checkpoint's"),
+    ] = None,
+) -> Response[InclusionProof]:
     """Proof that the entry with ``leaf_hash`` is in the tree of ``tree_size`` leaves.
 
     ``tree_size`` defaults to the latest checkpoint's size and may not exceed it.
     """
-    await authenticate(request, READERS)
-    query = _Query(request, frozenset({"leaf_hash", "tree_size"}))
-    leaf_hash = query.hash("leaf_hash")
-    if leaf_hash is None:
-        raise _malformed("the query parameter leaf_hash is required")
-    proof = await audit.inclusion_proof(
-        runtime(request).pool, leaf_hash, query.integer("tree_size")
-    )
-    return json_response(proof.as_json())
+    rt = runtime(request)
+    _only(request, frozenset({"leaf_hash", "tree_size"}))
+    raw = _hash("leaf_hash", leaf_hash)
+    assert raw is not None
+    proof = await audit.inclusion_proof(rt.pool, raw, tree_size)
+    return answer(proof.as_json(), InclusionProof)
 
 
-@get("/v1/audit/proof/consistency", tags=["audit"], summary="Consistency proof (RFC 9162 2.1.4)")
-async def consistency(request: Request[Any, Any, Any]) -> Any:
+@get(
+    "/v1/audit/proof/consistency",
+    tags=["audit"],
+    summary="Consistency proof (RFC 9162 2.1.4)",
+    responses=errors_for(
+        AUTH,
+        _QUERY,
+        ("request.value_out_of_range", "audit.consistency_sizes", "audit.tree_size"),
+        ("audit.no_checkpoint",),
+        COMMON,
+    ),
+    **signed(READERS, query_refusals={"first": _size, "second": _size}),
+)
+async def consistency(
+    request: Request[Any, Any, Any],
+    first: Annotated[int, Parameter(ge=0, le=audit.MAX_SIZE, description="the older size")],
+    second: Annotated[int, Parameter(ge=0, le=audit.MAX_SIZE, description="the newer size")],
+) -> Response[ConsistencyProof]:
     """Proof that the tree of ``second`` leaves extends the tree of ``first`` leaves.
 
     ``0 ≤ first ≤ second ≤`` the latest checkpoint's size.
     """
-    await authenticate(request, READERS)
-    query = _Query(request, frozenset({"first", "second"}))
-    first, second = query.required_integer("first"), query.required_integer("second")
-    proof = await audit.consistency_proof(runtime(request).pool, first, second)
-    return json_response(proof.as_json())
+    rt = runtime(request)
+    _only(request, frozenset({"first", "second"}))
+    proof = await audit.consistency_proof(rt.pool, first, second)
+    return answer(proof.as_json(), ConsistencyProof)
 
 
 _ENTRY_PARAMS = frozenset(
@@ -166,32 +203,71 @@ _ENTRY_PARAMS = frozenset(
 )
 
 
-@get("/v1/audit/entries", tags=["audit"], summary="Sequenced access-log entries, by index")
-async def entries(request: Request[Any, Any, Any]) -> Any:
+@get(
+    "/v1/audit/entries",
+    tags=["audit"],
+    summary="Sequenced access-log entries, by index",
+    responses=errors_for(
+        AUTH,
+        _QUERY,
+        ("request.value_out_of_range", "audit.limit", "audit.action", "audit.time_range"),
+        COMMON,
+    ),
+    **signed(AUDITOR, query_refusals={"after": _size, "limit": _page}),
+)
+async def entries(
+    request: Request[Any, Any, Any],
+    after: Annotated[
+        int | None,
+        Parameter(ge=0, le=audit.MAX_SIZE, description="entries with a higher index"),
+    ] = None,
+    limit: Annotated[
+        int | None, Parameter(ge=1, le=audit.MAX_PAGE, description="entries per page")
+    ] = None,
+    member: Annotated[
+        str | None, Parameter(min_length=1, max_length=200, description="a member's id")
+    ] = None,
+    subject_key: Annotated[
+        str | None,
+        Parameter(
+            min_length=43,
+            max_length=43,
+            pattern=_HASH_PATTERN,
+            description="a subject key (32 bytes, unpadded base64url), matched while "
+            "its salt is retained",
+        ),
+    ] = None,
+    action: Annotated[
+        str | None,
+        Parameter(min_length=1, max_length=200, description=", ".join(sorted(ACTIONS))),
+    ] = None,
+    purpose: Annotated[
+        str | None, Parameter(min_length=1, max_length=200, description="a query purpose")
+    ] = None,
+    since: Annotated[datetime | None, Parameter(description="inclusive, with a UTC offset")] = None,
+    until: Annotated[datetime | None, Parameter(description="exclusive, with a UTC offset")] = None,
+) -> Response[AuditEntries]:
     """Entries with index above ``after``, filtered; each with its exact ``leaf`` bytes.
 
     ``subject_key`` is a subject key in unpadded base64url, matched through the
     salted commitments while their salts are retained. ``until`` is exclusive.
     This read is itself logged (action ``audit.read``); its receipt is attached.
     """
-    caller, _ = await authenticate(request, AUDITOR)
-    query = _Query(request, _ENTRY_PARAMS)
-    action = query.text("action")
+    caller = caller_of(request)
+    rt = runtime(request)
+    _only(request, _ENTRY_PARAMS)
     if action is not None and action not in ACTIONS:
         raise InvalidInput(
             f"action must be one of {', '.join(sorted(ACTIONS))}", code="audit.action"
         )
     filters = audit.EntryFilter(
-        member=query.text("member"),
-        subject_key=query.hash("subject_key"),
+        member=member,
+        subject_key=_hash("subject_key", subject_key),
         action=action,
-        purpose=query.text("purpose"),
-        since=query.time("since"),
-        until=query.time("until"),
+        purpose=purpose,
+        since=_time("since", since),
+        until=_time("until", until),
     )
-    after = query.integer("after")
-    limit = query.integer("limit")
-    rt = runtime(request)
     page = await audit.list_entries(
         rt.pool,
         after=after,
@@ -206,23 +282,32 @@ async def entries(request: Request[Any, Any, Any]) -> Any:
         subject_key=filters.subject_key,
         detail={"filters": filters.described(), "after": after},
     )
-    return json_response(page)
+    return answer(page, AuditEntries)
 
 
-@get("/v1/audit/summary", tags=["audit"], summary="Per-member query volumes and anomalies")
-async def summary(request: Request[Any, Any, Any]) -> Any:
+@get(
+    "/v1/audit/summary",
+    tags=["audit"],
+    summary="Per-member query volumes and anomalies",
+    responses=errors_for(AUTH, _QUERY, COMMON),
+    **signed(AUDITOR),
+)
+async def summary(
+    request: Request[Any, Any, Any],
+    day: Annotated[date, Parameter(description="a UTC day, YYYY-MM-DD")],
+) -> Response[AuditSummary]:
     """For one UTC ``day``: per member, queries, distinct subjects, purpose shares, anomalies.
 
     This read is itself logged (action ``audit.read``); its receipt is attached.
     """
-    caller, _ = await authenticate(request, AUDITOR)
-    day = _Query(request, frozenset({"day"})).day("day")
+    caller = caller_of(request)
     rt = runtime(request)
+    _only(request, frozenset({"day"}))
     document = await audit.day_summary(rt.pool, day)
     document["receipt"] = await audit.record_read(
         rt.access_log, caller, "summary", at=datetime.now(UTC), detail={"day": day.isoformat()}
     )
-    return json_response(document)
+    return answer(document, AuditSummary)
 
 
 ROUTES = [checkpoint, verifier_key, inclusion, consistency, entries, summary]

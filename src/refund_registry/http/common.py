@@ -1,16 +1,44 @@
-"""Helpers every route uses: the runtime, the signed-request guard, JSON answers."""
+"""What every route shares: strict bodies, the signed-request hooks, typed answers.
+
+Authentication is a before-request hook of each route, so it runs before any
+parameter or body is parsed: it reads the raw body bytes (Litestar caches them,
+and enforces the route's size limit while reading), checks the token against
+their digest, and leaves the verified caller in the request's state, where the
+handler finds it (:func:`caller_of`, :func:`subject_from`, :func:`party_of`).
+A hook rather than a guard (Litestar copies the route handler for every guard
+call) and plain reads rather than dependencies (resolving one costs more than
+the rest of the framework's path): on the risk query both were measurable.
+
+Bodies are msgspec structs deriving from :class:`Body`. The :class:`StrictBodies`
+plugin decodes them straight from those cached bytes with one typed decoder
+per struct: strict types (a string is never taken for a number), unknown
+fields refused, one pass, with the problem codes of docs/errors.md.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, TypeVar, cast
 
 import msgspec
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.dto import AbstractDTO
+from litestar.openapi.spec import Reference, Schema
+from litestar.plugins import SerializationPlugin
+from litestar.typing import FieldDefinition
 from msgspec import Meta, Struct
 
+from refund_registry import errors
 from refund_registry.domain.keyring import ROLES
 from refund_registry.runtime import Runtime
+from refund_registry.services.appeals import AppealService, Party, Subject
 from refund_registry.services.authn import Caller
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+
+T = TypeVar("T")
 
 MEMBER = frozenset({"member"})
 ADJUDICATOR = frozenset({"adjudicator"})
@@ -18,22 +46,130 @@ AUDITOR = frozenset({"auditor"})
 ADMIN = frozenset({"admin"})
 ALL_ROLES = frozenset(ROLES)
 
+SIGNED_REQUEST: Final = "signedRequest"
+SUBJECT_TOKEN: Final = "subjectToken"  # noqa: S105 - a scheme name, not a secret
+_CALLER: Final = "rr.caller"
+_SUBJECT: Final = "rr.subject"
+_PARTY: Final = "rr.party"
+JSON: Final = "application/json"
+
 ShortText = Annotated[str, Meta(max_length=200)]
 
 
-class IdentifierIn(Struct, forbid_unknown_fields=True):
+class Body(Struct, forbid_unknown_fields=True):
+    """Base of every request body: decoded strictly by :class:`StrictBodies`."""
+
+
+class IdentifierIn(Body):
     """One ``{kind, pseudonym}`` of a report or a query, as the member sends it."""
 
-    kind: ShortText
-    pseudonym: ShortText
+    kind: Annotated[str, Meta(max_length=200, examples=["phone"])]
+    pseudonym: Annotated[
+        str, Meta(max_length=200, description="86 characters: unpadded base64url of 64 bytes")
+    ]
 
 
-def runtime(request: Request[Any, Any, Any]) -> Runtime:
+# -- strict bodies ----------------------------------------------------------------------
+
+
+@cache
+def _decoder(typ: Any) -> msgspec.json.Decoder[Any]:
+    return msgspec.json.Decoder(typ)
+
+
+def decode_body(body: bytes, typ: Any) -> Any:
+    """Strict JSON decoding: an empty body, wrong types and unknown fields are 400s."""
+    if not body.strip():
+        raise errors.MalformedBody("the request body is empty; a JSON object is expected")
+    try:
+        return _decoder(typ).decode(body)
+    except msgspec.ValidationError as exc:
+        raise errors.MalformedBody(f"the body does not match the schema: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise errors.MalformedBody(f"the body is not valid JSON: {exc}") from exc
+
+
+class StrictBodyDTO(AbstractDTO[Any]):
+    """Decodes a :class:`Body` struct from the raw bytes in one pass.
+
+    Litestar's default path decodes JSON to builtins and converts them with
+    coercion allowed (``"1"`` taken for ``1``); this one refuses anything that
+    is not exactly the declared type, as the API always has.
+    """
+
+    model_type: ClassVar[Any]  # type: ignore[misc]
+    optional: ClassVar[bool] = False
+
+    def decode_bytes(self, value: bytes) -> Any:
+        if self.optional and not value.strip():
+            return None
+        return decode_body(value, self.model_type)
+
+    def decode_builtins(self, value: dict[str, Any]) -> Any:
+        try:
+            return msgspec.convert(value, self.model_type)
+        except msgspec.ValidationError as exc:
+            raise errors.MalformedBody(f"the body does not match the schema: {exc}") from exc
+
+    def data_to_encodable_type(self, data: Any) -> Any:
+        return data
+
+    @classmethod
+    def generate_field_definitions(cls, model_type: type[Any]) -> Any:
+        raise NotImplementedError  # never called: no transfer model is built
+
+    @classmethod
+    def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
+        return False
+
+    @classmethod
+    def create_for_field_definition(
+        cls, field_definition: FieldDefinition, handler_id: str, backend_cls: Any = None
+    ) -> None:
+        """Nothing to prepare: the decoder is built on first use and cached."""
+
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
+    ) -> Reference | Schema:
+        return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type))
+
+
+class StrictBodies(SerializationPlugin):
+    """Every handler parameter ``data: SomeBody`` is decoded by a :class:`StrictBodyDTO`."""
+
+    def supports_type(self, field_definition: FieldDefinition) -> bool:
+        return field_definition.is_subclass_of(Body)
+
+    def create_dto_for_type(self, field_definition: FieldDefinition) -> type[AbstractDTO[Any]]:
+        model = next(
+            (t.annotation for t in (field_definition, *field_definition.inner_types)
+             if t.is_subclass_of(Body)),
+            field_definition.annotation,
+        )  # fmt: skip
+        return cast(
+            "type[AbstractDTO[Any]]",
+            type(
+                f"StrictBodyDTO[{model.__name__}]",
+                (StrictBodyDTO,),
+                {"model_type": model, "optional": field_definition.is_optional},
+            ),
+        )
+
+
+# -- authentication ---------------------------------------------------------------------
+
+
+def runtime(request: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
     rt: Runtime = request.app.state.runtime
     return rt
 
 
-def path_and_query(request: Request[Any, Any, Any]) -> str:
+def appeal_service(request: ASGIConnection[Any, Any, Any, Any]) -> AppealService:
+    return runtime(request).parts.appeals
+
+
+def path_and_query(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The request target as the client sent it: what ``htu`` must equal."""
     raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
     query: bytes = request.scope.get("query_string", b"")
@@ -44,10 +180,10 @@ def path_and_query(request: Request[Any, Any, Any]) -> str:
 async def authenticate(
     request: Request[Any, Any, Any], roles: frozenset[str]
 ) -> tuple[Caller, bytes]:
-    """The guard of every member, adjudicator, auditor and admin route.
+    """Check a signed request against the exact body bytes; return the caller and the bytes.
 
-    Reads the body (within the route's size limit) because the token binds to
-    its digest; returns the caller and the exact body bytes.
+    The body is read within the route's size limit (a 413 comes before any
+    token check) and cached by the request, so decoding it later reads no more.
     """
     body = await request.body()
     caller = await runtime(request).auth.request(
@@ -60,7 +196,103 @@ async def authenticate(
     return caller, body
 
 
-def json_response(content: Any, status: int = 200) -> Response[bytes]:
-    return Response(
-        content=msgspec.json.encode(content), status_code=status, media_type="application/json"
+async def subject_of(request: ASGIConnection[Any, Any, Any, Any]) -> Subject:
+    """A verified subject token, mapped to the subject keys it names."""
+    caller, pseudonyms = await runtime(request).auth.subject(request.headers.get("authorization"))
+    return appeal_service(request).subject(caller, pseudonyms)
+
+
+def _state(connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
+    state: dict[str, Any] = connection.scope["state"]
+    return state
+
+
+async def signed_request(request: Request[Any, Any, Any]) -> None:
+    """Hook of member, adjudicator, auditor and admin routes: ``opt["roles"]`` may call."""
+    roles: frozenset[str] = request.route_handler.opt["roles"]
+    caller, _ = await authenticate(request, roles)
+    _state(request)[_CALLER] = caller
+
+
+async def subject_token(request: Request[Any, Any, Any]) -> None:
+    """Hook of buyer routes: a subject token, not bound to the request."""
+    _state(request)[_SUBJECT] = await subject_of(request)
+
+
+async def subject_or_signed(request: Request[Any, Any, Any]) -> None:
+    """A buyer (subject token), or a signed request from one of ``opt["roles"]``.
+
+    The subject check fails at its first step, on the token's ``typ``, for a
+    signed request, so trying it first costs nothing and never burns a jti.
+    """
+    party: Party
+    try:
+        party = await subject_of(request)
+    except errors.AuthenticationFailed as exc:
+        if exc.code != "auth.wrong_type":
+            raise
+        roles: frozenset[str] = request.route_handler.opt["roles"]
+        party, _ = await authenticate(request, roles)
+    _state(request)[_PARTY] = party
+
+
+def caller_of(request: Request[Any, Any, Any]) -> Caller:
+    """The principal :func:`signed_request` verified for this request."""
+    return cast("Caller", _state(request)[_CALLER])
+
+
+def subject_from(request: Request[Any, Any, Any]) -> Subject:
+    """The buyer :func:`subject_token` verified for this request."""
+    return cast("Subject", _state(request)[_SUBJECT])
+
+
+def party_of(request: Request[Any, Any, Any]) -> Party:
+    """The buyer or principal :func:`subject_or_signed` verified for this request."""
+    return cast("Party", _state(request)[_PARTY])
+
+
+def signed(roles: frozenset[str], **opt: Any) -> dict[str, Any]:
+    """Handler options of a route taking a signed request from one of ``roles``.
+
+    ``opt`` adds route options, such as ``query_refusals`` (see ``problems``).
+    """
+    return {
+        "before_request": signed_request,
+        "opt": {"roles": roles, **opt},
+        "security": [{SIGNED_REQUEST: []}],
+    }
+
+
+def buyer() -> dict[str, Any]:
+    """Handler options of a route taking a buyer's subject token."""
+    return {"before_request": subject_token, "security": [{SUBJECT_TOKEN: []}]}
+
+
+def buyer_or_signed(roles: frozenset[str]) -> dict[str, Any]:
+    """Handler options of a route taking a subject token or a signed request."""
+    return {
+        "before_request": subject_or_signed,
+        "opt": {"roles": roles},
+        "security": [{SUBJECT_TOKEN: []}, {SIGNED_REQUEST: []}],
+    }
+
+
+# -- answers ----------------------------------------------------------------------------
+
+
+def answer(content: Any, typ: type[T], status: int = 200) -> Response[T]:
+    """A JSON answer documented as ``typ``.
+
+    Services build their answers as plain JSON values; they are encoded as
+    they are (nothing is copied into a struct on the hot path), and ``typ``
+    is the schema the OpenAPI document shows. ``tests/api/test_openapi.py``
+    checks real answers against these types.
+    """
+    response: Response[Any] = Response(
+        content=msgspec.json.encode(content), status_code=status, media_type=JSON
     )
+    return cast("Response[T]", response)
+
+
+def json_response(content: Any, status: int = 200) -> Response[bytes]:
+    return Response(content=msgspec.json.encode(content), status_code=status, media_type=JSON)

@@ -1,4 +1,4 @@
-"""The key-service routes under the API's own base URL (SPEC section 10: one URL).
+"""The key-service routes under the API's own base URL, so a member needs one URL.
 
 The API forwards ``POST /v1/keyservice/evaluate`` and ``GET
 /v1/keyservice/public-key`` to the key-service process *verbatim*: the same
@@ -17,14 +17,18 @@ answers (including its own problem documents) is passed through unchanged.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
 from litestar import Litestar, Request, Response, get, post
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
 from refund_registry.config import Settings
 from refund_registry.errors import Unavailable
-from refund_registry.http.common import path_and_query, runtime
+from refund_registry.http.answers import Evaluated, KeyServicePublicKey
+from refund_registry.http.common import MEMBER, SIGNED_REQUEST, path_and_query, runtime
+from refund_registry.http.openapi import AUTH, BODY, RATE, errors_for
 from refund_registry.keyservice import MAX_BODY_BYTES
 
 STATE_KEY: Final = "keyservice_http"
@@ -67,7 +71,7 @@ def _client(request: Request[Any, Any, Any]) -> httpx.AsyncClient:
     return client
 
 
-async def _forward(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def _forward(request: Request[Any, Any, Any]) -> Response[Any]:
     body = await request.body()
     headers = {name: request.headers[name] for name in _REQUEST_HEADERS if name in request.headers}
     try:
@@ -91,18 +95,57 @@ async def _forward(request: Request[Any, Any, Any]) -> Response[bytes]:
     )
 
 
+_EVALUATE_BODY: Final = RequestBody(
+    required=True,
+    content={
+        "application/json": OpenAPIMediaType(
+            schema=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["blinded"],
+                additional_properties=False,
+                properties={
+                    "blinded": Schema(
+                        type=OpenAPIType.ARRAY,
+                        min_items=1,
+                        max_items=100,
+                        items=Schema(
+                            type=OpenAPIType.STRING,
+                            description="a blinded ristretto255 element, unpadded base64url",
+                        ),
+                    )
+                },
+            )
+        )
+    },
+)
+
+
+@dataclass
+class _EvaluateOperation(Operation):
+    """The evaluate body, documented without decoding it: the bytes are relayed untouched."""
+
+    def __post_init__(self) -> None:
+        self.request_body = _EVALUATE_BODY
+
+
 @post(
     "/v1/keyservice/evaluate",
     status_code=200,
     tags=["keyservice"],
     summary="Evaluate blinded elements (forwarded to the key service)",
     description=(
-        "Signed member request; authenticated by the key service itself. "
-        "Body {blinded: [b64url, ...]} with 1-100 elements; answer {evaluated, proof}."
+        "Signed member request, authenticated by the key service itself (so its `jti` is "
+        "used once). RFC 9497 VOPRF, suite ristretto255-SHA512, one batched DLEQ proof. "
+        "Problem documents of the key service (`keyservice.invalid_batch`, "
+        "`keyservice.invalid_element`, …) are passed through."
     ),
     request_max_body_size=MAX_BODY_BYTES,
+    operation_class=_EvaluateOperation,
+    security=[{SIGNED_REQUEST: []}],
+    responses=errors_for(AUTH, BODY, RATE, ("keyservice.unavailable",)),
+    opt={"roles": MEMBER},
 )
-async def evaluate_proxy(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def evaluate_proxy(request: Request[Any, Any, Any]) -> Response[Evaluated]:
     return await _forward(request)
 
 
@@ -110,8 +153,9 @@ async def evaluate_proxy(request: Request[Any, Any, Any]) -> Response[bytes]:
     "/v1/keyservice/public-key",
     tags=["keyservice"],
     summary="The key service's public key (forwarded to the key service)",
+    responses=errors_for(("keyservice.unavailable",)),
 )
-async def public_key_proxy(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def public_key_proxy(request: Request[Any, Any, Any]) -> Response[KeyServicePublicKey]:
     return await _forward(request)
 
 

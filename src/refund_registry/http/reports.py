@@ -5,57 +5,77 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from litestar import Request, get, post
-from msgspec import Meta, Struct
+from litestar import Request, Response, get, post
+from litestar.openapi import ResponseSpec
+from litestar.params import JSONBody, Parameter
+from msgspec import Meta
 
 from refund_registry.domain import reports as rules
-from refund_registry.errors import InvalidInput
+from refund_registry.errors import InvalidInput, RegistryError
+from refund_registry.http.answers import BulkFiled, EventPage, ReportFiled, ReportView, Retracted
 from refund_registry.http.common import (
     MEMBER,
+    Body,
     IdentifierIn,
     ShortText,
-    authenticate,
-    json_response,
+    answer,
+    caller_of,
     runtime,
+    signed,
 )
-from refund_registry.http.problems import decode
+from refund_registry.http.openapi import AUTH, BODY, COMMON, errors_for
 
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
 Text128 = Annotated[str, Meta(max_length=128)]
+ReportId = Annotated[str, Parameter(description="a report id, `rpt_…`", max_length=200)]
+
+_REPORT_RULES = (
+    "report.standard_of_proof",
+    "report.case_reference_conflict",
+)
 
 
-class AmountIn(Struct, forbid_unknown_fields=True):
-    minor_units: int
-    currency: ShortText
+class AmountIn(Body):
+    minor_units: Annotated[int, Meta(description="positive, in the currency's minor units")]
+    currency: Annotated[ShortText, Meta(description="ISO 4217", examples=["CNY"])]
 
 
-class StandardOfProofIn(Struct, forbid_unknown_fields=True):
+class StandardOfProofIn(Body):
+    """All four must be ``true``."""
+
     reasonable_grounds: bool
     rigorous_evidence: bool
     recognised_category: bool
     action_taken: bool
 
 
-class ReportIn(Struct, forbid_unknown_fields=True):
-    case_reference: Text128
-    identifiers: Annotated[list[IdentifierIn], Meta(max_length=50)]
-    category: ShortText
+class ReportIn(Body):
+    case_reference: Annotated[Text128, Meta(description="the member's own id; idempotency key")]
+    identifiers: Annotated[list[IdentifierIn], Meta(max_length=50, description="1 to 10 used")]
+    category: Annotated[ShortText, Meta(examples=["ai_forged_evidence"])]
     amount: AmountIn
     order_date: date
     refund_date: date
     confirmed_at: AwareDatetime
     buyer_notified_at: AwareDatetime
-    evidence_kinds: Annotated[list[ShortText], Meta(max_length=20)]
-    evidence_digest: ShortText
+    evidence_kinds: Annotated[
+        list[ShortText],
+        Meta(
+            max_length=20,
+            description="photo_forensics, ai_detector, carrier_record, packing_video, "
+            "buyer_admission, police_report, court_judgment, other; ai_detector alone is refused",
+        ),
+    ]
+    evidence_digest: Annotated[ShortText, Meta(description="unpadded base64url SHA-256")]
     standard_of_proof: StandardOfProofIn
 
 
-class BulkIn(Struct, forbid_unknown_fields=True):
-    reports: list[ReportIn]
+class BulkIn(Body):
+    reports: Annotated[list[ReportIn], Meta(description="1 to 10,000 reports, all or nothing")]
 
 
-class RetractIn(Struct, forbid_unknown_fields=True):
-    reason: Annotated[str, Meta(max_length=2000)]
+class RetractIn(Body):
+    reason: Annotated[str, Meta(max_length=2000, description="1 to 500 characters once trimmed")]
 
 
 def to_domain(body: ReportIn) -> rules.ReportInput:
@@ -81,32 +101,40 @@ def to_domain(body: ReportIn) -> rules.ReportInput:
     )
 
 
-@post("/v1/reports", tags=["reports"], summary="File one confirmed-fraud report")
-async def file_report(request: Request[Any, Any, Any]) -> Any:
+async def file_report(
+    data: JSONBody[ReportIn], request: Request[Any, Any, Any]
+) -> Response[ReportFiled]:
     """201 with the new report; 200 with the same answer when the case reference was filed."""
-    caller, body = await authenticate(request, MEMBER)
-    report = to_domain(decode(body, ReportIn))
-    created, answer = await runtime(request).ledger.file(
-        caller.principal_id, report, request_digest=caller.request_digest
+    caller = caller_of(request)
+    rt = runtime(request)
+    created, result = await rt.ledger.file(
+        caller.principal_id, to_domain(data), request_digest=caller.request_digest
     )
-    return json_response(answer, status=201 if created else 200)
+    return answer(result, ReportFiled, status=201 if created else 200)
 
 
-@post("/v1/reports/bulk", tags=["reports"], summary="File up to 10,000 reports, all or nothing")
-async def file_bulk(request: Request[Any, Any, Any]) -> Any:
-    caller, body = await authenticate(request, MEMBER)
-    batch = decode(body, BulkIn)
-    reports = [to_domain(r) for r in batch.reports]
-    answer = await runtime(request).ledger.file_bulk(
-        caller.principal_id, reports, request_digest=caller.request_digest
+async def file_bulk(data: JSONBody[BulkIn], request: Request[Any, Any, Any]) -> Response[BulkFiled]:
+    """201 when any report was new; 200 when every one had been filed before."""
+    caller = caller_of(request)
+    rt = runtime(request)
+    result = await rt.ledger.file_bulk(
+        caller.principal_id,
+        [to_domain(r) for r in data.reports],
+        request_digest=caller.request_digest,
     )
-    return json_response(answer, status=201 if answer["created"] else 200)
+    return answer(result, BulkFiled, status=201 if result["created"] else 200)
 
 
-@get("/v1/reports/{report_id:str}", tags=["reports"], summary="One of the caller's reports")
-async def get_report(request: Request[Any, Any, Any]) -> Any:
-    report_id: str = request.path_params["report_id"]
-    caller, _ = await authenticate(request, MEMBER)
+@get(
+    "/v1/reports/{report_id:str}",
+    tags=["reports"],
+    summary="One of the caller's reports",
+    responses=errors_for(AUTH, ("report.not_found",), COMMON),
+    **signed(MEMBER),
+)
+async def get_report(report_id: ReportId, request: Request[Any, Any, Any]) -> Response[ReportView]:
+    """Another member's report is a 404, as is a missing one. The read is logged."""
+    caller = caller_of(request)
     rt = runtime(request)
     report = await rt.ledger.get(
         caller.principal_id,
@@ -114,32 +142,98 @@ async def get_report(request: Request[Any, Any, Any]) -> Any:
         access_log=rt.access_log,
         request_digest=caller.request_digest,
     )
-    return json_response(report)
+    return answer(report, ReportView)
 
 
-@post("/v1/reports/{report_id:str}/retract", tags=["reports"], summary="Retract own report")
-async def retract_report(request: Request[Any, Any, Any]) -> Any:
-    report_id: str = request.path_params["report_id"]
-    caller, body = await authenticate(request, MEMBER)
-    reason = decode(body, RetractIn).reason
-    answer = await runtime(request).ledger.retract(
-        caller.principal_id, report_id, reason, request_digest=caller.request_digest
+@post(
+    "/v1/reports/{report_id:str}/retract",
+    status_code=200,
+    tags=["reports"],
+    summary="Retract own report",
+    responses=errors_for(
+        AUTH, BODY, ("report.reason", "report.not_found", "report.not_retractable"), COMMON
+    ),
+    **signed(MEMBER),
+)
+async def retract_report(
+    report_id: ReportId, data: JSONBody[RetractIn], request: Request[Any, Any, Any]
+) -> Response[Retracted]:
+    """Only an active or disputed report can be retracted; it stops counting at once."""
+    caller = caller_of(request)
+    rt = runtime(request)
+    result = await rt.ledger.retract(
+        caller.principal_id, report_id, data.reason, request_digest=caller.request_digest
     )
-    return json_response(answer)
+    return answer(result, Retracted)
 
 
-@get("/v1/events", tags=["events"], summary="The caller's event feed, cursor-paged")
-async def events(request: Request[Any, Any, Any]) -> Any:
-    caller, _ = await authenticate(request, MEMBER)
-    after = request.query_params.get("after", "")
-    raw_limit = request.query_params.get("limit", "100")
-    try:
-        limit = int(raw_limit)
-    except ValueError:
-        raise InvalidInput("limit must be a whole number", code="events.limit") from None
-    return json_response(await runtime(request).ledger.feed(caller.principal_id, after, limit))
+def _feed_limit(name: str, message: str) -> RegistryError:
+    return InvalidInput(f"limit must be 1 to 1000 ({message})", code="events.limit")
+
+
+def _feed_cursor(name: str, message: str) -> RegistryError:
+    return InvalidInput("'after' must be a cursor from an earlier page", code="events.cursor")
+
+
+@get(
+    "/v1/events",
+    tags=["events"],
+    summary="The caller's event feed, cursor-paged",
+    responses=errors_for(AUTH, ("events.limit", "events.cursor"), COMMON),
+    **signed(MEMBER, query_refusals={"limit": _feed_limit, "after": _feed_cursor}),
+)
+async def events(
+    request: Request[Any, Any, Any],
+    after: Annotated[
+        str,
+        Parameter(
+            max_length=200,
+            description="the `next_cursor` of the previous page; empty for the start",
+        ),
+    ] = "",
+    limit: Annotated[int, Parameter(ge=1, le=1000, description="events per page")] = 100,
+) -> Response[EventPage]:
+    """At-least-once, stable cursors: an event committed late is never skipped."""
+    caller = caller_of(request)
+    rt = runtime(request)
+    return answer(await rt.ledger.feed(caller.principal_id, after, limit), EventPage)
 
 
 def routes(max_bulk_body: int) -> list[Any]:
-    file_bulk.request_max_body_size = max_bulk_body
-    return [file_report, file_bulk, get_report, retract_report, events]
+    """The report routes; the bulk route takes bodies up to ``max_bulk_body`` bytes."""
+    return [
+        post(
+            "/v1/reports",
+            status_code=201,
+            tags=["reports"],
+            summary="File one confirmed-fraud report",
+            responses={
+                200: ResponseSpec(
+                    data_container=ReportFiled,
+                    description="The case reference was already filed with this body: "
+                    "the same answer as then",
+                ),
+                **errors_for(AUTH, BODY, _REPORT_RULES, COMMON),
+            },
+            **signed(MEMBER),
+        )(file_report),
+        post(
+            "/v1/reports/bulk",
+            status_code=201,
+            tags=["reports"],
+            summary="File up to 10,000 reports, all or nothing",
+            request_max_body_size=max_bulk_body,
+            responses={
+                200: ResponseSpec(
+                    data_container=BulkFiled, description="Every report had been filed before"
+                ),
+                **errors_for(
+                    AUTH, BODY, ("bulk.size", "bulk.invalid_items"), _REPORT_RULES, COMMON
+                ),
+            },
+            **signed(MEMBER),
+        )(file_bulk),
+        get_report,
+        retract_report,
+        events,
+    ]

@@ -4,60 +4,87 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, post
-from msgspec import Meta, Struct
+from litestar import Request, Response, post
+from litestar.params import JSONBody
+from msgspec import Meta
 
 from refund_registry.domain import inquiry
 from refund_registry.domain.inquiry import QueryItem
 from refund_registry.errors import InvalidInput
+from refund_registry.http.answers import RiskAnswer, RiskBatchAnswer
 from refund_registry.http.common import (
     MEMBER,
+    Body,
     IdentifierIn,
     ShortText,
-    authenticate,
-    json_response,
+    answer,
+    caller_of,
     runtime,
+    signed,
 )
-from refund_registry.http.problems import decode
+from refund_registry.http.openapi import AUTH, BODY, COMMON, RATE, errors_for
+
+_QUERY_ERRORS = ("query.purpose", "query.pseudonym")
 
 
-class QueryIn(Struct, forbid_unknown_fields=True):
-    identifiers: Annotated[list[IdentifierIn], Meta(max_length=50)]
-    purpose: ShortText
+class QueryIn(Body):
+    identifiers: Annotated[list[IdentifierIn], Meta(max_length=50, description="1 to 10 used")]
+    purpose: Annotated[ShortText, Meta(examples=["refund_decision"])]
 
 
-class BatchIn(Struct, forbid_unknown_fields=True):
-    queries: list[QueryIn]
+class BatchIn(Body):
+    queries: Annotated[list[QueryIn], Meta(description=f"1 to {inquiry.MAX_BATCH:,} queries")]
 
 
 def _item(body: QueryIn) -> QueryItem:
     return QueryItem(tuple((i.kind, i.pseudonym) for i in body.identifiers), body.purpose)
 
 
-@post("/v1/risk/query", tags=["risk"], summary="Score one buyer at refund time")
-async def risk_query(request: Request[Any, Any, Any]) -> Any:
-    caller, body = await authenticate(request, MEMBER)
-    item = _item(decode(body, QueryIn))
+async def risk_query(
+    data: JSONBody[QueryIn], request: Request[Any, Any, Any]
+) -> Response[RiskAnswer]:
+    """Score, band, reasons and counts for one buyer; answered once the inquiry is logged."""
+    caller = caller_of(request)
     rt = runtime(request)
+    item = _item(data)
     await rt.limit_queries(caller.principal_id, 1)
-    (answer,) = await rt.risk.query(caller, [item], batch=False)
-    return json_response(answer)
+    (result,) = await rt.risk.query(caller, [item], batch=False)
+    return answer(result, RiskAnswer)
 
 
-@post("/v1/risk/query/batch", tags=["risk"], summary="Score up to 1,000 buyers in one request")
-async def risk_query_batch(request: Request[Any, Any, Any]) -> Any:
-    caller, body = await authenticate(request, MEMBER)
-    batch = decode(body, BatchIn)
-    if not 1 <= len(batch.queries) <= inquiry.MAX_BATCH:
+async def risk_query_batch(
+    data: JSONBody[BatchIn], request: Request[Any, Any, Any]
+) -> Response[RiskBatchAnswer]:
+    """Up to 1,000 queries; ``results`` in request order. One bad query refuses the batch."""
+    caller = caller_of(request)
+    rt = runtime(request)
+    if not 1 <= len(data.queries) <= inquiry.MAX_BATCH:
         raise InvalidInput(
             f"a batch holds 1 to {inquiry.MAX_BATCH:,} queries", code="query.batch_size"
         )
-    rt = runtime(request)
-    await rt.limit_queries(caller.principal_id, len(batch.queries))
-    answers = await rt.risk.query(caller, [_item(q) for q in batch.queries], batch=True)
-    return json_response({"results": answers})
+    await rt.limit_queries(caller.principal_id, len(data.queries))
+    results = await rt.risk.query(caller, [_item(q) for q in data.queries], batch=True)
+    return answer({"results": results}, RiskBatchAnswer)
 
 
 def routes(max_bulk_body: int) -> list[Any]:
-    risk_query_batch.request_max_body_size = max_bulk_body
-    return [risk_query, risk_query_batch]
+    """The risk routes; the batch route takes bodies up to ``max_bulk_body`` bytes."""
+    return [
+        post(
+            "/v1/risk/query",
+            status_code=200,
+            tags=["risk"],
+            summary="Score one buyer at refund time",
+            responses=errors_for(AUTH, BODY, _QUERY_ERRORS, RATE, COMMON),
+            **signed(MEMBER),
+        )(risk_query),
+        post(
+            "/v1/risk/query/batch",
+            status_code=200,
+            tags=["risk"],
+            summary="Score up to 1,000 buyers in one request",
+            request_max_body_size=max_bulk_body,
+            responses=errors_for(AUTH, BODY, ("query.batch_size", *_QUERY_ERRORS), RATE, COMMON),
+            **signed(MEMBER),
+        )(risk_query_batch),
+    ]

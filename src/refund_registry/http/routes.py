@@ -9,6 +9,7 @@ from refund_registry.http import admin, appeals, audit, keyservice_proxy, report
 
 
 def all_routes(settings: Settings) -> list[Any]:
+    """Every route; the bulk routes are built for this app's bulk body limit."""
     return [
         *admin.ROUTES,
         *keyservice_proxy.ROUTES,

@@ -1,4 +1,4 @@
-"""Buyer routes: the subject record and the buyer's statement (SPEC sections 6 and 10).
+"""Buyer routes: the subject record and the buyer's statement.
 
 A buyer authenticates with a subject token (``typ rr-subject+jwt``) issued by a
 member that signed them in. The token is a bearer credential reusable until it
@@ -10,47 +10,59 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, get, post
-from msgspec import Meta, Struct
+from litestar import Request, Response, get, post
+from litestar.params import JSONBody
+from msgspec import Meta
 
-from refund_registry.http.common import json_response, runtime
-from refund_registry.http.problems import decode
-from refund_registry.services.appeals import AppealService, Subject
+from refund_registry.http.answers import StatementSet, SubjectRecord
+from refund_registry.http.common import Body, answer, buyer, runtime, subject_from
+from refund_registry.http.openapi import BODY, BUYER_AUTH, COMMON, errors_for
 
 # Generous transport bounds (memory); the service applies the real limits and
 # answers with a specific 422 code rather than a generic malformed-body 400.
-StatementText = Annotated[str, Meta(max_length=4000)]
+StatementText = Annotated[
+    str, Meta(max_length=4000, description="at most 200 characters; `null` removes it")
+]
 
 
-class StatementIn(Struct, forbid_unknown_fields=True):
+class StatementIn(Body):
     statement: StatementText | None
 
 
-def appeal_service(request: Request[Any, Any, Any]) -> AppealService:
-    return runtime(request).parts.appeals
-
-
-async def subject_of(request: Request[Any, Any, Any]) -> Subject:
-    """The guard of every buyer route: a verified subject token, mapped to subject keys."""
-    caller, pseudonyms = await runtime(request).auth.subject(request.headers.get("authorization"))
-    return appeal_service(request).subject(caller, pseudonyms)
-
-
 @get(
-    "/v1/subject/record", tags=["buyers"], summary="The buyer's record: reports, inquiries, appeals"
+    "/v1/subject/record",
+    tags=["buyers"],
+    summary="The buyer's record: reports, inquiries, appeals",
+    responses=errors_for(BUYER_AUTH, COMMON),
+    **buyer(),
 )
-async def subject_record(request: Request[Any, Any, Any]) -> Any:
+async def subject_record(request: Request[Any, Any, Any]) -> Response[SubjectRecord]:
     """Reports on the token's identifiers, inquiries of the last 12 months, appeals."""
-    subject = await subject_of(request)
-    return json_response(await appeal_service(request).record(subject))
+    rt = runtime(request)
+    subject = subject_from(request)
+    return answer(await rt.parts.appeals.record(subject), SubjectRecord)
 
 
-@post("/v1/subject/statement", tags=["buyers"], summary="Attach a statement after an upheld appeal")
-async def subject_statement(request: Request[Any, Any, Any]) -> Any:
+@post(
+    "/v1/subject/statement",
+    status_code=200,
+    tags=["buyers"],
+    summary="Attach a statement after an upheld appeal",
+    responses=errors_for(
+        BUYER_AUTH,
+        BODY,
+        ("subject.statement_length", "subject.statement_not_allowed"),
+        COMMON,
+    ),
+    **buyer(),
+)
+async def subject_statement(
+    data: JSONBody[StatementIn], request: Request[Any, Any, Any]
+) -> Response[StatementSet]:
     """At most 200 characters, shown with the score; ``null`` removes it."""
-    subject = await subject_of(request)
-    body = decode(await request.body(), StatementIn)
-    return json_response(await appeal_service(request).set_statement(subject, body.statement))
+    rt = runtime(request)
+    subject = subject_from(request)
+    return answer(await rt.parts.appeals.set_statement(subject, data.statement), StatementSet)
 
 
-ROUTES: list[Any] = [subject_record, subject_statement]
+ROUTES = [subject_record, subject_statement]

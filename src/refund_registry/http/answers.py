@@ -1,0 +1,268 @@
+"""The answers of the API, as the OpenAPI document describes them.
+
+Services build answers as plain JSON values and the routes send them as they
+are; these structs are their documented shape (``tests/api/test_openapi.py``
+decodes real answers with them, unknown fields refused, so a drift shows).
+Times are RFC 3339 strings in UTC; binary values are unpadded base64url.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from msgspec import Meta, Struct
+
+Time = Annotated[str, Meta(description="RFC 3339 time, UTC", examples=["2026-11-20T10:00:00Z"])]
+Day = Annotated[str, Meta(description="a calendar date, YYYY-MM-DD", examples=["2026-11-01"])]
+B64 = Annotated[str, Meta(description="unpadded base64url")]
+
+
+class Answer(Struct, forbid_unknown_fields=True):
+    """Base of the documented answers."""
+
+
+class Receipt(Answer):
+    """The log's signed promise that an access-log entry will be included."""
+
+    leaf_hash: Annotated[str, Meta(description="RFC 9162 leaf hash, unpadded base64url")]
+    logged_at: Time
+    signature: Annotated[str, Meta(description="Ed25519 signature by the log key, base64url")]
+
+
+class Amount(Answer):
+    minor_units: int
+    currency: Annotated[str, Meta(description="ISO 4217 code", examples=["CNY"])]
+
+
+# -- operations --------------------------------------------------------------------------
+
+
+class Liveness(Answer):
+    status: Annotated[str, Meta(examples=["ok"])]
+
+
+class Readiness(Answer):
+    status: Annotated[str, Meta(description="ok, degraded (Redis down) or down")]
+    checks: Annotated[dict[str, str], Meta(description="per backing service: ok or why not")]
+
+
+class WhoAmI(Answer):
+    principal: str
+    role: str
+
+
+class Principal(Answer):
+    id: str
+    name: str
+    role: str
+    status: str
+    created_at: Time
+    active_kids: list[str]
+
+
+class Principals(Answer):
+    principals: list[Principal]
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+class ReportFiled(Answer):
+    report_id: str
+    status: str
+    expires_at: Time
+    receipt: Receipt
+
+
+class BulkFiled(Answer):
+    report_ids: Annotated[list[str], Meta(description="in the order of the upload")]
+    created: int
+    already_filed: int
+
+
+class ReportView(Answer):
+    report_id: str
+    case_reference: str
+    category: str
+    amount: Amount
+    order_date: Day
+    refund_date: Day
+    confirmed_at: Time
+    buyer_notified_at: Time
+    filed_at: Time
+    evidence_kinds: list[str]
+    identifier_kinds: list[str]
+    status: str
+    status_changed_at: Time
+    status_reason: str | None
+    expires_at: Time
+    receipt: Receipt | None = None
+
+
+class Retracted(Answer):
+    report_id: str
+    status: str
+    retracted_at: Time
+    receipt: Receipt
+
+
+class Event(Struct):
+    """One feed event; each ``type`` adds its own fields."""
+
+    cursor: Annotated[str, Meta(description="pass as `after` to resume after this event")]
+    type: Annotated[str, Meta(examples=["report.filed", "appeal.opened"])]
+    at: Time
+    report_id: str | None = None
+    appeal_id: str | None = None
+
+
+class EventPage(Answer):
+    events: list[Event]
+    next_cursor: str
+
+
+# -- risk ---------------------------------------------------------------------------------
+
+
+class Reason(Answer):
+    code: str
+    text: str
+
+
+class Counts(Answer):
+    active_reports: int
+    platforms: int
+    disputed: int
+
+
+class RiskAnswer(Answer):
+    score: Annotated[int, Meta(ge=0, le=999, description="0 to 999; see docs/scoring.md")]
+    band: str
+    reasons: list[Reason]
+    matched_kinds: list[str]
+    counts: Counts
+    latest_confirmed_at: Time | None
+    statement: str | None
+    notice: str
+    query_id: str
+    receipt: Receipt
+
+
+class RiskBatchAnswer(Answer):
+    results: Annotated[list[RiskAnswer], Meta(description="in request order")]
+
+
+# -- buyers and appeals -------------------------------------------------------------------
+
+
+class AppealSummary(Answer):
+    appeal_id: str
+    report_id: str
+    state: str
+    grounds: str
+    filed_at: Time
+    member_response_due: Time | None
+    decision_due: Time | None
+    closed_at: Time | None
+    closed_reason: str | None
+
+
+class RecordReport(Answer):
+    report_id: str
+    member: str
+    category: str
+    amount: Amount
+    order_date: Day
+    refund_date: Day
+    confirmed_at: Time
+    filed_at: Time
+    status: str
+    status_changed_at: Time
+    expires_at: Time
+    matched_kinds: list[str]
+
+
+class Inquiry(Answer):
+    member: str
+    at: Time
+    purpose: str
+
+
+class SubjectRecord(Answer):
+    reports: list[RecordReport]
+    inquiries: list[Inquiry]
+    appeals: list[AppealSummary]
+    statement: str | None
+
+
+class StatementSet(Answer):
+    statement: str | None
+    subjects: int
+    updated_at: Time
+
+
+class AppealView(Answer):
+    appeal_id: str
+    report_id: str
+    state: str
+    grounds: str
+    filed_at: Time
+    member_response_due: Time | None
+    decision_due: Time | None
+    closed_at: Time | None
+    closed_reason: str | None
+    statement: str
+    answered_at: Time | None
+    member_summary: str | None
+    decision_rationale: str | None
+    report: Annotated[
+        dict[str, Any],
+        Meta(description="the appealed report; the member's own bookkeeping is hidden from buyers"),
+    ]
+    history: Annotated[list[dict[str, Any]], Meta(description="ledger events, oldest first")]
+
+
+# -- audit ---------------------------------------------------------------------------------
+
+
+class InclusionProof(Answer):
+    leaf_index: int
+    tree_size: int
+    hashes: list[B64]
+
+
+class ConsistencyProof(Answer):
+    first: int
+    second: int
+    hashes: list[B64]
+
+
+class AuditEntries(Answer):
+    entries: Annotated[
+        list[dict[str, Any]],
+        Meta(
+            description="each with its `index`, `leaf` (the exact hashed bytes) and decoded fields"
+        ),
+    ]
+    next_after: int | None
+    receipt: Receipt
+
+
+class AuditSummary(Answer):
+    day: Day
+    members: list[dict[str, Any]]
+    policy: dict[str, Any]
+    receipt: Receipt
+
+
+# -- key service ---------------------------------------------------------------------------
+
+
+class Evaluated(Answer):
+    evaluated: list[B64]
+    proof: B64
+
+
+class KeyServicePublicKey(Answer):
+    suite: Annotated[str, Meta(examples=["ristretto255-SHA512"])]
+    public_key: B64
