@@ -25,20 +25,22 @@ import collections
 import contextlib
 import math
 import os
-import platform
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: shared set-up
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
 
-import common  # bench/ is not a package: found through the path set above
+import load
+import placement
+import servers
+from report import machine_report
 
 
 def parse_args() -> argparse.Namespace:
@@ -69,53 +71,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # -- the machine -----------------------------------------------------------------
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def machine_report(load_generator: str) -> list[str]:
-    model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mhz = ""
-    with contextlib.suppress(OSError, ValueError):
-        khz = int(Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").read_text())
-        mhz = f", {khz // 1000} MHz"
-    packages = ", ".join(
-        f"{name} {_version(name)}"
-        for name in (
-            "litestar",
-            "uvicorn",
-            "granian",
-            "uvloop",
-            "httptools",
-            "redis",
-            "hiredis",
-            "PyJWT",
-            "cryptography",
-            "msgspec",
-        )
-    )
-    return [
-        f"cpu: {os.cpu_count()} x {model or platform.processor()}{mhz}",
-        f"python {platform.python_version()} on {platform.system()} {platform.release()}",
-        f"packages: {packages}",
-        "placement: "
-        + (
-            "API worker on core 0; load generator, Valkey, PostgreSQL and this driver on core 1"
-            if common.pinning_available()
-            else "unpinned (taskset missing or one core)"
-        ),
-        f"load generator: {load_generator}",
-    ]
 
 
 # -- the replay guard in-process ---------------------------------------------------
@@ -232,12 +187,12 @@ def _run_async(coro: Any) -> Any:
     return uvloop.run(coro)
 
 
-def replay_section(backing: common.Backing, args: argparse.Namespace) -> list[ReplayFigures]:
+def replay_section(backing: servers.Backing, args: argparse.Namespace) -> list[ReplayFigures]:
     modes = _hiredis_modes(args.hiredis)
     figures = []
     # In-process figures are taken on the server core, where the API worker would run.
-    if common.pinning_available():
-        os.sched_setaffinity(0, {common.SERVER_CORE})
+    if placement.pinning_available():
+        os.sched_setaffinity(0, {placement.SERVER_CORE})
     try:
         for with_hiredis in modes:
             _quiet()
@@ -253,13 +208,13 @@ def replay_section(backing: common.Backing, args: argparse.Namespace) -> list[Re
                 )
             )
     finally:
-        common.pin_self()
+        placement.pin_self()
     return figures
 
 
 def _hiredis_modes(choice: str) -> list[bool]:
     wanted = {"both": [True, False], "on": [True], "off": [False]}[choice]
-    if True in wanted and not common.hiredis_importable():
+    if True in wanted and not servers.hiredis_importable():
         print("note: hiredis could not be installed; measuring without it only")
         wanted = [False]
     return wanted
@@ -272,8 +227,8 @@ def _hiredis_modes(choice: str) -> list[bool]:
 class HttpFigures:
     server: str
     hiredis: bool
-    live: common.LoadResult
-    whoami: common.LoadResult
+    live: load.LoadResult
+    whoami: load.LoadResult
     claims_per_read: float | None
 
     @property
@@ -288,7 +243,7 @@ def _valkey_counters(client: Any) -> tuple[int, int]:
     return int(sets), int(stats.get("total_reads_processed", 0))
 
 
-def _worker_pid(server: common.Server) -> int:
+def _worker_pid(server: servers.Server) -> int:
     """The process that runs the app: granian's worker child, or uvicorn itself."""
     leader = server.process.pid
     for entry in os.listdir("/proc"):
@@ -315,7 +270,7 @@ def _hiredis_in_server(env_pythonpath: str | None) -> bool:
 
 
 def http_section(
-    backing: common.Backing, args: argparse.Namespace, wrk: str | None
+    backing: servers.Backing, args: argparse.Namespace, wrk: str | None
 ) -> list[HttpFigures]:
     import redis
 
@@ -326,7 +281,7 @@ def http_section(
             for with_hiredis in _hiredis_modes(args.hiredis):
                 label = f"{kind}, hiredis {'on' if with_hiredis else 'off'}"
                 print(f"  {label}: starting", flush=True)
-                with common.api_server(kind, backing, hiredis=with_hiredis) as server:
+                with servers.api_server(kind, backing, hiredis=with_hiredis) as server:
                     figures.append(_measure(server, backing, args, wrk, valkey, with_hiredis))
                 last = figures[-1]
                 print(
@@ -340,8 +295,8 @@ def http_section(
 
 
 def _measure(
-    server: common.Server,
-    backing: common.Backing,
+    server: servers.Server,
+    backing: servers.Backing,
     args: argparse.Namespace,
     wrk: str | None,
     valkey: Any,
@@ -354,23 +309,23 @@ def _measure(
     }
     # Warm-up (not reported): code paths, the key cache, Redis and PostgreSQL pools.
     warm = min(3.0, args.duration)
-    common.load(server, common.LIVE, duration=warm, tokens=None, **run)
-    warm_tokens = common.mint_tokens(backing.signer, int(warm * 8000))
-    warm_result = common.load(server, common.WHOAMI, duration=warm, tokens=warm_tokens, **run)
+    load.drive(server, load.LIVE, duration=warm, tokens=None, **run)
+    warm_tokens = load.mint_tokens(backing.signer, int(warm * 8000))
+    warm_result = load.drive(server, load.WHOAMI, duration=warm, tokens=warm_tokens, **run)
 
     lives, whoamis = [], []
     claims_per_read: float | None = None
     for attempt in range(args.repeat):
         _quiet()
-        lives.append(common.load(server, common.LIVE, duration=args.duration, tokens=None, **run))
+        lives.append(load.drive(server, load.LIVE, duration=args.duration, tokens=None, **run))
 
         # Minted right before the run: a token lives 120 s.
         rate = args.max_rate or max(5000.0, 2.0 * warm_result.rps)
-        tokens = common.mint_tokens(backing.signer, math.ceil(rate * args.duration) + 1000)
+        tokens = load.mint_tokens(backing.signer, math.ceil(rate * args.duration) + 1000)
         _quiet()
         sets_before, reads_before = _valkey_counters(valkey)
         profiler = _start_profiler(server, args, with_hiredis) if attempt == 0 else None
-        whoami = common.load(server, common.WHOAMI, duration=args.duration, tokens=tokens, **run)
+        whoami = load.drive(server, load.WHOAMI, duration=args.duration, tokens=tokens, **run)
         sets_after, reads_after = _valkey_counters(valkey)
         _finish_profiler(profiler)
         if whoami.requests > len(tokens):
@@ -387,7 +342,7 @@ def _measure(
 
 
 def _quiet() -> None:
-    busy = common.wait_for_quiet()
+    busy = placement.wait_for_quiet()
     if busy > 0.10:
         print(f"  note: the machine is busy with other work ({busy:.0%} of a core) during this run")
 
@@ -396,11 +351,11 @@ def _quiet() -> None:
 
 
 def _start_profiler(
-    server: common.Server, args: argparse.Namespace, with_hiredis: bool
+    server: servers.Server, args: argparse.Namespace, with_hiredis: bool
 ) -> tuple[subprocess.Popen[bytes], Path] | None:
     if not args.profile:
         return None
-    spy = common.VENV_BIN / "py-spy"
+    spy = servers.VENV_BIN / "py-spy"
     if not spy.exists():
         print("  note: py-spy is not in the venv; no profile")
         return None
@@ -423,7 +378,7 @@ def _start_profiler(
         str(out),
     ]
     process = subprocess.Popen(
-        common.pinned(argv, common.LOAD_CORE),
+        placement.pinned(argv, placement.LOAD_CORE),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -498,7 +453,7 @@ def print_http(figures: list[HttpFigures], args: argparse.Namespace) -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
-    def cpu(result: common.LoadResult) -> str:
+    def cpu(result: load.LoadResult) -> str:
         return f"{result.server_cpu_us:.0f} µs" if result.server_cpu_us else "?"
 
     def other(f: HttpFigures) -> str:
@@ -526,13 +481,13 @@ def main() -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join(
             p for p in (src, os.environ.get("PYTHONPATH")) if p
         )
-    with common.hiredis_on_path(args.hiredis != "off"):
+    with servers.hiredis_on_path(args.hiredis != "off"):
         run(args)
 
 
 def run(args: argparse.Namespace) -> None:
-    common.pin_self()
-    wrk = None if args.python_load else common.ensure_wrk()
+    placement.pin_self()
+    wrk = None if args.python_load else load.ensure_wrk()
     generator = (
         f"wrk -t1 -c{args.connections} ({wrk})" if wrk else "Python asyncio generator (no wrk)"
     )
@@ -545,13 +500,13 @@ def run(args: argparse.Namespace) -> None:
     replay: list[ReplayFigures] = []
     http: list[HttpFigures] = []
     started = time.monotonic()
-    with common.backing_servers() as backing:
+    with servers.backing_servers() as backing:
         if not args.skip_replay:
             print("measuring the ReplayGuard in-process…", flush=True)
             replay = replay_section(backing, args)
             print_replay(replay, args)
         if not args.skip_http:
-            with common.hiredis_disabled_path() as hidden:
+            with servers.hiredis_disabled_path() as hidden:
                 seen = _hiredis_in_server(os.environ.get("PYTHONPATH"))
                 hidden_seen = _hiredis_in_server(
                     os.pathsep.join(p for p in (hidden, os.environ.get("PYTHONPATH")) if p)

@@ -18,32 +18,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import tempfile
+import sys
 import time
-import warnings
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
 import httpx
 import msgspec
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from refund_registry.cli.embedded import EmbeddedServers
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: shared set-up
+
+from refund_registry.cli.embedded import Endpoints
 from refund_registry.client import pseudonyms
-from refund_registry.client.signing import Signer
 from refund_registry.config import Settings
 from refund_registry.domain import identity, oprf
 from refund_registry.keyservice.app import create_keyservice_app
 from refund_registry.keyservice.service import KeyService
 from refund_registry.runtime import Runtime
-from refund_registry.services import principals
-from refund_registry.storage import migrate
 from refund_registry.storage.ratelimit import Limits
+from tests.support.api import Api
+from tests.support.principals import register_principal
+from tests.support.servers import embedded_servers, migrated_database
 
-warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 UNLIMITED = Limits(per_second=10**9, per_day=10**12)
 
 
@@ -121,37 +118,29 @@ def sdk_cost(seconds: float) -> None:
         )
 
 
-async def with_servers(seconds: float) -> None:
-    root = Path(tempfile.mkdtemp(prefix="rrb-", dir="/tmp"))
-    embedded = EmbeddedServers(root)
-    endpoints = embedded.attach()
+def with_servers(seconds: float) -> None:
+    with embedded_servers("rrb-") as running:
+        asyncio.run(measure_on(running.root, running.endpoints, seconds))
+
+
+async def measure_on(root: Path, endpoints: Endpoints, seconds: float) -> None:
+    settings = Settings(
+        environment="test",
+        data_dir=root,
+        database_url=await migrated_database(endpoints.database_url, "rr_bench"),
+        redis_url=endpoints.redis_url,
+        db_pool_min=2,
+        db_pool_max=10,
+    )
+    rt = await Runtime.start(settings)
     try:
-        await migrate.apply(endpoints.database_url)
-        settings = Settings(
-            environment="test",
-            data_dir=root,
-            database_url=endpoints.database_url,
-            redis_url=endpoints.redis_url,
-            db_pool_min=2,
-            db_pool_max=10,
-        )
-        rt = await Runtime.start(settings)
-        try:
-            await measure(settings, rt, seconds)
-        finally:
-            await rt.close()
+        await measure(settings, rt, seconds)
     finally:
-        embedded.release()
-        shutil.rmtree(root, ignore_errors=True)
+        await rt.close()
 
 
 async def measure(settings: Settings, rt: Runtime, seconds: float) -> None:
-    key = ed25519.Ed25519PrivateKey.generate()
-    pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    added = await principals.add_principal(rt.pool, name="bench shop", role="member", pem=pem)
-    signer = Signer(added["id"], added["kid"], key)
+    signer = await register_principal(rt.pool, "member", "bench shop")
     app = create_keyservice_app(settings, runtime_override=rt, limits=UNLIMITED)
     service: KeyService = app.state.keyservice
 
@@ -180,13 +169,10 @@ async def measure(settings: Settings, rt: Runtime, seconds: float) -> None:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://keyservice"
         ) as client:
+            api = Api(client)
 
-            async def over_http(body: bytes = body) -> None:
-                headers = signer.headers("POST", "/v1/keyservice/evaluate", body)
-                headers["Content-Type"] = "application/json"
-                response = await client.post(
-                    "/v1/keyservice/evaluate", content=body, headers=headers
-                )
+            async def over_http(body: bytes = body, api: Api = api) -> None:
+                response = await api.call(signer, "POST", "/v1/keyservice/evaluate", raw=body)
                 if response.status_code != 200:
                     raise RuntimeError(response.text)
 
@@ -205,7 +191,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"key service bench, {args.seconds:g} s per figure")
     sdk_cost(args.seconds)
-    asyncio.run(with_servers(args.seconds))
+    with_servers(args.seconds)
 
 
 if __name__ == "__main__":

@@ -16,51 +16,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import json
 import os
 import resource
-import secrets
 import sys
 import tempfile
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: shared set-up
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
 
-from common import Backing, api_server, backing_servers
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def report(now: datetime) -> dict[str, Any]:
-    return {
-        "case_reference": "bench-" + secrets.token_hex(8),
-        "identifiers": [
-            {"kind": "phone", "pseudonym": _b64(secrets.token_bytes(64))},
-            {"kind": "email", "pseudonym": _b64(secrets.token_bytes(64))},
-        ],
-        "category": "fabricated_damage_claim",
-        "amount": {"minor_units": 25_900, "currency": "CNY"},
-        "order_date": (now - timedelta(days=9)).date().isoformat(),
-        "refund_date": (now - timedelta(days=5)).date().isoformat(),
-        "confirmed_at": (now - timedelta(days=1)).isoformat(),
-        "buyer_notified_at": (now - timedelta(hours=2)).isoformat(),
-        "evidence_kinds": ["photo_forensics", "carrier_record"],
-        "evidence_digest": _b64(hashlib.sha256(secrets.token_bytes(8)).digest()),
-        "standard_of_proof": {
-            "reasonable_grounds": True,
-            "rigorous_evidence": True,
-            "recognised_category": True,
-            "action_taken": True,
-        },
-    }
+from data import report
+from servers import Backing, api_server, backing_servers
 
 
 async def run(args: argparse.Namespace, database_url: str, redis_url: str, member: str) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import secrets
@@ -30,30 +29,29 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: shared set-up
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
 
-import common
+import load
+import placement
+import servers
+
+from tests.support.factories import pseudonym
 
 QUERY = "/v1/risk/query"
 BATCH = "/v1/risk/query/batch"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 async def seed(database_url: str, redis_url: str, buyers: int) -> list[str]:
     """File reports about ``buyers`` pseudonyms; return them (about 3 in 4 have reports)."""
     from datetime import UTC, datetime
 
-    from bench_ledger import report
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from data import report
 
     from refund_registry.config import Settings
     from refund_registry.http.reports import BulkIn, to_domain
     from refund_registry.runtime import Runtime
-    from refund_registry.services import principals
+    from tests.support.principals import register_principal
 
     settings = Settings(
         environment="test",
@@ -63,21 +61,11 @@ async def seed(database_url: str, redis_url: str, buyers: int) -> list[str]:
     )
     rt = await Runtime.start(settings)
     try:
-        members = []
-        for i in range(3):
-            pem = (
-                ed25519.Ed25519PrivateKey.generate()
-                .public_key()
-                .public_bytes(
-                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-            )
-            members.append(
-                (await principals.add_principal(rt.pool, name=f"seed {i}", role="member", pem=pem))[
-                    "id"
-                ]
-            )
-        pseudonyms = [_b64(secrets.token_bytes(64)) for _ in range(buyers)]
+        members = [
+            (await register_principal(rt.pool, "member", f"seed {i}")).principal_id
+            for i in range(3)
+        ]
+        pseudonyms = [pseudonym() for _ in range(buyers)]
         now = datetime.now(UTC)
         for m, member in enumerate(members):
             bodies = []
@@ -119,27 +107,30 @@ end
 def run_signed_post(
     wrk: str, url: str, signer: Any, bodies: list[bytes], *, seconds: float, connections: int,
     workdir: Path,
-) -> common.LoadResult:  # fmt: skip
+) -> load.LoadResult:  # fmt: skip
     lines = [f"{signer.request_token('POST', QUERY, b)}\t{b.decode()}" for b in bodies]
     items = workdir / f"items-{secrets.token_hex(4)}.txt"
     items.write_text("\n".join(lines) + "\n")
     script = workdir / f"post-{secrets.token_hex(4)}.lua"
     script.write_text(
         _LUA_SIGNED_POST % {"file": json.dumps(str(items)), "path": json.dumps(QUERY)}
-        + common._LUA_DONE
+        + load.LUA_DONE
     )
     argv = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
             "-s", str(script), url + QUERY]  # fmt: skip
     import subprocess
 
     done = subprocess.run(
-        common.pinned(argv, common.LOAD_CORE), capture_output=True, text=True, timeout=seconds + 60
+        placement.pinned(argv, placement.LOAD_CORE),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
     )
     line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
     data = json.loads(line.removeprefix("RESULT "))
-    return common.LoadResult(
+    return load.LoadResult(
         data["requests"], data["duration_us"] / 1e6, data["p50_us"] / 1000,
         data["p99_us"] / 1000, data["errors"],
     )  # fmt: skip
@@ -161,8 +152,8 @@ def batch_lookups(url: str, signer: Any, pseudonyms: list[str], rounds: int) -> 
                     {
                         "identifiers": [
                             {"kind": "phone", "pseudonym": known},
-                            {"kind": "email", "pseudonym": _b64(secrets.token_bytes(64))},
-                            {"kind": "device_id", "pseudonym": _b64(secrets.token_bytes(64))},
+                            {"kind": "email", "pseudonym": pseudonym()},
+                            {"kind": "device_id", "pseudonym": pseudonym()},
                         ],
                         "purpose": "refund_decision",
                     }
@@ -186,26 +177,26 @@ def main() -> None:
     parser.add_argument("--buyers", type=int, default=20_000)
     parser.add_argument("--batch-rounds", type=int, default=10)
     args = parser.parse_args()
-    wrk = common.ensure_wrk()
+    wrk = load.ensure_wrk()
     if wrk is None:
         raise SystemExit("wrk is needed (apt-get install wrk)")
     os.environ["REGISTRY_QUERY_RATE_PER_SECOND"] = "1000000"
     os.environ["REGISTRY_QUERY_QUOTA_PER_DAY"] = "10000000000"
-    common.pin_self()
-    with common.backing_servers() as backing:
+    placement.pin_self()
+    with servers.backing_servers() as backing:
         print(f"seeding {args.buyers} buyers ...", flush=True)
         pseudonyms = asyncio.run(seed(backing.database_url, backing.redis_url, args.buyers))
         signer = backing.signer
         workdir = Path(tempfile.mkdtemp(prefix="rr-bench-risk-"))
-        with common.api_server(args.server, backing) as server:
-            live = common.load(
-                server, common.LIVE, duration=args.seconds, connections=args.connections,
+        with servers.api_server(args.server, backing) as server:
+            live = load.drive(
+                server, load.LIVE, duration=args.seconds, connections=args.connections,
                 tokens=None, workdir=workdir, wrk=wrk,
             )  # fmt: skip
             expected = int(args.seconds * 6000)  # more tokens than the run can use
             bodies = []
             for i in range(expected):
-                p = pseudonyms[i % len(pseudonyms)] if i % 2 else _b64(secrets.token_bytes(64))
+                p = pseudonyms[i % len(pseudonyms)] if i % 2 else pseudonym()
                 bodies.append(
                     json.dumps(
                         {"identifiers": [{"kind": "phone", "pseudonym": p}],

@@ -23,12 +23,12 @@ import secrets
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: shared set-up
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
 
-from common import backing_servers
+from servers import backing_servers
 
 
 def parse_args() -> argparse.Namespace:
@@ -41,23 +41,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def _records(count: int) -> list[object]:
-    from refund_registry.domain.access import AccessRecord
+    """Entries as a member's risk query writes them, each from another member."""
+    from tests.support.factories import access_record
 
-    now = datetime.now(UTC)
-    return [
-        AccessRecord(
-            at=now,
-            actor="m_" + secrets.token_hex(4),
-            role="member",
-            action="risk.query",
-            request_digest=secrets.token_urlsafe(32),
-            subject_keys=[secrets.token_bytes(32)],
-            purpose="refund_decision",
-            outcome="none",
-            query_id="q_" + secrets.token_hex(10),
-        )
-        for _ in range(count)
-    ]
+    return [access_record("m_" + secrets.token_hex(4)) for _ in range(count)]
 
 
 async def _fill(writer: object, count: int) -> float:

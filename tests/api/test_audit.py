@@ -37,8 +37,9 @@ from refund_registry.domain.reports import b64url_decode
 from refund_registry.http.app import create_app
 from refund_registry.runtime import Runtime
 from refund_registry.services.sequencer import DEFAULT_ORIGIN, sequence_once
-from tests.conftest import Api, MakePrincipal, assert_problem
-from tests.factories import access_record, b64url, pseudonym
+from tests.support.api import Api, assert_problem
+from tests.support.factories import access_record, b64url, ident, pseudonym
+from tests.support.principals import MakePrincipal
 
 URL = "http://registry"
 
@@ -64,10 +65,6 @@ def log_key(runtime: Runtime) -> ed25519.Ed25519PrivateKey:
 async def sequence(runtime: Runtime, **options: Any) -> int:
     """One sequencing pass that also checkpoints whatever it sequenced."""
     return await sequence_once(runtime.pool, log_key(runtime), force_checkpoint=True, **options)
-
-
-def ident(p: str, kind: str = "phone") -> dict[str, str]:
-    return {"kind": kind, "pseudonym": p}
 
 
 async def ask(api: Api, member: Signer, p: str, purpose: str = "refund_decision") -> Any:

@@ -1,10 +1,9 @@
-"""Every refusal of SPEC section 10's signed-request checks, each with its own code."""
+"""Every refusal of the signed-request checks of docs/contract.md, each with its own code."""
 
 from __future__ import annotations
 
 import base64
 import json
-import secrets
 import time
 from typing import Any
 
@@ -13,38 +12,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from refund_registry.client.signing import Signer, body_hash
+from refund_registry.client.signing import Signer
 from refund_registry.config import Settings
 from refund_registry.runtime import Runtime
 from refund_registry.services import principals
-from tests.conftest import Api, MakePrincipal, assert_problem, serving
+from tests.support.api import Api, assert_problem, serving
+from tests.support.principals import MakePrincipal
+from tests.support.tokens import WHOAMI, claims_for, token
 
-PATH = "/v1/whoami"
-
-
-def claims_for(signer: Signer, **overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": signer.principal_id,
-        "aud": "refund-registry",
-        "iat": now,
-        "exp": now + 60,
-        "jti": secrets.token_urlsafe(16),
-        "htm": "GET",
-        "htu": PATH,
-        "bsh": body_hash(b""),
-    }
-    for key, value in overrides.items():
-        if value is None:
-            claims.pop(key, None)
-        else:
-            claims[key] = value
-    return claims
-
-
-def token(signer: Signer, *, header: dict[str, Any] | None = None, **claims: Any) -> str:
-    hdr = {"typ": "rr-req+jwt", "kid": signer.kid, **(header or {})}
-    return jwt.encode(claims_for(signer, **claims), signer.private_key, "EdDSA", headers=hdr)
+PATH = WHOAMI
 
 
 async def whoami(api: Api, bearer: str, path: str = PATH) -> Any:

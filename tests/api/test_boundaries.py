@@ -7,7 +7,8 @@ import httpx
 from refund_registry.config import Settings
 from refund_registry.http.app import create_app
 from refund_registry.runtime import Runtime
-from tests.conftest import Api, MakePrincipal, assert_problem
+from tests.support.api import Api, assert_problem
+from tests.support.principals import MakePrincipal
 
 
 async def test_unknown_route_is_a_problem_document(api: Api) -> None:

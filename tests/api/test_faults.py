@@ -10,8 +10,9 @@ import pytest
 
 from refund_registry.config import Settings
 from refund_registry.runtime import Runtime
-from tests.api.test_auth import token
-from tests.conftest import MakePrincipal, asgi_client, assert_problem, serving
+from tests.support.api import asgi_client, assert_problem, serving
+from tests.support.principals import MakePrincipal
+from tests.support.tokens import token
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ import msgspec
 import pytest
 
 from refund_registry.runtime import Runtime
-from tests.conftest import Api, MakePrincipal, assert_problem
-from tests.factories import pseudonym, report_body
+from tests.support.api import Api, assert_problem
+from tests.support.factories import pseudonym, report_body
+from tests.support.principals import MakePrincipal
 
 
 async def _count(runtime: Runtime, table: str) -> int:

@@ -11,12 +11,9 @@ from refund_registry.config import Settings
 from refund_registry.domain.checkpoint import verify_receipt
 from refund_registry.domain.reports import b64url_decode
 from refund_registry.runtime import Runtime
-from tests.conftest import Api, MakePrincipal, assert_problem, serving
-from tests.factories import pseudonym, report_body
-
-
-def ident(p: str, kind: str = "phone") -> dict[str, str]:
-    return {"kind": kind, "pseudonym": p}
+from tests.support.api import Api, assert_problem, serving
+from tests.support.factories import ident, pseudonym, report_body
+from tests.support.principals import MakePrincipal
 
 
 async def query(

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -23,8 +22,10 @@ import msgspec
 from refund_registry.client.signing import Signer
 from refund_registry.http.reports import ReportIn, to_domain
 from refund_registry.runtime import Runtime
-from tests.conftest import Api, MakePrincipal, assert_problem
-from tests.factories import pseudonym, report_body
+from tests.support.api import Api, assert_problem
+from tests.support.factories import pseudonym, report_body
+from tests.support.principals import MakePrincipal
+from tests.support.waiting import free_port
 
 
 def domain_report(**overrides: Any) -> Any:
@@ -144,7 +145,7 @@ async def test_expiry_by_worker_once_as_of(
     as_of = (datetime.now(UTC) + timedelta(days=2 * 366 + 10)).isoformat()
     # The worker runs as its own process with the registry key of this runtime's data folder.
     result = subprocess.run(
-        [sys.executable, "-m", "refund_registry", "worker", "--once", "--as-of", as_of],
+        [sys.executable, "-m", "refund_registry", "worker", "--once", "--as-of", as_of, "--drill"],
         env=_env(db_url, redis_url, runtime.settings.data_dir),
         capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
@@ -163,12 +164,6 @@ async def test_expiry_by_worker_once_as_of(
     assert types == ["report.filed", "report.expired"]
     # A second pass finds nothing more to do.
     assert await runtime.ledger.expire(datetime.fromisoformat(as_of)) == 0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_bulk_upload_killed_mid_flight_leaves_nothing_then_lands_once(
@@ -191,7 +186,7 @@ async def test_bulk_upload_killed_mid_flight_leaves_nothing_then_lands_once(
         " 'CNY', now(), now(), now(), now(), now(), '{}', $3, '{}', '{}', 1, now(), now())",
         member.principal_id, bodies[-1]["case_reference"], b"\0" * 32,
     )  # fmt: skip
-    port = _free_port()
+    port = free_port()
     env = _env(db_url, redis_url, runtime.settings.data_dir)
     server = subprocess.Popen(
         [sys.executable, "-m", "refund_registry", "serve", "--port", str(port)],

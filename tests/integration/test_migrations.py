@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
-from typing import Protocol
 
 import asyncpg
 import pytest
 
+from refund_registry.cli.embedded import Endpoints
 from refund_registry.storage import migrate
 from refund_registry.storage.queries import Q
-from tests.conftest import database_url
+from tests.support.servers import fresh_database
 
 
-class Servers(Protocol):
-    """What the session's ``servers`` fixture provides (real, embedded servers)."""
-
-    database_url: str
-
-
-async def _fresh_db(servers: Servers) -> str:
-    name = f"m_{secrets.token_hex(5)}"
-    conn = await asyncpg.connect(database_url(servers.database_url, "postgres"))
-    await conn.execute(f"CREATE DATABASE {name}")
-    await conn.close()
-    return database_url(servers.database_url, name)
-
-
-async def test_all_migrations_apply_to_a_fresh_database_once(servers: Servers) -> None:
-    url = await _fresh_db(servers)
+async def test_all_migrations_apply_to_a_fresh_database_once(servers: Endpoints) -> None:
+    url = await fresh_database(servers.database_url, "m_")
     files = migrate.discover()
     applied = await migrate.apply(url)
     assert applied == [f"{m.version:04d}_{m.name}" for m in files]
@@ -40,8 +25,8 @@ async def test_all_migrations_apply_to_a_fresh_database_once(servers: Servers) -
     assert [(r["version"], r["checksum"]) for r in rows] == [(m.version, m.checksum) for m in files]
 
 
-async def test_an_edited_applied_migration_is_refused(servers: Servers, tmp_path: Path) -> None:
-    url = await _fresh_db(servers)
+async def test_an_edited_applied_migration_is_refused(servers: Endpoints, tmp_path: Path) -> None:
+    url = await fresh_database(servers.database_url, "m_")
     schema = tmp_path / "migrations"
     schema.mkdir()
     for entry in migrate.MIGRATIONS.iterdir():

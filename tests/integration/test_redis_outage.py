@@ -13,8 +13,9 @@ import msgspec
 from refund_registry.cli.embedded import EmbeddedServers
 from refund_registry.config import Settings
 from refund_registry.runtime import Runtime
-from tests.conftest import Api, MakePrincipal, asgi_client
-from tests.factories import pseudonym, report_body
+from tests.support.api import Api, asgi_client
+from tests.support.factories import pseudonym, report_body
+from tests.support.principals import MakePrincipal
 
 
 async def test_valkey_killed_mid_run_then_restarted(

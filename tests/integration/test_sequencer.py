@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +30,8 @@ from refund_registry.services.sequencer import (
     sequence_once,
 )
 from refund_registry.storage.db import create_pool
-from tests.factories import access_record
+from tests.support.factories import access_record
+from tests.support.waiting import eventually
 
 APPEND_ONLY = ["access_log", "log_leaves", "log_nodes", "checkpoints"]
 
@@ -189,13 +190,6 @@ async def _lock_holder(conn: asyncpg.Connection) -> list[int]:
     return [r["pid"] for r in rows]
 
 
-async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 async def test_one_sequencer_leads_and_a_standby_takes_over_when_it_dies(
     runtime: Runtime, db_url: str
 ) -> None:
@@ -216,17 +210,17 @@ async def test_one_sequencer_leads_and_a_standby_takes_over_when_it_dies(
             logged = await admin.fetchval("SELECT count(*) FROM access_log")
             return bool(logged == await admin.fetchval("SELECT count(*) FROM log_leaves"))
 
-        await _eventually(one_leader)
+        await eventually(one_leader)
         (leader,) = await _lock_holder(admin)
         await log_entries(runtime, 7)
-        await _eventually(all_sequenced)
+        await eventually(all_sequenced)
         assert len(await checkpoints(runtime.pool)) >= 1
 
         # The leader's session dies (a crash, a lost network): the standby takes over.
         assert await admin.fetchval("SELECT pg_terminate_backend($1)", leader)
         await log_entries(runtime, 9)
-        await _eventually(all_sequenced)
-        await _eventually(one_leader)
+        await eventually(all_sequenced)
+        await eventually(one_leader)
         assert (await _lock_holder(admin)) != [leader]
         await assert_tree_matches_log(runtime.pool)
     finally:

@@ -15,28 +15,19 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
 import tempfile
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-import httpx
 import pytest
 
-
-class Servers(Protocol):
-    """What the session's ``servers`` fixture provides (real, embedded servers)."""
-
-    database_url: str
-    redis_url: str
-
+from refund_registry.cli.embedded import Endpoints
+from tests.support.waiting import free_port, wait_for_http
 
 pytestmark = pytest.mark.packaging
 
@@ -134,12 +125,6 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Venv:
     return _install(wheel, tmp_path_factory.mktemp("installed"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     # Under /tmp itself: the embedded PostgreSQL may run as another user, who
@@ -166,31 +151,21 @@ def test_the_package_is_imported_from_the_wheel_install(venv: Venv) -> None:
     assert int(count) >= 1
 
 
-def _ready(port: int, serve: subprocess.Popen[bytes], seconds: float = 45) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and serve.poll() is None:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    return False
-
-
 def test_the_installed_command_serves_zero_setup(venv: Venv, data_dir: Path) -> None:
-    port = _free_port()
+    port = free_port()
     log = data_dir.parent / f"{data_dir.name}.log"
     with log.open("wb") as err:
         serve = subprocess.Popen(
             [str(venv.command), "serve", "--data-dir", str(data_dir), "--port", str(port)],
-            env=_env(REGISTRY_KEYSERVICE_PORT=str(_free_port())),
+            env=_env(REGISTRY_KEYSERVICE_PORT=str(free_port())),
             cwd=venv.root,
             stdout=subprocess.DEVNULL,
             stderr=err,
         )
         try:
-            ready = _ready(port, serve)
+            ready = wait_for_http(
+                f"http://127.0.0.1:{port}/health/ready", process=serve, seconds=45, interval=0.2
+            )
         finally:
             serve.send_signal(signal.SIGTERM)
             try:
@@ -206,7 +181,7 @@ def test_the_installed_command_serves_zero_setup(venv: Venv, data_dir: Path) -> 
 
 
 def test_a_wheel_without_migrations_is_refused_with_a_clear_message(
-    wheel: Path, tmp_path: Path, servers: Servers
+    wheel: Path, tmp_path: Path, servers: Endpoints
 ) -> None:
     broken = _install(wheel, tmp_path)
     shipped = broken.site_packages / "refund_registry" / "storage" / "migrations"

@@ -1,4 +1,4 @@
-"""Checkpoints as C2SP signed notes, verifier keys and receipts (CONVENTIONS habit 7).
+"""Checkpoints as C2SP signed notes, verifier keys and receipts.
 
 Known answers come from the Go reference implementation (golang.org/x/mod/sumdb/note
 documentation and tests), the C2SP signed-note specification's example, real

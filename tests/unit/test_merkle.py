@@ -1,4 +1,4 @@
-"""The access-log Merkle tree, tested three ways (CONVENTIONS habit 7).
+"""The access-log Merkle tree, tested three ways.
 
 1. Known answers: the RFC 6962 test vectors published with the Certificate
    Transparency code (and kept in transparency-dev/merkle ``testonly``), plus

@@ -1,4 +1,4 @@
-"""Turning buyer identifiers into pseudonyms, minus the network (SPEC sections 3, 10).
+"""Turning buyer identifiers into pseudonyms, minus the network (docs/contract.md, "Pseudonyms").
 
 The steps are normalise → blind → (key service evaluates) → verify the proof →
 finalise. Everything but the evaluation is here, pure and synchronous, so the

@@ -1,7 +1,7 @@
 """The risk query: what a member may ask, and how the answer is assembled.
 
 Pure: validation of a query item, and turning the facts of the matched
-subjects into the answer of SPEC section 10 (the scoring itself is
+subjects into the answer of docs/contract.md (the scoring itself is
 ``domain.scoring``).
 """
 

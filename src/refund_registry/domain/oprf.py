@@ -1,7 +1,7 @@
 """The verifiable OPRF behind pseudonyms: RFC 9497, mode VOPRF, ristretto255-SHA512.
 
 A pseudonym is ``Finalize(oprf_input(kind, value))`` under the key service's key
-(SPEC section 3). The member blinds its inputs, the key service evaluates the
+(docs/privacy.md). The member blinds its inputs, the key service evaluates the
 blinded points without seeing them and proves with one batched DLEQ proof that
 it used the key behind its published public key, and the member unblinds.
 
@@ -59,7 +59,7 @@ PSEUDONYM_TEXT_LEN: Final = 86
 """Unpadded base64url length of a 64-byte pseudonym."""
 
 MAX_BATCH: Final = 100
-"""Most elements in one evaluation request (SPEC section 10: 1-100)."""
+"""Most elements in one evaluation request (docs/contract.md: 1-100)."""
 MAX_INPUT_LEN: Final = 0xFFFF
 """RFC 9497 length-prefixes inputs with two bytes."""
 

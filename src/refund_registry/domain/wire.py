@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 
 def b64url(data: bytes) -> str:
-    """Unpadded base64url (SPEC section 10: binary values on the wire)."""
+    """Unpadded base64url (docs/contract.md: binary values on the wire)."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 

@@ -1,4 +1,4 @@
-"""The key service: evaluates the OPRF behind pseudonyms (SPEC sections 3 and 10).
+"""The key service: evaluates the OPRF behind pseudonyms (docs/keyservice.md, docs/contract.md).
 
 ``service`` is the use case (rate limit, evaluate, count); ``app`` is its own
 small Litestar app and ``run_keyservice``, the process ``refund-registry

@@ -13,7 +13,7 @@ Redis: one Lua script checks both windows and increments both, atomically, in
 one round trip (EVALSHA). Both keys carry the subject in a hash tag, so the
 script also works on Redis Cluster.
 
-Failure policy (CONVENTIONS habit 6): when Redis is unreachable (or the shared
+Failure policy: when Redis is unreachable (or the shared
 :class:`~refund_registry.storage.cache.RedisBreaker` says it was a moment ago)
 the same windows are kept in this process's memory. Limits stay enforced, with
 two stated losses for the length of the outage:
