@@ -70,11 +70,62 @@ class Settings:
     query_rate_per_second: int = 2000
     query_quota_per_day: int = 2_000_000
     metrics_allow: tuple[str, ...] = ()
+    # The migration owner's URL: only ``migrate`` and key rotation log in with
+    # it. Outside production it defaults to ``database_url``; in production the
+    # API's own login role must not be able to change the schema.
+    owner_database_url: str = ""
+    # The OS users of the two processes that must never share a key folder: the
+    # key service refuses to run as ``api_user``, the API as ``keyservice_user``.
+    api_user: str = ""
+    keyservice_user: str = ""
+    # Zero-setup only, never read from the environment: the key service's own
+    # login URL on the embedded cluster, for the key-service child of ``serve``.
+    keyservice_database_url: str = ""
+    # Buyer sign-in. One-time codes travel by e-mail (SMTP) and SMS (a signed HTTP
+    # gateway); in zero-setup mode a channel left unset writes to the outbox file
+    # of the data folder instead, and in production both must be set.
+    smtp_url: str = ""
+    smtp_starttls: bool = False
+    smtp_from: str = "Refund Registry <no-reply@refund-registry.example>"
+    sms_gateway_url: str = ""
+    sms_gateway_secret: str = ""
+    # The keyed hash of stored codes (32 bytes, hex); generated in the data folder
+    # outside production.
+    buyer_code_key_file: Path | None = None
+    # The registry's own portal principal (role ``portal``), which derives the
+    # pseudonyms of buyers who sign in with a code. Zero-setup mode registers
+    # one itself, with a key in the data folder; production names it here.
+    portal_principal: str = ""
+    portal_kid: str = ""
+    portal_key_file: Path | None = None
+    # The key service's public key (unpadded base64url), pinned for proof
+    # checks; zero-setup mode reads it from the key service once.
+    keyservice_public_key: str = ""
+    # Webhooks. Signing secrets are stored sealed with this key (32 bytes, hex;
+    # generated in the data folder outside production). Deliveries never go to
+    # a loopback, private, link-local, multicast or reserved address unless
+    # ``webhook_allow_private`` (tests and single-machine set-ups only).
+    webhook_key_file: Path | None = None
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = 10.0
+    # Whether ``serve`` also runs the worker's duties (deliveries, appeal
+    # deadlines, expiry): ``auto`` does so in zero-setup mode only.
+    serve_worker: str = "auto"
+    # The names of the settings the environment set explicitly; every other one
+    # holds its default. ``serve`` picks a free key-service port unless one was given.
+    given: frozenset[str] = frozenset()
 
     @property
     def embedded(self) -> bool:
         """True when at least one backing server comes from the data folder."""
         return not (self.database_url and self.redis_url)
+
+    @property
+    def migration_database_url(self) -> str:
+        """The URL that may change the schema; empty in production unless one is given."""
+        if self.owner_database_url:
+            return self.owner_database_url
+        return "" if self.environment == "production" else self.database_url
 
     def key_path(self, name: str) -> Path:
         """Where a key lives when its file is not configured explicitly."""
@@ -128,8 +179,25 @@ class Settings:
         read("query_rate_per_second", _int(1000, 1_000_000))  # >= one full batch query
         read("query_quota_per_day", _int(1, 10_000_000_000))
         read("metrics_allow", lambda v: tuple(a.strip() for a in v.split(",") if a.strip()))
+        read("smtp_url", _url("smtp", "smtps"))
+        read("smtp_starttls", _bool)
+        read("smtp_from", _nonempty)
+        read("sms_gateway_url", _url("http", "https"))
+        read("sms_gateway_secret", _nonempty)
+        read("buyer_code_key_file", lambda v: Path(v).expanduser())
+        read("portal_principal", _nonempty)
+        read("portal_kid", _nonempty)
+        read("portal_key_file", lambda v: Path(v).expanduser())
+        read("keyservice_public_key", _nonempty)
+        read("owner_database_url", _url("postgres", "postgresql"))
+        read("api_user", _nonempty)
+        read("keyservice_user", _nonempty)
+        read("webhook_key_file", lambda v: Path(v).expanduser())
+        read("webhook_allow_private", _bool)
+        read("webhook_timeout_seconds", _float(1.0, 30.0))
+        read("serve_worker", _choice("auto", "on", "off"))
 
-        settings = cls(**values)
+        settings = cls(**values, given=frozenset(values))
         if settings.db_pool_min > settings.db_pool_max:
             problems.append("REGISTRY_DB_POOL_MIN must not exceed REGISTRY_DB_POOL_MAX")
         if settings.environment == "production":
@@ -143,9 +211,41 @@ class Settings:
                         f"REGISTRY_{name.upper()}_KEY_FILE is required when "
                         "REGISTRY_ENVIRONMENT=production (no generated keys in production)"
                     )
+        problems.extend(_buyer_signin_problems(settings))
+        if settings.environment == "production" and settings.webhook_key_file is None:
+            problems.append(
+                "REGISTRY_WEBHOOK_KEY_FILE is required when REGISTRY_ENVIRONMENT=production "
+                "(it seals the webhook signing secrets)"
+            )
         if problems:
             raise ConfigError(problems)
         return settings
+
+
+def _buyer_signin_problems(settings: Settings) -> list[str]:
+    """Buyer sign-in: in production real channels, named keys, no generated secrets."""
+    problems = []
+    if bool(settings.sms_gateway_url) != bool(settings.sms_gateway_secret):
+        problems.append("REGISTRY_SMS_GATEWAY_URL and REGISTRY_SMS_GATEWAY_SECRET go together")
+    if settings.environment != "production":
+        return problems
+    required = {
+        "REGISTRY_SMTP_URL": settings.smtp_url,
+        "REGISTRY_SMTP_FROM": "smtp_from" in settings.given,
+        "REGISTRY_SMS_GATEWAY_URL": settings.sms_gateway_url,
+        "REGISTRY_SMS_GATEWAY_SECRET": settings.sms_gateway_secret,
+        "REGISTRY_BUYER_CODE_KEY_FILE": settings.buyer_code_key_file,
+        "REGISTRY_PORTAL_PRINCIPAL": settings.portal_principal,
+        "REGISTRY_PORTAL_KID": settings.portal_kid,
+        "REGISTRY_PORTAL_KEY_FILE": settings.portal_key_file,
+        "REGISTRY_KEYSERVICE_PUBLIC_KEY": settings.keyservice_public_key,
+    }
+    problems.extend(
+        f"{name} is required when REGISTRY_ENVIRONMENT=production (buyer sign-in)"
+        for name, value in required.items()
+        if not value
+    )
+    return problems
 
 
 def _int(low: int, high: int) -> Callable[[str], int]:
@@ -194,6 +294,15 @@ def _url(*schemes: str) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
 
 
 def _nonempty(raw: str) -> str:

@@ -16,11 +16,24 @@ import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from refund_registry.config import Settings
+from refund_registry.delivery.mail import SmtpMailer, SmtpSettings
+from refund_registry.delivery.outbox import Outbox
+from refund_registry.delivery.sms import SmsGateway
+from refund_registry.delivery.webhooks import WebhookSender
 from refund_registry.domain.keyring import Keyring
 from refund_registry.services.appeals import AppealService
 from refund_registry.services.authn import Authenticator, KeyCache
+from refund_registry.services.buyer_signin import (
+    CODES_PER_ADDRESS_PER_DAY,
+    CODES_PER_ADDRESS_PER_SECOND,
+    CODES_PER_IDENTIFIER_PER_DAY,
+    BuyerSignIn,
+    CodeSender,
+    PortalPseudonyms,
+)
 from refund_registry.services.ledger import Ledger
 from refund_registry.services.risk import RiskService
+from refund_registry.services.webhooks import WebhookService
 from refund_registry.storage import keyfiles
 from refund_registry.storage import principals as principal_store
 from refund_registry.storage.accesslog import AccessLog
@@ -30,6 +43,80 @@ from refund_registry.storage.lookup import SubjectLookup
 from refund_registry.storage.ratelimit import RateLimiter
 
 log = logging.getLogger("refund_registry.runtime")
+
+OUTBOX_FILE = "outbox.jsonl"
+"""Where zero-setup mode writes the codes of channels with no server configured."""
+
+
+def code_channels(settings: Settings) -> dict[str, CodeSender]:
+    """The sender of codes per identifier kind: SMTP and the SMS gateway when set.
+
+    Outside production a channel that is not configured writes to the outbox
+    file of the data folder (``refund-registry outbox`` shows it); production
+    settings refuse to load without both (``config.py``).
+    """
+    outbox = settings.data_dir / OUTBOX_FILE
+    email: CodeSender = (
+        SmtpMailer(
+            SmtpSettings.from_url(
+                settings.smtp_url, sender=settings.smtp_from, starttls=settings.smtp_starttls
+            )
+        )
+        if settings.smtp_url
+        else Outbox(outbox, "email")
+    )
+    phone: CodeSender = (
+        SmsGateway(settings.sms_gateway_url, settings.sms_gateway_secret)
+        if settings.sms_gateway_url
+        else Outbox(outbox, "sms")
+    )
+    return {"email": email, "phone": phone}
+
+
+def build_buyers(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    keyring: Keyring,
+    auth: Authenticator,
+    limiters: tuple[RateLimiter, RateLimiter],
+) -> BuyerSignIn:
+    """Buyer sign-in: the portal principal's key-service client, channels, code key."""
+    from refund_registry.http.keyservice_proxy import keyservice_base_url
+
+    generate = settings.environment != "production"
+    pseudonyms = PortalPseudonyms(
+        pool,
+        base_url=keyservice_base_url(settings),
+        audience=settings.audience,
+        key_path=settings.key_path("portal"),
+        principal_id=settings.portal_principal,
+        kid=settings.portal_kid,
+        public_key=settings.keyservice_public_key,
+        generate=generate,
+    )
+    code_key = keyfiles.ensure_secret(settings.key_path("buyer_code"), generate=generate)
+    if not generate:  # production: a missing or unreadable portal key stops start-up
+        keyfiles.ensure_ed25519(settings.key_path("portal"), generate=False)
+    return BuyerSignIn(
+        pool,
+        keyring,
+        auth,
+        pseudonyms,
+        code_channels(settings),
+        code_key,
+        identifier_limiter=limiters[0],
+        address_limiter=limiters[1],
+    )
+
+
+def build_webhooks(settings: Settings, pool: asyncpg.Pool) -> WebhookService:
+    """Webhook endpoints and deliveries: the sealing key, the address-checking sender."""
+    production = settings.environment == "production"
+    key = keyfiles.ensure_secret(settings.key_path("webhook"), generate=not production)
+    sender = WebhookSender(
+        allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout_seconds
+    )
+    return WebhookService(pool, key, sender, require_https=production)
 
 
 @dataclass
@@ -44,6 +131,8 @@ class RegistryParts:
     risk: RiskService
     query_limiter: RateLimiter
     appeals: AppealService
+    buyers: BuyerSignIn
+    webhooks: WebhookService
 
     @classmethod
     def build(
@@ -53,6 +142,7 @@ class RegistryParts:
         redis: aioredis.Redis | None,
         breaker: RedisBreaker,
         batcher: RedisBatcher | None,
+        auth: Authenticator,
     ) -> RegistryParts:
         generate = settings.environment != "production"
         keyring = Keyring(
@@ -62,6 +152,35 @@ class RegistryParts:
         access_log = AccessLog(pool, log_key)
         lookup = SubjectLookup(pool)
         ledger = Ledger(pool, keyring, log_key=log_key)
+        query_limiter = RateLimiter(
+            redis,
+            breaker,
+            namespace="rr:rl:query",
+            per_second=settings.query_rate_per_second,
+            per_day=settings.query_quota_per_day,
+            batcher=batcher,
+        )
+        appeals = AppealService(pool, keyring, access_log)
+        # A read of a buyer's record in a member's hand-off session is a query.
+        appeals.charge_query = query_limiter.acquire
+        code_limiters = (
+            RateLimiter(
+                redis,
+                breaker,
+                namespace="rr:rl:buyer-code-id",
+                per_second=CODES_PER_IDENTIFIER_PER_DAY,
+                per_day=CODES_PER_IDENTIFIER_PER_DAY,
+                batcher=batcher,
+            ),
+            RateLimiter(
+                redis,
+                breaker,
+                namespace="rr:rl:buyer-code-addr",
+                per_second=CODES_PER_ADDRESS_PER_SECOND,
+                per_day=CODES_PER_ADDRESS_PER_DAY,
+                batcher=batcher,
+            ),
+        )
         return cls(
             keyring=keyring,
             log_key=log_key,
@@ -69,15 +188,10 @@ class RegistryParts:
             access_log=access_log,
             lookup=lookup,
             risk=RiskService(keyring, lookup, access_log, settings.public_url),
-            query_limiter=RateLimiter(
-                redis,
-                breaker,
-                namespace="rr:rl:query",
-                per_second=settings.query_rate_per_second,
-                per_day=settings.query_quota_per_day,
-                batcher=batcher,
-            ),
-            appeals=AppealService(pool, keyring, access_log),
+            query_limiter=query_limiter,
+            appeals=appeals,
+            buyers=build_buyers(settings, pool, keyring, auth, code_limiters),
+            webhooks=build_webhooks(settings, pool),
         )
 
 
@@ -123,7 +237,7 @@ class Runtime:
         """Connect to PostgreSQL and Redis; the URLs must be resolved by now.
 
         ``registry=False`` (the key service) loads neither the registry key nor
-        the log key: the key service must never hold them (SPEC section 3).
+        the log key: the key service must never hold them (docs/privacy.md).
         """
         if not settings.database_url:
             raise RuntimeError("Runtime.start needs a database URL (embedded servers not attached)")
@@ -144,7 +258,7 @@ class Runtime:
         )
         runtime = cls(settings, pool, redis, breaker, replay, keys, auth)
         if registry:
-            runtime.registry = RegistryParts.build(settings, pool, redis, breaker, batcher)
+            runtime.registry = RegistryParts.build(settings, pool, redis, breaker, batcher, auth)
         await runtime._listen()
         return runtime
 
@@ -166,6 +280,7 @@ class Runtime:
     async def close(self) -> None:
         if self.registry is not None:
             await self.registry.access_log.close()
+            await self.registry.buyers.aclose()
         if self.listener is not None:
             with contextlib.suppress(Exception):
                 await self.listener.close()

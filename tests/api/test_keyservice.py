@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from refund_registry.client import (
     RegistryClient,
     RetryPolicy,
     Signer,
+    fetch_keyservice_public_key,
 )
 from refund_registry.config import Settings
 from refund_registry.domain import identity, oprf
@@ -38,36 +40,14 @@ from refund_registry.keyservice.service import KeyService
 from refund_registry.runtime import Runtime
 from refund_registry.storage import keyservice as usage_counts
 from refund_registry.storage.ratelimit import DAY, Limits
-from tests.conftest import Api, MakePrincipal, assert_problem
+from tests.support.api import Api, assert_problem
+from tests.support.bridge import LoopBridge
+from tests.support.principals import MakePrincipal
 
 EVALUATE = "/v1/keyservice/evaluate"
 PUBLIC_KEY = "/v1/keyservice/public-key"
 PHONE_SPELLINGS = ("13812345678", "+86 138-1234-5678", "0086 138 1234 5678")
 ROOMY = Limits(per_second=1_000, per_day=1_000_000)
-
-
-class LoopBridge(httpx.BaseTransport):
-    """Lets the synchronous SDK, in a worker thread, call an ASGI app on the test's loop."""
-
-    def __init__(self, app: Litestar, loop: asyncio.AbstractEventLoop) -> None:
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x")
-        self.loop = loop
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        async def send() -> httpx.Response:
-            response = await self.client.request(
-                request.method,
-                request.url.raw_path.decode("ascii"),
-                content=request.content,
-                headers=request.headers,
-            )
-            await response.aread()
-            return response
-
-        answer = asyncio.run_coroutine_threadsafe(send(), self.loop).result(timeout=30)
-        return httpx.Response(
-            answer.status_code, headers=answer.headers.multi_items(), content=answer.content
-        )
 
 
 def keyservice_app(settings: Settings, runtime: Runtime, limits: Limits = ROOMY) -> Litestar:
@@ -80,7 +60,11 @@ def service_of(app: Litestar) -> KeyService:
 
 
 def sdk(app: Litestar, signer: Signer, **options: Any) -> RegistryClient:
+    """A client of ``app``, pinned to its key when ``app`` is a key service (members pin it)."""
     options.setdefault("sleep", lambda _: None)
+    service = getattr(app.state, "keyservice", None)
+    if service is not None:
+        options.setdefault("keyservice_public_key", service.public_key)
     return RegistryClient(
         "http://registry",
         signer,
@@ -211,7 +195,10 @@ async def test_async_client_gives_the_same_pseudonym(
 ) -> None:
     member = await make_principal()
     async with AsyncRegistryClient(
-        "http://registry", member, transport=httpx.ASGITransport(app=ks_app)
+        "http://registry",
+        member,
+        keyservice_public_key=oprf.b64e(load_key(settings).public_key),
+        transport=httpx.ASGITransport(app=ks_app),
     ) as client:
         pseudonym = await client.pseudonymise("phone", PHONE_SPELLINGS[2])
     assert pseudonym == expected_pseudonym(settings, "phone", "13812345678")
@@ -225,7 +212,7 @@ async def test_a_proof_from_another_key_is_refused(
     impostor = keyservice_app(impostor_settings, runtime)
     assert service_of(impostor).public_key != genuine
     member = await make_principal()
-    with sdk(impostor, member, public_key=oprf.b64e(genuine)) as client:
+    with sdk(impostor, member, keyservice_public_key=oprf.b64e(genuine)) as client:
         with pytest.raises(ProofInvalid) as refused:
             await asyncio.to_thread(client.pseudonymise, "phone", "13812345678")
         assert refused.value.code == "keyservice.proof_invalid"
@@ -266,8 +253,11 @@ async def test_sdk_through_the_api_proxy(
 ) -> None:
     app = api_app(settings, runtime, ks_app)
     member = await make_principal()
-    with sdk(app, member) as client:
-        # Key fetched through the proxy too (no pin): same key, same pseudonym.
+    bridge = LoopBridge(app, asyncio.get_running_loop())
+    # The member's one explicit look-up of the key, through the proxy: the same key.
+    key = await asyncio.to_thread(fetch_keyservice_public_key, "http://registry", transport=bridge)
+    assert key == oprf.b64e(load_key(settings).public_key)
+    with sdk(app, member, keyservice_public_key=key) as client:
         pseudonym = await asyncio.to_thread(client.pseudonymise, "phone", PHONE_SPELLINGS[1])
     assert pseudonym == expected_pseudonym(settings, "phone", "13812345678")
     await keyservice_proxy.close(app)
@@ -291,9 +281,16 @@ async def test_proxy_passes_problems_through_unchanged(
 async def test_proxy_answers_503_when_the_key_service_is_down(
     settings: Settings, runtime: Runtime, make_principal: MakePrincipal
 ) -> None:
-    # Port 1 on the loopback: nothing listens there, the connection is refused.
-    down = settings.with_overrides(keyservice_url="http://127.0.0.1:1")
-    app = api_app(down, runtime, None)
+    # A loopback port this test holds bound but not listening: no other process
+    # can listen there meanwhile, and every connection to it is refused.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        down = settings.with_overrides(keyservice_url=f"http://127.0.0.1:{port}")
+        await _assert_unavailable(api_app(down, runtime, None), make_principal)
+
+
+async def _assert_unavailable(app: Litestar, make_principal: MakePrincipal) -> None:
     member = await make_principal()
     sleeps: list[float] = []
     client = sdk(app, member, sleep=sleeps.append, retry=RetryPolicy(attempts=3))

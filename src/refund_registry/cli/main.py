@@ -5,24 +5,50 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from importlib import metadata
 
 from refund_registry import logs
-from refund_registry.cli import audit, keys, keyservice, migrate, principals, serve, worker
-from refund_registry.cli.common import CommandError
-from refund_registry.config import ConfigError, Settings
+from refund_registry.cli import (
+    audit,
+    evidence,
+    keys,
+    keyservice,
+    migrate,
+    outbox,
+    principals,
+    serve,
+    worker,
+)
+from refund_registry.cli.common import CommandError, Parser
+from refund_registry.config import ConfigError, Settings, default_data_dir
 from refund_registry.errors import RegistryError
 
 
+def package_version() -> str:
+    """The installed distribution's version (``unknown`` when run from a bare source tree)."""
+    try:
+        return metadata.version("refund-registry")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="refund-registry",
         description="Refund Registry: a shared ledger of confirmed refund fraud",
+        epilog="Run `refund-registry COMMAND --help` for a command's options.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", help="data folder for zero-setup mode (default: per-user)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    common.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="data folder of zero-setup mode: embedded PostgreSQL and Valkey, generated keys "
+        f"(default: $REGISTRY_DATA_DIR, else {default_data_dir()})",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # The order here is the order ``--help`` lists the commands in.
-    for group in (serve, migrate, audit, keys, keyservice, worker, principals):
+    for group in (serve, migrate, audit, keys, keyservice, worker, principals, outbox, evidence):
         group.add_parser(sub, common)
     return parser
 
@@ -43,8 +69,11 @@ def main(argv: list[str] | None = None) -> None:
         code = args.handler(args, sys.stdout)
     except CommandError as exc:
         sys.stderr.write(f"refund-registry: {exc}\n")
-        raise SystemExit(1) from None
+        raise SystemExit(exc.exit_code) from None
     except RegistryError as exc:
         sys.stderr.write(f"refund-registry: {exc.code}: {exc.detail}\n")
         raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("refund-registry: interrupted\n")
+        raise SystemExit(130) from None
     raise SystemExit(code)

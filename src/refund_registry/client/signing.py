@@ -1,4 +1,4 @@
-"""Signed requests and subject tokens, as a member builds them (SPEC section 10).
+"""Signed requests and subject tokens, as a member builds them (docs/contract.md).
 
 Only ``pyjwt`` and ``cryptography`` are needed here, so a member platform can
 install the SDK without any server dependency.
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from refund_registry.domain.wire import b64url
+from refund_registry.domain.wire import b64url, b64url_decode
 
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
@@ -23,6 +23,26 @@ PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 def body_hash(body: bytes) -> str:
     """``bsh``: unpadded base64url SHA-256 of the exact body bytes (of b"" when there is none)."""
     return b64url(hashlib.sha256(body).digest())
+
+
+# P-256 group order. pyjwt returns whichever of the two valid ECDSA signatures
+# (r, s) and (r, n - s) the signer produced; the registry accepts only the low
+# one (s <= n/2), so each signed request has one token string.
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def _low_s(token: str, alg: str) -> str:
+    """``token`` with its ES256 signature normalised to low s; other tokens unchanged."""
+    if alg != "ES256":
+        return token
+    head, _, signature = token.rpartition(".")
+    raw = b64url_decode(signature)
+    if raw is None or len(raw) != 64:
+        return token
+    s = int.from_bytes(raw[32:], "big")
+    if s <= _P256_ORDER // 2:
+        return token
+    return f"{head}.{b64url(raw[:32] + (_P256_ORDER - s).to_bytes(32, 'big'))}"
 
 
 def _alg_for(key: PrivateKey) -> str:
@@ -43,6 +63,9 @@ class Signer:
     audience: str = "refund-registry"
     lifetime: int = 60
     clock: Callable[[], float] = field(default=time.time, repr=False)
+    # Each call must give a new value, since the registry refuses a jti it has
+    # seen; a fixed one is for reproducing the published test vectors.
+    jti_factory: Callable[[], str] = field(default=lambda: secrets.token_urlsafe(18), repr=False)
 
     @property
     def alg(self) -> str:
@@ -56,35 +79,45 @@ class Signer:
             "aud": self.audience,
             "iat": now,
             "exp": now + min(self.lifetime, 120),
-            "jti": secrets.token_urlsafe(18),
+            "jti": self.jti_factory(),
             "htm": method.upper(),
             "htu": path_and_query,
             "bsh": body_hash(body),
         }
-        return jwt.encode(
-            claims,
-            self.private_key,
-            algorithm=self.alg,
-            headers={"typ": "rr-req+jwt", "kid": self.kid},
+        return _low_s(
+            jwt.encode(
+                claims,
+                self.private_key,
+                algorithm=self.alg,
+                headers={"typ": "rr-req+jwt", "kid": self.kid},
+            ),
+            self.alg,
         )
 
     def headers(self, method: str, path_and_query: str, body: bytes = b"") -> dict[str, str]:
         return {"Authorization": "Bearer " + self.request_token(method, path_and_query, body)}
 
     def subject_token(self, pseudonyms: Iterable[Mapping[str, str]], *, lifetime: int = 600) -> str:
-        """An ``rr-subject+jwt`` for a buyer this member has signed in (at most 15 minutes)."""
+        """A single-use ``rr-subject+jwt`` handing a buyer over (at most 10 minutes).
+
+        The registry exchanges it once for a buyer session, and only if this
+        member reported or queried one of the pseudonyms within 12 months.
+        """
         now = int(self.clock())
         claims = {
             "iss": self.principal_id,
             "aud": self.audience,
             "iat": now,
-            "exp": now + min(lifetime, 900),
-            "jti": secrets.token_urlsafe(18),
+            "exp": now + min(lifetime, 600),
+            "jti": self.jti_factory(),
             "pseudonyms": [{"kind": p["kind"], "value": p["value"]} for p in pseudonyms],
         }
-        return jwt.encode(
-            claims,
-            self.private_key,
-            algorithm=self.alg,
-            headers={"typ": "rr-subject+jwt", "kid": self.kid},
+        return _low_s(
+            jwt.encode(
+                claims,
+                self.private_key,
+                algorithm=self.alg,
+                headers={"typ": "rr-subject+jwt", "kid": self.kid},
+            ),
+            self.alg,
         )

@@ -1,6 +1,6 @@
 """Confirmed-fraud reports: what may be filed, and for how long it counts.
 
-Pure rules (SPEC section 4). ``validate`` returns *every* violation of a
+Pure rules (docs/api.md, "Reports"). ``validate`` returns *every* violation of a
 report, so that a bulk upload can name each bad item and each broken rule in
 one answer; ``retention_until`` applies the retention policy.
 """
@@ -34,6 +34,9 @@ EVIDENCE_KINDS = frozenset(
 )
 PROOF_PARTS = ("reasonable_grounds", "rigorous_evidence", "recognised_category", "action_taken")
 MAX_IDENTIFIERS = 10
+MAX_AMOUNT_MINOR = 10**12
+"""The largest amount a report may carry, in minor units (10 billion CNY in fen):
+far above any refund, far below what the ledger stores (a signed 64-bit integer)."""
 PSEUDONYM_BYTES = 64
 EARLIEST_YEAR = 2000  # older times are typos, and some cannot be converted to UTC
 
@@ -120,6 +123,12 @@ def validate(report: ReportInput, now: datetime) -> list[Violation]:
         bad("category_unknown", "category", "must be one of " + ", ".join(sorted(CATEGORIES)))
     if report.amount_minor <= 0:
         bad("amount", "amount.minor_units", "must be a positive whole number of minor units")
+    elif report.amount_minor > MAX_AMOUNT_MINOR:
+        bad(
+            "amount_too_large",
+            "amount.minor_units",
+            f"must be at most {MAX_AMOUNT_MINOR} minor units",
+        )
     if report.currency not in CURRENCIES:
         bad("currency", "amount.currency", "must be an ISO 4217 currency code such as CNY")
     for where, year in (
@@ -212,7 +221,7 @@ def request_hash(report: ReportInput) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
-    """How long a report counts (SPEC section 4); never more than five years.
+    """How long a report counts (docs/privacy.md); never more than five years.
 
     ``small_case_limits`` maps a currency to the amount (minor units) below
     which a case is "small"; currencies not listed are never small.

@@ -1,4 +1,4 @@
-"""Verification of the signed tokens of SPEC section 10.
+"""Verification of the signed tokens members send (docs/contract.md, section 3).
 
 Pure: the caller supplies the registered key, the current time and the exact
 request (method, path with query, body bytes); nothing here touches the
@@ -20,7 +20,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
@@ -34,12 +34,94 @@ from refund_registry.errors import AuthenticationFailed
 REQUEST_TYP = "rr-req+jwt"
 SUBJECT_TYP = "rr-subject+jwt"
 REQUEST_MAX_LIFETIME = 120
-SUBJECT_MAX_LIFETIME = 15 * 60
+SUBJECT_MAX_LIFETIME = 10 * 60
 ALLOWED_ALGS = frozenset({"EdDSA", "ES256"})
 
 
 def fail(code: str, detail: str) -> AuthenticationFailed:
     return AuthenticationFailed(detail, code=f"auth.{code}")
+
+
+# P-256 group order. An ECDSA signature (r, s) has a twin (r, n - s) that
+# verifies as well; only the low one (s <= n/2) is accepted, so one signed
+# request has exactly one token string.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+P256_HALF_ORDER = P256_ORDER // 2
+
+MAX_AUDIENCES = 16
+MAX_PSEUDONYMS = 100
+"""Structural bounds of the claims; the subject-token rules (1–10 pseudonyms) come later."""
+
+
+class _Header(msgspec.Struct, frozen=True):
+    """The header parameters the registry reads; any other one is skipped unread."""
+
+    alg: str | None = None
+    typ: str | None = None
+    kid: str | None = None
+    # Presence alone refuses the token; its value is never interpreted.
+    crit: msgspec.Raw = msgspec.Raw(b"")
+
+
+class PseudonymClaim(msgspec.Struct, frozen=True):
+    kind: str
+    value: str
+
+
+class _Claims(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Every claim the registry reads, with its type; other claims are skipped unread.
+
+    The types bound the nesting: the deepest value a claim may hold is a
+    pseudonym object inside the ``pseudonyms`` list.
+    """
+
+    iss: str | msgspec.UnsetType = msgspec.UNSET
+    aud: str | Annotated[list[str], msgspec.Meta(max_length=MAX_AUDIENCES)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    iat: int | msgspec.UnsetType = msgspec.UNSET
+    exp: int | msgspec.UnsetType = msgspec.UNSET
+    nbf: int | msgspec.UnsetType = msgspec.UNSET
+    jti: str | msgspec.UnsetType = msgspec.UNSET
+    htm: str | msgspec.UnsetType = msgspec.UNSET
+    htu: str | msgspec.UnsetType = msgspec.UNSET
+    bsh: str | msgspec.UnsetType = msgspec.UNSET
+    pseudonyms: (
+        Annotated[list[PseudonymClaim], msgspec.Meta(max_length=MAX_PSEUDONYMS)] | msgspec.UnsetType
+    ) = msgspec.UNSET
+
+
+_HEADER_DECODER = msgspec.json.Decoder(_Header)
+_CLAIMS_DECODER = msgspec.json.Decoder(_Claims)
+
+# A claim or header parameter of the wrong type fails the check that reads it.
+_FIELD_CODES = {
+    "typ": ("wrong_type", "token typ must be a string"),
+    "alg": ("alg_not_allowed", "alg must be EdDSA or ES256"),
+    "kid": ("missing_kid", "the token header must name its key in 'kid'"),
+    "iss": ("missing_claim", "the token must name its principal in 'iss'"),
+}
+
+
+def _decode(decoder: msgspec.json.Decoder[Any], raw: bytes, what: str) -> Any:
+    """Decode one segment into its struct; every failure is a 401, never a 500.
+
+    A value nested deeper than the interpreter allows (a skipped, unknown
+    claim holding thousands of nested arrays) raises RecursionError inside the
+    decoder; it is refused like any other malformed token.
+    """
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        for name, (code, detail) in _FIELD_CODES.items():
+            if text.endswith(f"`$.{name}`"):
+                raise fail(code, detail) from None
+        raise fail("malformed", f"the token {what} is not valid: {text}") from None
+    except msgspec.DecodeError as exc:
+        raise fail("malformed", f"the token {what} must be a JSON object") from exc
+    except RecursionError:
+        raise fail("malformed", f"the token {what} is nested too deeply") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +145,9 @@ class VerifiedClaims:
     iat: int
     exp: int
     claims: Mapping[str, Any]
+    signing_digest: str
+    """Unpadded base64url SHA-256 of the signing input (``header.claims``): names
+    the signed request independently of the signature's spelling."""
 
 
 def body_digest(body: bytes) -> str:
@@ -85,32 +170,34 @@ def peek(token: str, expected_typ: str) -> Unverified:
     """Split a compact JWS and read its header and claims without trusting them yet.
 
     The JWS is parsed here rather than by a JWT library: the checks are few
-    and fixed (SPEC section 10), and a library's generic decoding tripled the
-    CPU cost of authentication on the hot path.
+    and fixed (docs/contract.md), and a library's generic decoding tripled the
+    CPU cost of authentication on the hot path. Header and claims decode into
+    typed structs: a claim of the wrong type, or nested beyond what its type
+    allows, is a 401 here.
     """
     parts = token.split(".")
     if len(parts) != 3 or len(token) > 8192:
         raise fail("malformed", "the bearer token is not a compact JWS (header.payload.signature)")
     try:
-        header = msgspec.json.decode(_b64url(parts[0]))
-        claims = msgspec.json.decode(_b64url(parts[1]))
+        raw_header = _b64url(parts[0])
+        raw_claims = _b64url(parts[1])
         signature = _b64url(parts[2])
-    except (ValueError, msgspec.DecodeError) as exc:
+    except ValueError as exc:
         raise fail("malformed", "the bearer token cannot be decoded") from exc
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise fail("malformed", "the token header and payload must be JSON objects")
-    typ = header.get("typ")
+    header: _Header = _decode(_HEADER_DECODER, raw_header, "header")
+    parsed: _Claims = _decode(_CLAIMS_DECODER, raw_claims, "payload")
+    typ = header.typ
     if typ != expected_typ:
         raise fail("wrong_type", f"token typ must be {expected_typ!r}, not {typ!r}")
-    alg = header.get("alg")
+    alg = header.alg
     if alg not in ALLOWED_ALGS:
         raise fail("alg_not_allowed", f"alg {alg!r} is not accepted; use EdDSA or ES256")
-    if "crit" in header:
+    if header.crit:
         raise fail("malformed", "no critical header extensions are understood")
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
+    kid = header.kid
+    if not kid:
         raise fail("missing_kid", "the token header must name its key in 'kid'")
-    iss = claims.get("iss")
+    iss = parsed.iss
     if not isinstance(iss, str) or not iss:
         raise fail("missing_claim", "the token must name its principal in 'iss'")
     if not kid.isprintable() or not iss.isprintable() or len(kid) > 200 or len(iss) > 200:
@@ -120,9 +207,18 @@ def peek(token: str, expected_typ: str) -> Unverified:
         iss=iss,
         alg=alg,
         typ=typ,
-        claims=claims,
+        claims=msgspec.to_builtins(parsed),
         signing_input=f"{parts[0]}.{parts[1]}".encode("ascii"),
         signature=signature,
+    )
+
+
+def _high_s(head: Unverified) -> bool:
+    """An ES256 signature whose s lies in the upper half of the group order."""
+    return (
+        head.alg == "ES256"
+        and len(head.signature) == 64
+        and int.from_bytes(head.signature[32:], "big") > P256_HALF_ORDER
     )
 
 
@@ -163,6 +259,11 @@ def verify(
         raise fail("key_mismatch", "the key named by 'kid' does not belong to 'iss'")
     if head.alg != key_alg:
         raise fail("alg_mismatch", f"this key is registered for {key_alg}, not {head.alg}")
+    if _high_s(head):
+        raise fail(
+            "high_s_signature",
+            "ES256 signatures must have a low s (s <= n/2); replace s by n - s",
+        )
     if not _signature_valid(head, key):
         raise fail("bad_signature", "the token signature does not verify")
     claims = head.claims
@@ -185,7 +286,15 @@ def verify(
         raise fail("not_yet_valid", "the token is not valid yet ('nbf')")
     if exp - iat > max_lifetime or exp <= iat:
         raise fail("lifetime", f"'exp' must be after 'iat' and at most {max_lifetime} s later")
-    return VerifiedClaims(iss=head.iss, kid=head.kid, jti=jti, iat=iat, exp=exp, claims=claims)
+    return VerifiedClaims(
+        iss=head.iss,
+        kid=head.kid,
+        jti=jti,
+        iat=iat,
+        exp=exp,
+        claims=claims,
+        signing_digest=body_digest(head.signing_input),
+    )
 
 
 def check_request_binding(

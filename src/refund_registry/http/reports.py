@@ -35,8 +35,21 @@ _REPORT_RULES = (
 )
 
 
+# What the ledger can store (a signed 64-bit integer): a larger number is a
+# malformed body. The business bound, 1 to 10^12, is the domain's (422
+# report.amount / report.amount_too_large), so that it names the rule broken.
+INT64_MAX = 2**63 - 1
+
+
 class AmountIn(Body):
-    minor_units: Annotated[int, Meta(description="positive, in the currency's minor units")]
+    minor_units: Annotated[
+        int,
+        Meta(
+            ge=-INT64_MAX,
+            le=INT64_MAX,
+            description=f"1 to {rules.MAX_AMOUNT_MINOR}, in the currency's minor units",
+        ),
+    ]
     currency: Annotated[ShortText, Meta(description="ISO 4217", examples=["CNY"])]
 
 

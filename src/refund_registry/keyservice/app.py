@@ -1,6 +1,6 @@
 """The key service as its own process: a small Litestar app and its server.
 
-The key service holds the OPRF key (SPEC section 3) and nothing else secret:
+The key service holds the OPRF key (docs/privacy.md) and nothing else secret:
 it never reads the registry's HMAC key or the log key, and the API process
 never reads this key. It shares PostgreSQL (principals, usage counts) and
 Redis (``jti`` replay guard, rate limits) with the API, through the same
@@ -23,7 +23,7 @@ from refund_registry.config import ConfigError, Settings
 from refund_registry.domain import oprf
 from refund_registry.http import problems
 from refund_registry.http.app import live, ready
-from refund_registry.http.common import MEMBER, authenticate, json_response
+from refund_registry.http.common import EVALUATORS, authenticate, json_response
 from refund_registry.keyservice import MAX_BODY_BYTES
 from refund_registry.keyservice.service import NAMESPACE, KeyService
 from refund_registry.runtime import Runtime
@@ -34,7 +34,7 @@ log = logging.getLogger("refund_registry.keyservice")
 
 
 class EvaluateRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """``POST /v1/keyservice/evaluate`` body (SPEC section 10)."""
+    """``POST /v1/keyservice/evaluate`` body (docs/contract.md)."""
 
     # The count (1-100) is checked by the service, so that it gets its own
     # problem code (keyservice.invalid_batch); the body size limit bounds it first.
@@ -59,8 +59,9 @@ def _service(request: Request[Any, Any, Any]) -> KeyService:
     request_max_body_size=MAX_BODY_BYTES,
 )
 async def evaluate(request: Request[Any, Any, Any]) -> Any:
-    """Members only; signed request. One unit of rate limit and quota per element."""
-    caller, body = await authenticate(request, MEMBER)
+    """Members and the registry's portal; signed request. One unit of rate limit and
+    quota per element, per principal."""
+    caller, body = await authenticate(request, EVALUATORS)
     wanted = problems.decode(body, EvaluateRequest)
     result = await _service(request).evaluate(caller.principal_id, parse_blinded(wanted.blinded))
     response = json_response(
@@ -166,7 +167,7 @@ def create_keyservice_app(
             version="1.0.0",
             description=(
                 "RFC 9497 VOPRF (ristretto255-SHA512) evaluation of blinded identifiers. "
-                "Evaluation takes a signed member request (SPEC section 10)."
+                "Evaluation takes a signed member request (docs/contract.md)."
             ),
             path="/schema",
         ),

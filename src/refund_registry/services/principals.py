@@ -8,10 +8,16 @@ from typing import Any
 import asyncpg
 
 from refund_registry.domain.keyring import ROLES, parse_public_key
-from refund_registry.errors import InvalidInput, NotFound
+from refund_registry.errors import Conflict, InvalidInput, NotFound
 from refund_registry.storage import principals as store
 
-_PREFIX = {"member": "mbr", "adjudicator": "adj", "auditor": "aud", "admin": "adm"}
+_PREFIX = {
+    "member": "mbr",
+    "adjudicator": "adj",
+    "auditor": "aud",
+    "admin": "adm",
+    "portal": "ptl",
+}
 
 
 def new_principal_id(role: str) -> str:
@@ -26,10 +32,21 @@ async def add_principal(pool: asyncpg.Pool, *, name: str, role: str, pem: bytes)
     if not 1 <= len(name) <= 200:
         raise InvalidInput("name must be 1 to 200 characters", code="principal.name")
     key = parse_public_key(pem)
+    await _refuse_held_key(pool, key.kid)
     principal_id = new_principal_id(role)
-    await store.add_principal(
-        pool, principal_id=principal_id, name=name, role=role, kid=key.kid, alg=key.alg, pem=key.pem
-    )
+    try:
+        await store.add_principal(
+            pool,
+            principal_id=principal_id,
+            name=name,
+            role=role,
+            kid=key.kid,
+            alg=key.alg,
+            pem=key.pem,
+        )
+    except Conflict:
+        await _refuse_held_key(pool, key.kid)  # registered meanwhile by someone else
+        raise
     return {"id": principal_id, "kid": key.kid, "alg": key.alg}
 
 
@@ -41,8 +58,30 @@ async def add_key(pool: asyncpg.Pool, *, principal_id: str, pem: bytes) -> dict[
     if principal["status"] == "revoked":
         raise InvalidInput("a revoked principal cannot get new keys", code="principal.revoked")
     key = parse_public_key(pem)
-    await store.add_key(pool, principal_id=principal_id, kid=key.kid, alg=key.alg, pem=key.pem)
+    await _refuse_held_key(pool, key.kid)
+    try:
+        await store.add_key(pool, principal_id=principal_id, kid=key.kid, alg=key.alg, pem=key.pem)
+    except Conflict:
+        await _refuse_held_key(pool, key.kid)
+        raise
     return {"id": principal_id, "kid": key.kid, "alg": key.alg}
+
+
+async def _refuse_held_key(pool: asyncpg.Pool, kid: str) -> None:
+    """A key belongs to one principal for good (its id is its hash): name the holder.
+
+    A revoked key stays registered, so that a signature made with it can never
+    be attributed to somebody else; hence it is refused too.
+    """
+    holder = await store.key_holder(pool, kid)
+    if holder is None:
+        return
+    revoked = "; the key itself is revoked" if holder.key_revoked else ""
+    raise Conflict(
+        f"this public key (kid {kid}) is already registered to {holder.principal_id} "
+        f"({holder.name!r}, {holder.role}, {holder.status}{revoked}); "
+        "a key belongs to one principal: generate a new key pair"
+    )
 
 
 async def revoke(
@@ -72,6 +111,31 @@ async def set_status(pool: asyncpg.Pool, principal_id: str, status: str) -> dict
             f"no principal {principal_id!r} that is not revoked", code="principal.not_found"
         )
     return {"id": principal_id, "status": status}
+
+
+async def show(pool: asyncpg.Pool, principal_id: str) -> dict[str, Any]:
+    """One principal with every key it ever had (revoked ones marked)."""
+    principal = await store.get_principal_detail(pool, principal_id)
+    if principal is None:
+        raise NotFound(f"no principal {principal_id!r}", code="principal.not_found")
+    keys = await store.list_keys(pool, principal_id)
+    return {
+        "id": principal["id"],
+        "name": principal["name"],
+        "role": principal["role"],
+        "status": principal["status"],
+        "created_at": principal["created_at"].isoformat(),
+        "changed_at": principal["changed_at"].isoformat(),
+        "keys": [
+            {
+                "kid": k.kid,
+                "alg": k.alg,
+                "created_at": k.created_at.isoformat(),
+                "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+            }
+            for k in keys
+        ],
+    }
 
 
 async def list_all(pool: asyncpg.Pool) -> list[dict[str, Any]]:

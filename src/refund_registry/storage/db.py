@@ -15,6 +15,11 @@ from refund_registry.errors import Conflict, InvalidInput, Unavailable
 from refund_registry.storage.queries import Q
 
 APP_ROLE = "registry_app"
+"""The NOLOGIN role that holds the API's table grants."""
+API_LOGIN_ROLE = "registry_api"
+"""The API's login role: a member of ``APP_ROLE`` that owns nothing."""
+KEYSERVICE_LOGIN_ROLE = "registry_keyservice"
+"""The key service's login role: reads principal keys, counts evaluations, nothing else."""
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 # Errors that mean "the database is not there right now", not "your input is wrong".
@@ -29,7 +34,20 @@ _UNAVAILABLE = (
 )
 
 
+# A connection that logged in as a member of the application role (the owner
+# itself, outside production) acts as that role, so that the REVOKEs on the
+# append-only tables apply to it too. The boundary in production is the login
+# role (see ``login_role_problems``); this keeps a developer's superuser URL
+# from quietly bypassing the grants.
+_ACT_AS_APP_ROLE = """
+SELECT set_config('role', r.rolname, false)
+FROM pg_roles r
+WHERE r.rolname = $1 AND pg_has_role(current_user, r.oid, 'MEMBER')
+"""
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.fetch(_ACT_AS_APP_ROLE, APP_ROLE)
     # msgspec rather than the json module: the risk query decodes a subject's
     # facts on every look-up, and bulk intake encodes tens of thousands. jsonb
     # goes in its binary form (a version byte, then the text), which COPY needs.
@@ -60,13 +78,18 @@ def _jsonb_decode(data: bytes) -> Any:
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose connections act as the unprivileged application role."""
+    """A pool whose connections hold no more than the application role's grants.
+
+    The boundary is the login role of ``dsn`` (``registry_api`` in production,
+    which owns nothing and cannot become the owner); a login role that is a
+    member of ``registry_app`` also switches to it on connect.
+    """
     try:
         pool = await asyncpg.create_pool(
             dsn,
             min_size=min_size,
             max_size=max_size,
-            server_settings={"role": APP_ROLE, "application_name": "refund-registry"},
+            server_settings={"application_name": "refund-registry"},
             init=_init_connection,
             # Handlers leave no session state behind (no SET, no temp tables, no
             # LISTEN on pooled connections), so the per-release reset query is
@@ -114,9 +137,12 @@ async def translated() -> AsyncIterator[None]:
         # The driver's detail names the key values (subject keys among them):
         # never echo it to a caller.
         raise Conflict("this record already exists", code="db.unique_violation") from exc
-    except asyncpg.DataError as exc:
+    except (asyncpg.DataError, OverflowError) as exc:
+        # The driver's message may quote the value (and, for some types, the
+        # column); the caller learns only that a value did not fit. Every
+        # request field has a domain bound, so this is a last line of defence.
         raise InvalidInput(
-            f"a value is out of range: {exc}", code="request.value_out_of_range"
+            "a value is out of the range the registry stores", code="request.value_out_of_range"
         ) from exc
     except asyncpg.DeadlockDetectedError as exc:
         raise Unavailable(
@@ -137,3 +163,72 @@ def translating(fn: F) -> F:
             return await fn(*args, **kwargs)
 
     return cast(F, wrapper)
+
+
+_LOGIN_ROLE_REACH = """
+SELECT r.rolname AS login,
+       r.rolsuper AS superuser,
+       r.rolcreaterole AS createrole,
+       r.rolbypassrls AS bypassrls,
+       (SELECT array_agg(DISTINCT o.rolname ORDER BY o.rolname)
+          FROM pg_class c JOIN pg_roles o ON o.oid = c.relowner
+         WHERE c.relnamespace = 'public'::regnamespace
+           AND pg_has_role(r.oid, c.relowner, 'MEMBER')) AS reachable_owners
+FROM pg_roles r
+WHERE r.rolname = session_user
+"""
+
+
+async def login_role_problems(dsn: str) -> list[str]:
+    """Why the login role of ``dsn`` is no boundary; empty when it is one.
+
+    A login role is a boundary when it is no superuser, cannot create roles or
+    bypass row security, and neither owns a table of the schema nor is a member
+    (directly or through other roles) of a role that does: only then can it not
+    ``SET ROLE`` to the owner, disable the append-only triggers or undo a
+    REVOKE. Raises :class:`Unavailable` when PostgreSQL cannot be reached.
+    """
+    try:
+        conn = await asyncpg.connect(dsn)
+    except _UNAVAILABLE as exc:
+        raise Unavailable(f"PostgreSQL is unreachable: {exc}", code="db.unavailable") from exc
+    try:
+        row = await conn.fetchrow(_LOGIN_ROLE_REACH)
+    finally:
+        await conn.close()
+    assert row is not None  # session_user always exists
+    login = row["login"]
+    problems: list[str] = []
+    if row["superuser"]:
+        problems.append(f"the login role {login!r} is a superuser")
+    if row["createrole"]:
+        problems.append(f"the login role {login!r} may create roles")
+    if row["bypassrls"]:
+        problems.append(f"the login role {login!r} bypasses row security")
+    owners = row["reachable_owners"] or []
+    if owners:
+        problems.append(
+            f"the login role {login!r} owns, or may become, the owner of the schema's tables "
+            f"({', '.join(owners)})"
+        )
+    return problems
+
+
+def login_role_script(passwords: dict[str, str]) -> str:
+    """SQL that creates each login role of ``passwords`` (if absent) with its password.
+
+    For the embedded cluster, run by its superuser before migrating: the
+    migrations make the roles members of the grant holders. The passwords are
+    generated ``[A-Za-z0-9_-]`` strings, so quoting them is exact.
+    """
+    statements = []
+    for role, password in sorted(passwords.items()):
+        if not role.isidentifier() or not all(c.isalnum() or c in "-_" for c in password):
+            raise ValueError("role names and generated passwords only")
+        statements.append(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+            f"'{role}') THEN CREATE ROLE {role} LOGIN; END IF; END $$;\n"
+            f"ALTER ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+            f"PASSWORD '{password}';\n"
+        )
+    return "".join(statements)

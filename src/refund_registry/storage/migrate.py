@@ -93,6 +93,29 @@ async def apply(dsn: str, source: Traversable = MIGRATIONS) -> list[str]:
         await conn.close()
 
 
+async def pending(dsn: str, source: Traversable = MIGRATIONS) -> list[str] | None:
+    """The migrations not applied yet, read without changing anything.
+
+    For login roles that may not change the schema (the API's, the key
+    service's): ``None`` when this role cannot tell (no migrations table yet,
+    no right to read it, or a database that disagrees with the files, which
+    :func:`apply` then explains).
+    """
+    migrations = discover(source)
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT version, checksum FROM schema_migrations")
+    except (asyncpg.UndefinedTableError, asyncpg.InsufficientPrivilegeError):
+        return None
+    finally:
+        await conn.close()
+    applied = {row["version"]: row["checksum"] for row in rows}
+    files = {m.version: m.checksum for m in migrations}
+    if any(files.get(version) != checksum for version, checksum in applied.items()):
+        return None
+    return [f"{m.version:04d}_{m.name}" for m in migrations if m.version not in applied]
+
+
 async def _apply_locked(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
     await conn.execute(
         """

@@ -29,3 +29,16 @@ RETURNING kid, principal_id;
 
 -- name: get_principal
 SELECT id, name, role, status FROM principals WHERE id = $1;
+
+-- name: key_holder
+SELECT k.principal_id, p.name, p.role, p.status, k.revoked_at
+FROM principal_keys k JOIN principals p ON p.id = k.principal_id
+WHERE k.kid = $1;
+
+-- name: get_principal_detail
+SELECT id, name, role, status, created_at, changed_at FROM principals WHERE id = $1;
+
+-- name: list_principal_keys
+SELECT kid, alg, created_at, revoked_at FROM principal_keys
+WHERE principal_id = $1
+ORDER BY created_at, kid;
