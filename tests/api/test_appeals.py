@@ -14,39 +14,23 @@ from refund_registry.runtime import Runtime
 from refund_registry.services.appeal_closing import close_for_retraction
 from refund_registry.services.appeals import AppealService
 from refund_registry.storage.queries import Q
-from tests.conftest import Api, MakePrincipal, assert_problem
-from tests.factories import pseudonym, report_body
-
-# --- helpers shared with test_subject ----------------------------------------------
-
-
-def ident(p: str, kind: str = "phone") -> dict[str, str]:
-    return {"kind": kind, "pseudonym": p}
-
-
-def bearer(issuer: Signer, *ids: dict[str, str], **claims: Any) -> dict[str, str]:
-    """A subject token, issued by ``issuer``, naming these identifiers."""
-    pseudonyms = [{"kind": i["kind"], "value": i["pseudonym"]} for i in ids]
-    return {"Authorization": "Bearer " + issuer.subject_token(pseudonyms, **claims)}
+from tests.support.api import Api, assert_problem
+from tests.support.appeals import (
+    Cast,
+    appeal,
+    counts,
+    file_report,
+    make_cast,
+    risk,
+)
+from tests.support.buyers import exchange, hand_off, subject_token
+from tests.support.factories import ident, pseudonym
+from tests.support.principals import MakePrincipal
+from tests.support.tokens import bearer
 
 
 def service(runtime: Runtime) -> AppealService:
     return runtime.parts.appeals
-
-
-async def file_report(api: Api, member: Signer, *ids: dict[str, str]) -> str:
-    response = await api.call(member, "POST", "/v1/reports", report_body(identifiers=list(ids)))
-    assert response.status_code == 201, response.text
-    report_id: str = response.json()["report_id"]
-    return report_id
-
-
-async def risk(api: Api, member: Signer, *ids: dict[str, str]) -> dict[str, Any]:
-    body = {"identifiers": list(ids), "purpose": "refund_decision"}
-    response = await api.call(member, "POST", "/v1/risk/query", body)
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
 
 
 async def feed(api: Api, member: Signer) -> list[dict[str, Any]]:
@@ -54,27 +38,6 @@ async def feed(api: Api, member: Signer) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     events: list[dict[str, Any]] = response.json()["events"]
     return events
-
-
-async def appeal(
-    api: Api, headers: dict[str, str], report_id: str, grounds: str = "not_me"
-) -> dict[str, Any]:
-    body = {"report_id": report_id, "grounds": grounds, "statement": "I never ordered this."}
-    response = await api.call(None, "POST", "/v1/appeals", body, headers=headers)
-    assert response.status_code == 201, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-async def counts(runtime: Runtime) -> tuple[int, ...]:
-    """Rows that any write would add to: nothing half-written means these stay put."""
-    row = await runtime.pool.fetchrow(
-        "SELECT (SELECT count(*) FROM appeals) AS a, (SELECT count(*) FROM events) AS e, "
-        "(SELECT count(*) FROM access_log) AS l, "
-        "(SELECT count(*) FROM reports WHERE status = 'disputed') AS d, "
-        "(SELECT count(*) FROM subject_aggregates WHERE statement IS NOT NULL) AS s"
-    )
-    return tuple(row)
 
 
 def at(value: str) -> datetime:
@@ -87,27 +50,6 @@ def shift(runtime: Runtime, delta: timedelta) -> Callable[[], None]:
     original = svc.clock
     svc.clock = lambda: datetime.now(UTC) + delta
     return lambda: setattr(svc, "clock", original)
-
-
-@dataclasses.dataclass
-class Cast:
-    reporter: Signer
-    q1: Signer
-    q2: Signer
-    adjudicator: Signer
-    phone: dict[str, str]
-    report_id: str
-    buyer: dict[str, str]
-
-
-async def make_cast(api: Api, make_principal: MakePrincipal) -> Cast:
-    """A report on a buyer's phone; the buyer holds a token for that phone."""
-    reporter = await make_principal(name="Shop Reporter")
-    q1, q2 = await make_principal(name="Querier One"), await make_principal(name="Querier Two")
-    adjudicator = await make_principal("adjudicator")
-    phone = ident(pseudonym())
-    report_id = await file_report(api, reporter, phone)
-    return Cast(reporter, q1, q2, adjudicator, phone, report_id, bearer(q1, phone))
 
 
 @pytest.fixture
@@ -182,7 +124,9 @@ async def test_silent_member_means_overturn_and_every_querier_is_told(
     assert [(a["appeal_id"], a["state"]) for a in record["appeals"]] == [
         (opened["appeal_id"], "overturned")
     ]
+    # Querier One queried once more before it handed the buyer over.
     assert sorted(i["member"] for i in record["inquiries"]) == [
+        "Querier One",
         "Querier One",
         "Querier One",
         "Querier Two",
@@ -331,18 +275,187 @@ async def test_adjudicator_overturns(api: Api, cast: Cast) -> None:
     )
 
 
-async def test_one_open_appeal_per_report_and_a_new_one_after(api: Api, cast: Cast) -> None:
+async def test_one_open_appeal_per_report(api: Api, cast: Cast, runtime: Runtime) -> None:
+    await appeal(api, cast.buyer, cast.report_id)
+    before = await counts(runtime)
+    for grounds in ("other", "new_evidence"):
+        body = {"report_id": cast.report_id, "grounds": grounds, "statement": "second"}
+        doc = assert_problem(
+            await api.call(None, "POST", "/v1/appeals", body, headers=cast.buyer),
+            409,
+            "appeal.already_open",
+        )
+        assert doc["report_status"] == "disputed"
+    assert await counts(runtime) == before
+
+
+async def test_a_withdrawal_means_thirty_days_before_appealing_again(
+    api: Api, cast: Cast, runtime: Runtime
+) -> None:
     first = await appeal(api, cast.buyer, cast.report_id)
-    body = {"report_id": cast.report_id, "grounds": "other", "statement": "second"}
-    assert_problem(
-        await api.call(None, "POST", "/v1/appeals", body, headers=cast.buyer),
-        409,
-        "appeal.already_open",
+    withdrawn = await api.call(
+        None, "POST", f"/v1/appeals/{first['appeal_id']}/withdraw", headers=cast.buyer
     )
-    await api.call(None, "POST", f"/v1/appeals/{first['appeal_id']}/withdraw", headers=cast.buyer)
-    second = await appeal(api, cast.buyer, cast.report_id)
+    assert withdrawn.status_code == 200, withdrawn.text
+    withdrawn_at = at(withdrawn.json()["closed_at"])
+    possible_from = withdrawn_at + timedelta(days=30)
+    before = await counts(runtime)
+
+    body = {"report_id": cast.report_id, "grounds": "other", "statement": "second thoughts"}
+    # At once, and still a few seconds before the thirty days are up.
+    for delta in (timedelta(0), possible_from - datetime.now(UTC) - timedelta(seconds=5)):
+        undo = shift(runtime, delta)
+        try:
+            doc = assert_problem(
+                await api.call(None, "POST", "/v1/appeals", body, headers=cast.buyer),
+                409,
+                "appeal.withdrawn_recently",
+            )
+        finally:
+            undo()
+        assert at(doc["possible_from"]) == possible_from
+        assert at(doc["withdrawn_at"]) == withdrawn_at
+    assert await counts(runtime) == before
+
+    undo = shift(runtime, timedelta(days=30, seconds=5))
+    try:
+        second = await appeal(api, cast.buyer, cast.report_id, grounds="other")
+    finally:
+        undo()
     assert second["appeal_id"] != first["appeal_id"]
     assert second["state"] == "awaiting_member"
+    assert at(second["filed_at"]) >= possible_from
+
+
+async def decide_upheld(api: Api, cast: Cast, summary: str = "Carrier photo of the parcel.") -> str:
+    """A first appeal, upheld by the member and then by an adjudicator; its id."""
+    opened = await appeal(api, cast.buyer, cast.report_id)
+    path = f"/v1/appeals/{opened['appeal_id']}"
+    answered = await api.call(
+        cast.reporter, "POST", path + "/response", {"action": "uphold", "summary": summary}
+    )
+    assert answered.status_code == 200, answered.text
+    decided = await api.call(
+        cast.adjudicator, "POST", path + "/decision",
+        {"outcome": "upheld", "rationale": "The photo matches the order."},
+    )  # fmt: skip
+    assert decided.status_code == 200, decided.text
+    appeal_id: str = opened["appeal_id"]
+    return appeal_id
+
+
+async def test_after_a_decision_only_new_evidence_reopens_the_report(
+    api: Api, cast: Cast, runtime: Runtime
+) -> None:
+    decided = await decide_upheld(api, cast)
+    before = await counts(runtime)
+    for grounds in ("not_me", "goods_really_defective", "already_resolved", "other"):
+        body = {"report_id": cast.report_id, "grounds": grounds, "statement": "Again."}
+        doc = assert_problem(
+            await api.call(None, "POST", "/v1/appeals", body, headers=cast.buyer),
+            422,
+            "appeal.needs_new_evidence",
+        )
+        assert doc["allowed"] == ["new_evidence"]
+    assert await counts(runtime) == before
+
+    body = {
+        "report_id": cast.report_id,
+        "grounds": "new_evidence",
+        "statement": "The courier has now confirmed in writing that the parcel was lost.",
+    }
+    response = await api.call(None, "POST", "/v1/appeals", body, headers=cast.buyer)
+    assert response.status_code == 201, response.text
+    second = response.json()
+    # Straight to an adjudicator, due twenty days after this filing; the
+    # member's earlier summary stands.
+    assert second["state"] == "awaiting_adjudication"
+    assert second["grounds"] == "new_evidence"
+    assert second["member_response_due"] is None
+    assert at(second["decision_due"]) == at(second["filed_at"]) + timedelta(days=20)
+    assert second["member_summary"] == "Carrier photo of the parcel."
+    assert second["report"]["status"] == "disputed"
+    assert (await risk(api, cast.q1, cast.phone))["counts"]["disputed"] == 1
+    opened_event = second["history"][0]
+    assert opened_event["type"] == "appeal.opened"
+    assert opened_event["state"] == "awaiting_adjudication"
+    assert opened_event["follows"] == decided
+
+    # The member already answered; the adjudicator decides.
+    path = f"/v1/appeals/{second['appeal_id']}"
+    doc = assert_problem(
+        await api.call(cast.reporter, "POST", path + "/response", {"action": "retract"}),
+        409,
+        "appeal.illegal_transition",
+    )
+    assert doc["state"] == "awaiting_adjudication"
+    overturned = await api.call(
+        cast.adjudicator, "POST", path + "/decision",
+        {"outcome": "overturned", "rationale": "The carrier's letter settles it."},
+    )  # fmt: skip
+    assert overturned.status_code == 200, overturned.text
+    assert overturned.json()["report"]["status"] == "overturned"
+
+
+async def test_an_appeal_on_new_evidence_expires_from_its_own_filing(
+    api: Api, cast: Cast, runtime: Runtime
+) -> None:
+    await decide_upheld(api, cast)
+    undo = shift(runtime, timedelta(days=5))
+    try:
+        second = await appeal(api, cast.buyer, cast.report_id, grounds="new_evidence")
+    finally:
+        undo()
+    due = at(second["decision_due"])
+    assert await service(runtime).run_deadlines(due - timedelta(seconds=1)) == 0
+    assert await service(runtime).run_deadlines(due) == 1
+    view = (await api.call(cast.adjudicator, "GET", f"/v1/appeals/{second['appeal_id']}")).json()
+    assert view["state"] == "overturned"
+    assert view["history"][-2] == {
+        "type": "appeal.expired", "at": view["closed_at"], "by": "system",
+        "missed": "decision_due",
+    }  # fmt: skip
+
+
+async def test_new_evidence_needs_a_decision_to_contest(
+    api: Api, cast: Cast, runtime: Runtime
+) -> None:
+    before = await counts(runtime)
+    body = {"report_id": cast.report_id, "grounds": "new_evidence", "statement": "Look at this."}
+    assert_problem(
+        await api.call(None, "POST", "/v1/appeals", body, headers=cast.buyer),
+        422,
+        "appeal.no_previous_decision",
+    )
+    assert await counts(runtime) == before
+
+
+async def test_who_filed_and_who_withdrew_is_shown_to_every_party(
+    api: Api, cast: Cast, runtime: Runtime
+) -> None:
+    # The buyer files through one member (q1 handed them over) and withdraws
+    # through another (q2).
+    opened = await appeal(api, cast.buyer, cast.report_id)
+    via_q1 = {"how": "via_member", "member": cast.q1.principal_id}
+    via_q2 = {"how": "via_member", "member": cast.q2.principal_id}
+    assert opened["filed_by"] == via_q1
+    assert opened["withdrawn_by"] is None
+    path = f"/v1/appeals/{opened['appeal_id']}"
+    via_second = await hand_off(api, cast.q2, cast.phone)
+    response = await api.call(None, "POST", path + "/withdraw", headers=via_second)
+    assert response.status_code == 200, response.text
+    for party, headers in ((cast.reporter, {}), (cast.adjudicator, {}), (None, cast.buyer)):
+        view = (await api.call(party, "GET", path, headers=headers)).json()
+        assert (view["filed_by"], view["withdrawn_by"]) == (via_q1, via_q2)
+    # Each transition's event says it, in the member's feed too.
+    events = {e["type"]: e for e in await feed(api, cast.reporter)}
+    assert events["appeal.opened"]["filed_by"] == via_q1
+    assert events["appeal.withdrawn"]["withdrawn_by"] == via_q2
+    stored = await runtime.pool.fetchrow(
+        "SELECT filed_via, withdrawn_via FROM appeals WHERE id = $1", opened["appeal_id"]
+    )
+    assert stored is not None
+    assert tuple(stored) == (cast.q1.principal_id, cast.q2.principal_id)
 
 
 async def test_late_answers_lose_to_the_deadline(api: Api, cast: Cast, runtime: Runtime) -> None:
@@ -425,7 +538,7 @@ async def test_a_token_for_phone_a_cannot_touch_a_report_on_phone_b(
 ) -> None:
     phone_b = ident(pseudonym())
     other_report = await file_report(api, cast.reporter, phone_b)
-    owner_b = bearer(cast.q2, phone_b)
+    owner_b = await hand_off(api, cast.q2, phone_b)
     appeal_b = await appeal(api, owner_b, other_report)
     before = await counts(runtime)
 
@@ -467,23 +580,44 @@ async def test_a_token_for_phone_a_cannot_touch_a_report_on_phone_b(
 @pytest.mark.parametrize(
     ("mint", "code"),
     [
-        (lambda s, ids: bearer(dataclasses.replace(s, clock=lambda: 0.0), *ids), "auth.expired"),
-        (
-            lambda s, ids: bearer(dataclasses.replace(s, audience="elsewhere"), *ids),
-            "auth.audience",
-        ),
+        (lambda s, ids: subject_token(dataclasses.replace(s, clock=lambda: 0.0), *ids),
+         "auth.expired"),
+        (lambda s, ids: subject_token(dataclasses.replace(s, audience="elsewhere"), *ids),
+         "auth.audience"),
+        (lambda s, ids: s.request_token("GET", "/v1/subject/record"), "auth.wrong_type"),
+        (lambda s, ids: "not.a.token", "auth.malformed"),
+    ],
+)  # fmt: skip
+async def test_bad_subject_tokens_are_refused(
+    api: Api,
+    cast: Cast,
+    runtime: Runtime,
+    mint: Callable[[Signer, list[dict[str, str]]], str],
+    code: str,
+) -> None:
+    before = await counts(runtime)
+    assert_problem(await exchange(api, mint(cast.q1, [cast.phone])), 401, code)
+    assert await counts(runtime) == before
+
+
+@pytest.mark.parametrize(
+    ("mint", "code"),
+    [
+        (lambda s, ids: bearer(s, *ids), "auth.wrong_type"),
         (lambda s, ids: s.headers("GET", "/v1/subject/record"), "auth.wrong_type"),
-        (lambda s, ids: {"Authorization": "Bearer not.a.token"}, "auth.malformed"),
+        (lambda s, ids: {"Authorization": "Bearer rrs_never-opened"}, "buyer.session_unknown"),
+        (lambda s, ids: {"Authorization": "Bearer opaque"}, "buyer.session_unknown"),
         (lambda s, ids: {}, "auth.missing"),
     ],
 )
-async def test_bad_subject_tokens_are_refused(
+async def test_buyer_routes_take_a_session_and_nothing_else(
     api: Api,
     cast: Cast,
     runtime: Runtime,
     mint: Callable[[Signer, list[dict[str, str]]], dict[str, str]],
     code: str,
 ) -> None:
+    """A subject token, even a valid one, is never a bearer on a buyer route."""
     before = await counts(runtime)
     opened_body = {"report_id": cast.report_id, "grounds": "not_me", "statement": "no"}
     for method, path, body in [
@@ -500,16 +634,13 @@ async def test_bad_subject_tokens_are_refused(
 async def test_subject_tokens_come_from_members_only(
     api: Api, cast: Cast, runtime: Runtime
 ) -> None:
-    headers = bearer(cast.adjudicator, cast.phone)
     assert_problem(
-        await api.call(None, "GET", "/v1/subject/record", headers=headers),
+        await exchange(api, subject_token(cast.adjudicator, cast.phone)),
         401,
         "auth.issuer_not_member",
     )
-    wrong = {"Authorization": "Bearer " + cast.q1.subject_token([{"kind": "iris", "value": "x"}])}
-    assert_problem(
-        await api.call(None, "GET", "/v1/subject/record", headers=wrong), 401, "auth.pseudonym"
-    )
+    wrong = cast.q1.subject_token([{"kind": "iris", "value": "x"}])
+    assert_problem(await exchange(api, wrong), 401, "auth.pseudonym")
 
 
 # --- bad input on every route -------------------------------------------------------------

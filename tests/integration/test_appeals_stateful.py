@@ -8,6 +8,10 @@ must do; after every step the database must agree with it, and with itself:
 - every appeal is in the state the model expects, and its state is legal
   for its report's status (at most one open appeal per report, an open
   appeal's report is disputed, ...);
+- a report is appealed again only within the limits: not too soon after a
+  withdrawal, only on new evidence after a decision (such an appeal starts
+  at adjudication with the decided appeal's member summary);
+- every appeal records the member the buyer filed and withdrew through;
 - every report has the status the appeal outcome implies;
 - the maintained aggregates equal a recomputation from the reports
   (``recompute_aggregates``), and the facts name exactly the counting reports;
@@ -37,6 +41,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -44,15 +49,16 @@ from hypothesis.stateful import (
 from refund_registry.domain import appeals as machine
 from refund_registry.domain.inquiry import QueryItem
 from refund_registry.domain.reports import b64url_decode
-from refund_registry.errors import Conflict, NotFound
+from refund_registry.errors import Conflict, InvalidInput, NotFound
 from refund_registry.http.reports import ReportIn, to_domain
 from refund_registry.runtime import Runtime
 from refund_registry.services.appeals import AppealService, Subject
 from refund_registry.services.authn import Caller
 from refund_registry.services.ledger import Ledger
 from refund_registry.services.risk import RiskService
+from refund_registry.services.subject_access import subject_keys
 from refund_registry.storage.queries import Q
-from tests.factories import pseudonym, report_body
+from tests.support.factories import pseudonym, report_body
 
 T = TypeVar("T")
 # Strangers are refused the same way every time; most steps should move the appeal.
@@ -63,6 +69,11 @@ CORRECTION = "report.overturned_after_your_query"
 RUN = secrets.token_hex(3)
 REPORTERS = [f"m_rep_a_{RUN}", f"m_rep_b_{RUN}"]
 QUERIERS = [f"m_q1_{RUN}", f"m_q2_{RUN}", REPORTERS[0]]
+# The members a buyer may act through (each issues the buyer a subject token).
+VIA = [REPORTERS[1], QUERIERS[0]]
+WAIT = timedelta(days=machine.DeadlinePolicy().withdrawal_wait_days)
+# When a buyer comes back after a withdrawal: a second early, or just in time.
+RETURNS = [-timedelta(seconds=1), timedelta(0), timedelta(0)]
 
 
 def caller(principal: str, role: str) -> Caller:
@@ -75,6 +86,10 @@ class ReportModel:
     member: str
     keys: frozenset[bytes]
     status: str = "active"
+    # The limits on appealing again: the summary of the standing decision, the
+    # latest withdrawal.
+    decided_summary: str | None = None
+    withdrawn_at: datetime | None = None
 
 
 @dataclass
@@ -82,15 +97,21 @@ class AppealModel:
     id: str
     report: int
     state: str
-    member_due: datetime
+    member_due: datetime | None  # None: on new evidence, no member step
     decision_due: datetime
+    filed_via: str
     events: list[str] = field(default_factory=list)
+    withdrawn_via: str | None = None
+    summary: str | None = None
     # Retracted by its member while open, not closed yet (the worker will).
     pending_moot: bool = False
 
     @property
     def due(self) -> datetime:
-        return self.member_due if self.state == "awaiting_member" else self.decision_due
+        if self.state == "awaiting_member":
+            assert self.member_due is not None
+            return self.member_due
+        return self.decision_due
 
 
 @dataclass
@@ -147,18 +168,26 @@ class AppealMachine(RuleBasedStateMachine):
 
     # -- set-up ---------------------------------------------------------------
 
-    @initialize()
-    def file_reports(self) -> None:
-        """One buyer (phone + email) with three reports from two members."""
+    def buyer(self, via: str, pseudonyms: list[dict[str, str]]) -> Subject:
+        """A buyer in a session that member ``via`` handed over."""
+        keys = subject_keys(self.env.keyring, pseudonyms)
+        return Subject(keys=keys, session_id="bss_" + secrets.token_hex(10), via_member=via)
+
+    @initialize(decided_first=st.booleans())
+    def file_reports(self, decided_first: bool) -> None:
+        """One buyer (phone + email) with three reports from two members.
+
+        With ``decided_first``, the second report starts with an appeal already
+        upheld by an adjudicator, so that the rules on appealing after a
+        decision are explored as often as the others.
+        """
         self.env.now = datetime.now(UTC)
         phone, email = pseudonym(), pseudonym()
         self.pseudonyms = [{"kind": "phone", "value": phone}, {"kind": "email", "value": email}]
         keys = [self.env.keyring.subject_key(b64url_decode(p) or b"") for p in (phone, email)]
         self.keys = keys
-        self.buyer = self.env.appeals.subject(caller(REPORTERS[1], "buyer"), self.pseudonyms)
-        self.stranger = self.env.appeals.subject(
-            caller(REPORTERS[1], "buyer"), [{"kind": "phone", "value": pseudonym()}]
-        )
+        self.buyers = {via: self.buyer(via, self.pseudonyms) for via in VIA}
+        self.stranger = self.buyer(REPORTERS[1], [{"kind": "phone", "value": pseudonym()}])
         layout = [
             (REPORTERS[0], [("phone", phone)]),
             (REPORTERS[1], [("phone", phone), ("email", email)]),
@@ -173,6 +202,11 @@ class AppealMachine(RuleBasedStateMachine):
                 self.env.keyring.subject_key(b64url_decode(p) or b"") for _, p in idents
             )
             self.reports.append(ReportModel(answer["report_id"], member, report_keys))
+        if decided_first:
+            self.buyer_opens(1, False, machine.Grounds.NOT_ME, VIA[1])
+            self.member_responds(1, "uphold", True)
+            self.adjudicator_decides(1, "upheld")
+            assert self.reports[1].decided_summary is not None
 
     def teardown(self) -> None:
         # Close whatever this example left open, so that the next example's
@@ -203,30 +237,47 @@ class AppealMachine(RuleBasedStateMachine):
 
     # -- rules ------------------------------------------------------------------------
 
-    @rule(index=st.integers(0, 2), stranger=UNLIKELY, grounds=st.sampled_from(machine.Grounds))
-    def buyer_opens(self, index: int, stranger: bool, grounds: machine.Grounds) -> None:
+    @rule(
+        index=st.integers(0, 2),
+        stranger=UNLIKELY,
+        # Half the time new evidence: refused or not, it exercises the limits.
+        grounds=st.sampled_from([*machine.Grounds, *[machine.Grounds.NEW_EVIDENCE] * 3]),
+        via=st.sampled_from(VIA),
+    )
+    def buyer_opens(self, index: int, stranger: bool, grounds: machine.Grounds, via: str) -> None:
         report = self.reports[index]
-        who: Subject = self.stranger if stranger else self.buyer
+        who: Subject = self.stranger if stranger else self.buyers[via]
         call = self.env.appeals.open(who, report.id, grounds.value, "It was not me.")
+        now = self.env.now
+        new_evidence = grounds is machine.Grounds.NEW_EVIDENCE
         if stranger:
             self.env.expect(call, NotFound, "report.not_found")
         elif report.status == "disputed":
             self.env.expect(call, Conflict, "appeal.already_open")
         elif report.status != "active":
             self.env.expect(call, Conflict, "appeal.report_not_appealable")
+        elif report.withdrawn_at is not None and now < report.withdrawn_at + WAIT:
+            self.env.expect(call, Conflict, "appeal.withdrawn_recently")
+        elif report.decided_summary is not None and not new_evidence:
+            self.env.expect(call, InvalidInput, "appeal.needs_new_evidence")
+        elif report.decided_summary is None and new_evidence:
+            self.env.expect(call, InvalidInput, "appeal.no_previous_decision")
         else:
             view = self.env.run(call)
-            now = self.env.now
-            assert view["state"] == "awaiting_member"
+            state = "awaiting_adjudication" if new_evidence else "awaiting_member"
+            assert view["state"] == state
+            assert view["filed_by"] == {"how": "via_member", "member": via}
             report.status = "disputed"
             self.appeals.append(
                 AppealModel(
                     view["appeal_id"],
                     index,
-                    "awaiting_member",
-                    now + timedelta(days=10),
+                    state,
+                    None if new_evidence else now + timedelta(days=10),
                     now + timedelta(days=20),
+                    via,
                     ["appeal.opened", "report.disputed"],
+                    summary=report.decided_summary if new_evidence else None,
                 )
             )
 
@@ -250,7 +301,7 @@ class AppealMachine(RuleBasedStateMachine):
             self.env.expect(call, Conflict, "appeal.report_closed")
         elif appeal.state != "awaiting_member":
             self.env.expect(call, machine.IllegalTransition, "appeal.illegal_transition")
-        elif self.env.now >= appeal.member_due:
+        elif self.env.now >= appeal.due:
             self.env.expect(call, machine.DeadlinePassed)
         else:
             view = self.env.run(call)
@@ -261,6 +312,7 @@ class AppealMachine(RuleBasedStateMachine):
                 self.overturn(report)
             else:
                 appeal.state = "awaiting_adjudication"
+                appeal.summary = "Photo metadata shows editing."
             assert view["state"] == appeal.state
 
     @rule(index=st.integers(0, 2), outcome=st.sampled_from(["upheld", "overturned"]))
@@ -288,14 +340,23 @@ class AppealMachine(RuleBasedStateMachine):
                 self.overturn(report)
             else:
                 report.status = "active"
+                report.decided_summary = appeal.summary
                 appeal.events.append("report.reinstated")
 
-    @rule(index=st.integers(0, 2), stranger=UNLIKELY, go=st.booleans())
-    def buyer_withdraws(self, index: int, stranger: bool, go: bool) -> None:
+    @rule(
+        index=st.integers(0, 2),
+        stranger=UNLIKELY,
+        go=st.booleans(),
+        via=st.sampled_from(VIA),
+        comes_back=st.sampled_from([None, None, *RETURNS]),
+    )
+    def buyer_withdraws(
+        self, index: int, stranger: bool, go: bool, via: str, comes_back: timedelta | None
+    ) -> None:
         appeal = self.latest(index)
         if appeal is None or not go:  # half the time: leave room for the other parties
             return
-        call = self.env.appeals.withdraw(self.stranger if stranger else self.buyer, appeal.id)
+        call = self.env.appeals.withdraw(self.stranger if stranger else self.buyers[via], appeal.id)
         if stranger:
             self.env.expect(call, NotFound, "appeal.not_found")
         elif appeal.pending_moot:
@@ -305,10 +366,35 @@ class AppealMachine(RuleBasedStateMachine):
         elif self.env.now >= appeal.due:
             self.env.expect(call, machine.DeadlinePassed)
         else:
-            self.env.run(call)
+            view = self.env.run(call)
+            assert view["withdrawn_by"] == {"how": "via_member", "member": via}
             appeal.state = "withdrawn"
-            self.reports[index].status = "active"
+            appeal.withdrawn_via = via
+            report = self.reports[index]
+            report.status = "active"
+            report.withdrawn_at = self.env.now
             appeal.events += ["appeal.withdrawn", "report.reinstated"]
+            if comes_back is not None:
+                self.buyer_returns(index, comes_back, VIA[0])
+
+    @precondition(lambda self: any(r.withdrawn_at for r in self.reports))
+    @rule(data=st.data(), nudge=st.sampled_from(RETURNS), via=st.sampled_from(VIA))
+    def buyer_returns_after_a_withdrawal(
+        self, data: st.DataObject, nudge: timedelta, via: str
+    ) -> None:
+        withdrawn = [i for i, r in enumerate(self.reports) if r.withdrawn_at]
+        self.buyer_returns(data.draw(st.sampled_from(withdrawn)), nudge, via)
+
+    def buyer_returns(self, index: int, nudge: timedelta, via: str) -> None:
+        """The buyer appeals again at the end of the wait after a withdrawal (``nudge``
+        from it), on the grounds the report's history allows."""
+        # The wait is long next to the other steps; this lands on its boundary.
+        report = self.reports[index]
+        assert report.withdrawn_at is not None
+        self.env.now = max(self.env.now, report.withdrawn_at + WAIT + nudge)
+        decided = report.decided_summary is not None
+        grounds = machine.Grounds.NEW_EVIDENCE if decided else machine.Grounds.OTHER
+        self.buyer_opens(index, False, grounds, via)
 
     @rule(index=st.integers(0, 2), go=UNLIKELY)
     def member_retracts_report(self, index: int, go: bool) -> None:
@@ -385,13 +471,26 @@ class AppealMachine(RuleBasedStateMachine):
         assert statuses == {r.id: r.status for r in self.reports}
 
         rows = await pool.fetch(
-            "SELECT a.id, a.report_id, a.state, "
+            "SELECT a.id, a.report_id, a.state, a.filed_via, a.withdrawn_via, "
+            "a.member_response_due, a.decision_due, a.member_summary, "
             "(SELECT min(e.id) FROM events e WHERE e.appeal_id = a.id) AS opened "
             "FROM appeals a WHERE a.report_id = ANY($1) ORDER BY opened",
             ids,
         )
         states = {r["id"]: r["state"] for r in rows}
         assert states == {a.id: a.state for a in self.appeals}
+        # Who acted for the buyer, the deadlines and the summary that stands.
+        stored = {
+            r["id"]: (
+                r["filed_via"], r["withdrawn_via"], r["member_response_due"],
+                r["decision_due"], r["member_summary"],
+            )
+            for r in rows
+        }  # fmt: skip
+        assert stored == {
+            a.id: (a.filed_via, a.withdrawn_via, a.member_due, a.decision_due, a.summary)
+            for a in self.appeals
+        }
         # Legal with respect to the report, read from the database alone: at
         # most one open appeal per report, and the latest appeal of a report
         # (in ledger order) explains the report's status.

@@ -1,7 +1,10 @@
 """The appeal state machine: table, roles, deadlines, and a stateful model check.
 
-The expected table below is written out by hand from SPEC section 6 rather than
-derived from ``appeals.TABLE``, so a wrong edit to the table fails here.
+The expected table below is written out by hand from the rules in
+docs/appeals.md rather than derived from ``appeals.TABLE``, so a wrong edit to
+the table fails here. The limits on appealing again have their own tests
+(``test_appeal_limits.py``); the stateful model here follows them across
+successive appeals on one report.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from refund_registry.domain.appeals import (
     InvalidGrounds,
     InvalidStatement,
     InvalidSummary,
+    PastAppeal,
     ReportEffect,
     ReportNotAppealable,
     RoleNotAllowed,
@@ -46,9 +50,11 @@ from refund_registry.domain.appeals import (
     due_deadline,
     mermaid_diagram,
     open_appeal,
+    reappeal_from,
     transition,
 )
 from refund_registry.errors import Conflict, Forbidden, InvalidInput
+from tests.support.appeal_rules import expected_opening
 
 S = AppealState
 A = AppealAction
@@ -87,7 +93,9 @@ ALL_ROLES = ["buyer", "member", "adjudicator", "system", "auditor", "admin", ""]
 
 
 def make_appeal(state: AppealState = S.AWAITING_MEMBER) -> Appeal:
-    return replace(open_appeal("active", "not_me", "It was not me.", FILED, POLICY), state=state)
+    return replace(
+        open_appeal("active", "not_me", "It was not me.", FILED, POLICY, previous=()), state=state
+    )
 
 
 def legal_moment(state: AppealState, action: AppealAction) -> datetime:
@@ -203,7 +211,9 @@ def test_retract_needs_no_summary() -> None:
 
 
 def test_open_appeal_sets_deadlines_from_filing() -> None:
-    appeal = open_appeal("active", "goods_really_defective", "The seam split.", FILED, POLICY)
+    appeal = open_appeal(
+        "active", "goods_really_defective", "The seam split.", FILED, POLICY, previous=()
+    )
     assert appeal.state is S.AWAITING_MEMBER
     assert appeal.grounds is Grounds.GOODS_REALLY_DEFECTIVE
     assert (appeal.member_response_due, appeal.decision_due) == (MEMBER_DUE, DECISION_DUE)
@@ -230,13 +240,13 @@ def test_policy_refuses_incoherent_deadlines(member: int, decision: int) -> None
     "grounds", ["not_me", "goods_really_defective", "already_resolved", "other"]
 )
 def test_all_grounds_are_accepted(grounds: str) -> None:
-    assert open_appeal("active", grounds, "s", FILED, POLICY).grounds == grounds
+    assert open_appeal("active", grounds, "s", FILED, POLICY, previous=()).grounds == grounds
 
 
 @pytest.mark.parametrize("grounds", ["", "NOT_ME", "fraud", "not me"])
 def test_unknown_grounds_are_invalid(grounds: str) -> None:
     with pytest.raises(InvalidGrounds) as info:
-        open_appeal("active", grounds, "s", FILED, POLICY)
+        open_appeal("active", grounds, "s", FILED, POLICY, previous=())
     assert info.value.code == "appeal.invalid_grounds"
     assert isinstance(info.value, InvalidInput)
 
@@ -244,18 +254,20 @@ def test_unknown_grounds_are_invalid(grounds: str) -> None:
 @pytest.mark.parametrize("statement", ["", "   ", "\n", "x" * 2001])
 def test_statement_length_is_bounded(statement: str) -> None:
     with pytest.raises(InvalidStatement) as info:
-        open_appeal("active", "other", statement, FILED, POLICY)
+        open_appeal("active", "other", statement, FILED, POLICY, previous=())
     assert info.value.code == "appeal.statement_length"
 
 
 @pytest.mark.parametrize("statement", ["x", "x" * 2000, "不是我" * 600])
 def test_statement_within_bounds_is_kept_verbatim(statement: str) -> None:
-    assert open_appeal("active", "other", statement, FILED, POLICY).statement == statement
+    assert (
+        open_appeal("active", "other", statement, FILED, POLICY, previous=()).statement == statement
+    )
 
 
 def test_disputed_report_already_has_an_appeal() -> None:
     with pytest.raises(AppealAlreadyOpen) as info:
-        open_appeal("disputed", "not_me", "s", FILED, POLICY)
+        open_appeal("disputed", "not_me", "s", FILED, POLICY, previous=())
     assert isinstance(info.value, Conflict)
     assert info.value.code == "appeal.already_open"
 
@@ -264,7 +276,7 @@ def test_disputed_report_already_has_an_appeal() -> None:
 def test_only_active_reports_can_be_appealed(status: str) -> None:
     # The report state is checked before the input: bad grounds do not mask it.
     with pytest.raises(ReportNotAppealable) as info:
-        open_appeal(status, "bad grounds", "", FILED, POLICY)
+        open_appeal(status, "bad grounds", "", FILED, POLICY, previous=())
     assert isinstance(info.value, Conflict)
     assert info.value.extra["report_status"] == status
 
@@ -272,7 +284,7 @@ def test_only_active_reports_can_be_appealed(status: str) -> None:
 def test_naive_datetimes_are_refused() -> None:
     naive = datetime(2025, 3, 1, 9, 30)  # deliberately naive
     with pytest.raises(ValueError, match="timezone-aware"):
-        open_appeal("active", "other", "s", naive, POLICY)
+        open_appeal("active", "other", "s", naive, POLICY, previous=())
     with pytest.raises(ValueError, match="timezone-aware"):
         transition(make_appeal(), A.BUYER_WITHDRAW, "buyer", naive)
     with pytest.raises(ValueError, match="timezone-aware"):
@@ -369,12 +381,13 @@ def test_mermaid_diagram_covers_the_table_and_is_in_the_docs() -> None:
 def _expected_outcome(
     appeal: Appeal, action: AppealAction, role: str, now: datetime, summary: str | None
 ) -> type[Exception] | tuple[AppealState, str | None, str]:
-    """An independent, deliberately plain restatement of SPEC section 6."""
+    """An independent, deliberately plain restatement of the appeal rules."""
     if role != EXPECTED_ROLE[action]:
         return RoleNotAllowed
     if (appeal.state, action) not in EXPECTED_TABLE:
         return IllegalTransition
     due = appeal.member_response_due if appeal.state is S.AWAITING_MEMBER else appeal.decision_due
+    assert due is not None  # only an appeal on new evidence has no member deadline
     if action is A.DEADLINE:
         if now < due:
             return DeadlineNotDue
@@ -397,9 +410,17 @@ class AppealMachine(RuleBasedStateMachine):
         self.appeal: Appeal | None = None
         self.closed_as: AppealState | None = None
         self.policy = POLICY
+        # The report's earlier appeals, for the limits on appealing it again.
+        self.history: list[PastAppeal] = []
 
     @initialize(
-        policy=st.sampled_from([DeadlinePolicy(), DeadlinePolicy(1, 2), DeadlinePolicy(10, 11)])
+        policy=st.sampled_from(
+            [
+                DeadlinePolicy(),
+                DeadlinePolicy(1, 2, withdrawal_wait_days=0),
+                DeadlinePolicy(10, 11, withdrawal_wait_days=3),
+            ]
+        )
     )
     def choose_policy(self, policy: DeadlinePolicy) -> None:
         self.policy = policy
@@ -409,17 +430,34 @@ class AppealMachine(RuleBasedStateMachine):
         statement=st.text(min_size=1, max_size=20).filter(str.strip),
     )
     def file_appeal(self, grounds: str, statement: str) -> None:
-        if self.report_status != "active":
-            expected = (
-                AppealAlreadyOpen if self.report_status == "disputed" else ReportNotAppealable
-            )
+        previous = [*self.history]
+        if self.appeal is not None and self.appeal.is_open:
+            previous.append(PastAppeal("current", self.appeal.state, self.appeal.filed_at, None))
+        expected = expected_opening(
+            self.report_status, grounds, statement, self.now, self.policy, previous
+        )
+        if isinstance(expected, type):
             with pytest.raises(expected):
-                open_appeal(self.report_status, grounds, statement, self.now, self.policy)
+                open_appeal(
+                    self.report_status, grounds, statement, self.now, self.policy,
+                    previous=previous,
+                )  # fmt: skip
             return
         # A reinstated report may be appealed again: a fresh appeal, fresh deadlines.
-        self.appeal = open_appeal(self.report_status, grounds, statement, self.now, self.policy)
+        self.appeal = open_appeal(
+            self.report_status, grounds, statement, self.now, self.policy, previous=previous
+        )
+        assert self.appeal.state is expected
         self.report_status = "disputed"
         self.closed_as = None
+
+    @precondition(lambda self: any(p.state is S.WITHDRAWN for p in self.history))
+    @rule(nudge=st.sampled_from([-TICK, timedelta(0), TICK]))
+    def jump_to_the_end_of_the_wait(self, nudge: timedelta) -> None:
+        # The wait after a withdrawal is long next to the other steps; land on it.
+        possible_from = reappeal_from(self.history, self.policy)
+        assert possible_from is not None
+        self.now = max(self.now, possible_from + nudge)
 
     @rule(
         # Mostly small steps so that appeals live long enough to reach
@@ -501,6 +539,11 @@ class AppealMachine(RuleBasedStateMachine):
             self.report_status = appeals.REPORT_STATUS_AFTER[result.report_effect]
         if result.new_state in appeals.TERMINAL_STATES:
             self.closed_as = result.new_state
+            self.history.append(
+                PastAppeal(
+                    f"apl_{len(self.history)}", result.new_state, self.appeal.filed_at, self.now
+                )
+            )
 
     @invariant()
     def state_is_legal(self) -> None:

@@ -29,7 +29,7 @@ from refund_registry.domain import appeals as machine
 from refund_registry.domain.wire import iso
 from refund_registry.errors import Conflict, NotFound
 from refund_registry.services.appeal_closing import apply_transition
-from refund_registry.services.appeal_views import appeal_view, to_domain
+from refund_registry.services.appeal_views import acted_by, appeal_view, to_domain
 from refund_registry.services.authn import Caller
 from refund_registry.services.locking import (
     SubjectsChanged,
@@ -51,6 +51,23 @@ def new_appeal_id() -> str:
     return "apl_" + secrets.token_hex(10)
 
 
+def acting_via(subject: Subject) -> str | None:
+    """The member a buyer acts through (``None``: the buyer acts directly).
+
+    The one place that knows how a buyer reached the registry: their session
+    says whether a member handed them over, and which.
+    """
+    return subject.via_member
+
+
+def past_appeals(rows: list[appeal_rows.PriorAppeal]) -> list[machine.PastAppeal]:
+    """A report's stored appeals as the appeal limits see them."""
+    return [
+        machine.PastAppeal(r.id, machine.AppealState(r.state), r.filed_at, r.decided_at)
+        for r in rows
+    ]
+
+
 class AppealCases:
     """The appeal use cases (composed into ``services.appeals.AppealService``)."""
 
@@ -66,10 +83,13 @@ class AppealCases:
         """File an appeal against a report on the buyer's own identifiers.
 
         A report not under any of the token's keys is a 404, exactly as a
-        report that does not exist. The domain then decides (only an active
-        report, valid grounds and statement); the report becomes ``disputed``
-        and its facts are relabelled in the same transaction, so the very
-        next risk query weighs it as disputed.
+        report that does not exist. The domain then decides, from the report's
+        status and its earlier appeals (only an active report; not too soon
+        after a withdrawal; only ``new_evidence`` after a decision; valid
+        grounds and statement); the report becomes ``disputed`` and its facts
+        are relabelled in the same transaction, so the very next risk query
+        weighs it as disputed. An appeal on new evidence starts at
+        adjudication with the decided appeal's member summary.
         """
         now = self.clock()
         appeal_id = new_appeal_id()
@@ -78,7 +98,19 @@ class AppealCases:
             matched = appeal_access.buyer_keys(subject.keys, report.subject_keys) if report else []
             if report is None or not matched:
                 raise NotFound(f"no report {report_id!r} on your record", code="report.not_found")
-            appeal = machine.open_appeal(report.status, grounds, statement, now, self.policy)
+            # Under the report row lock: no appeal of this report starts or ends meanwhile.
+            prior = await appeal_rows.previous_of_report(conn, report_id)
+            previous = past_appeals(prior)
+            appeal = machine.open_appeal(
+                report.status, grounds, statement, now, self.policy, previous=previous
+            )
+            # On new evidence, the decided appeal's member summary stands.
+            follows, summary = None, None
+            if appeal.grounds is machine.Grounds.NEW_EVIDENCE:
+                follows = machine.standing_decision(previous)
+                assert follows is not None  # the domain refuses new_evidence without one
+                summary = next(r.member_summary for r in prior if r.id == follows.id)
+            via = acting_via(subject)
             keys = sorted(report.subject_keys)
             facts = await lock_subjects(conn, keys)
             await change_report_status(
@@ -89,21 +121,26 @@ class AppealCases:
                 conn,
                 appeal_rows.NewAppeal(
                     id=appeal_id, report_id=report_id, member_id=member_id,
-                    filed_via=subject.caller.principal_id, subject_keys=matched,
+                    filed_via=via, subject_keys=matched,
                     grounds=appeal.grounds.value, statement=appeal.statement,
                     state=appeal.state.value, filed_at=now,
                     member_response_due=appeal.member_response_due,
-                    decision_due=appeal.decision_due,
+                    decision_due=appeal.decision_due, member_summary=summary,
                 ),
             )  # fmt: skip
+            opened: dict[str, Any] = {
+                "by": "buyer", "filed_by": acted_by(via), "grounds": appeal.grounds.value,
+                "state": appeal.state.value,
+                "member_response_due": iso(appeal.member_response_due),
+                "decision_due": iso(appeal.decision_due),
+            }  # fmt: skip
+            if follows is not None:
+                opened["follows"] = follows.id  # the decided appeal it contests
             await events.append_many(
                 conn,
                 [
                     events.Event(
-                        now, machine.OPENED_EVENT, member_id, report_id, appeal_id,
-                        {"by": "buyer", "grounds": appeal.grounds.value,
-                         "member_response_due": iso(appeal.member_response_due),
-                         "decision_due": iso(appeal.decision_due)},
+                        now, machine.OPENED_EVENT, member_id, report_id, appeal_id, opened
                     ),
                     events.Event(
                         now, "report.disputed", member_id, report_id, appeal_id, {"by": "buyer"}
@@ -202,11 +239,18 @@ class AppealCases:
                     extra={"state": row.state, "report_status": report.status},
                 )
             step = machine.transition(to_domain(row), action, role, now, summary=summary)
-            data = appeal_access.event_data(role, action, step, decided=rationale is not None)
+            data: dict[str, Any] = {
+                **appeal_access.event_data(role, action, step, decided=rationale is not None)
+            }
+            via: str | None = None
+            if action is machine.AppealAction.BUYER_WITHDRAW:
+                assert isinstance(party, Subject)  # only a buyer has the buyer role
+                via = acting_via(party)
+                data["withdrawn_by"] = acted_by(via)
             keys = await apply_transition(
                 conn, row, report.subject_keys, step, now, data,
                 summary=summary, rationale=rationale,
-                answered=role == machine.ActorRole.MEMBER,
+                answered=role == machine.ActorRole.MEMBER, withdrawn_via=via,
             )  # fmt: skip
             view = await appeal_view(conn, appeal_id, role)
             await write_in_transaction(

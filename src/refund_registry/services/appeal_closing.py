@@ -57,6 +57,7 @@ async def apply_transition(
     summary: str | None = None,
     rationale: str | None = None,
     answered: bool = False,
+    withdrawn_via: str | None = None,
 ) -> list[bytes]:
     """Persist one decided transition and its effect on the report (whose subject
     keys are ``report_keys``).
@@ -64,6 +65,8 @@ async def apply_transition(
     Returns the subject keys whose aggregates changed. The report effect is
     applied only to a report that is still ``disputed``: the open-appeal
     check before the decision guarantees it for party actions.
+    ``withdrawn_via`` (the member a withdrawing buyer acted through; ``None``:
+    directly) is recorded when the transition is a withdrawal.
     """
     appeal_id, report_id, member_id = row.id, row.report_id, row.member_id
     effect = step.report_effect
@@ -72,6 +75,7 @@ async def apply_transition(
     await set_state(
         conn, row, step.new_state.value, now,
         summary=summary, rationale=rationale, answered_at=now if answered else None,
+        withdrawn_via=withdrawn_via,
     )  # fmt: skip
     await events.append(
         conn, events.Event(now, step.event_type, member_id, report_id, appeal_id, data)
@@ -133,12 +137,14 @@ async def set_state(
     rationale: str | None = None,
     closed_reason: str | None = None,
     answered_at: datetime | None = None,
+    withdrawn_via: str | None = None,
 ) -> None:
     """Move the appeal from the state in ``row`` to ``state`` (compare-and-set)."""
     decided_at = None if machine.AppealState(state) in machine.OPEN_STATES else now
     changed = await appeal_rows.set_state(
         conn, row.id, row.state, state, summary=summary, rationale=rationale,
         closed_reason=closed_reason, answered_at=answered_at, decided_at=decided_at,
+        withdrawn_via=withdrawn_via,
     )  # fmt: skip
     if not changed:  # pragma: no cover - the report row lock makes this unreachable
         current = await appeal_rows.state_of(conn, row.id)

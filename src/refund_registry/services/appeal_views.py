@@ -13,6 +13,17 @@ from refund_registry.storage.conn import Conn
 from refund_registry.storage.reports import SubjectReport
 
 
+def acted_by(via_member: str | None) -> dict[str, str | None]:
+    """How the buyer acted: directly (``via_member`` None) or through that member.
+
+    The shape of ``filed_by`` and ``withdrawn_by`` in appeal views and in the
+    ledger events of filings and withdrawals.
+    """
+    if via_member is None:
+        return {"how": "direct", "member": None}
+    return {"how": "via_member", "member": via_member}
+
+
 def to_domain(row: AppealRow) -> machine.Appeal:
     """The stored appeal as the state machine's value."""
     return machine.Appeal(
@@ -30,10 +41,14 @@ async def appeal_view(conn: Conn, appeal_id: str, role: machine.ActorRole) -> di
 
     Every party sees the state, deadlines, grounds, statement, the member's
     summary, the rationale and the history: an appeal is adversarial, and
-    each side must know what the other put forward. Only the reporting
-    member and adjudicators see the member's case reference and the evidence
-    digest, which are the member's own bookkeeping. Precondition: the caller
-    holds the lock (or snapshot) that keeps the appeal and its report there.
+    each side must know what the other put forward. Every party also sees
+    who filed and who withdrew the appeal (``filed_by``, ``withdrawn_by``:
+    the buyer directly, or through which member), so that a buyer sees what
+    was done in their name and the member and the adjudicator know whom the
+    buyer went through. Only the reporting member and adjudicators see the
+    member's case reference and the evidence digest, which are the member's
+    own bookkeeping. Precondition: the caller holds the lock (or snapshot)
+    that keeps the appeal and its report there.
     """
     row = await appeal_rows.get(conn, appeal_id)
     assert row is not None, f"no appeal {appeal_id!r}"
@@ -55,6 +70,10 @@ async def appeal_view(conn: Conn, appeal_id: str, role: machine.ActorRole) -> di
         report_view["evidence_digest"] = b64url(report.evidence_digest)
     return {
         **appeal_summary(row),
+        "filed_by": acted_by(row.filed_via),
+        "withdrawn_by": (
+            acted_by(row.withdrawn_via) if row.state == machine.AppealState.WITHDRAWN else None
+        ),
         "statement": row.statement,
         "answered_at": iso(row.answered_at),
         "member_summary": row.member_summary,

@@ -19,10 +19,14 @@ from refund_registry.storage.queries import Q
 
 @dataclass(frozen=True, slots=True)
 class AppealRow:
+    """One appeal row. ``filed_via`` / ``withdrawn_via``: the member the buyer acted
+    through (``None``: directly; ``withdrawn_via`` means nothing unless withdrawn)."""
+
     id: str
     report_id: str
     member_id: str
-    filed_via: str
+    filed_via: str | None
+    withdrawn_via: str | None
     grounds: str
     statement: str
     state: str
@@ -30,7 +34,7 @@ class AppealRow:
     decision_rationale: str | None
     closed_reason: str | None
     filed_at: datetime
-    member_response_due: datetime
+    member_response_due: datetime | None
     decision_due: datetime
     answered_at: datetime | None
     decided_at: datetime | None
@@ -46,7 +50,7 @@ class AppealListing:
     state: str
     grounds: str
     filed_at: datetime
-    member_response_due: datetime
+    member_response_due: datetime | None
     decision_due: datetime
     decided_at: datetime | None
     closed_reason: str | None
@@ -85,18 +89,33 @@ class DueReport:
 
 
 @dataclass(frozen=True, slots=True)
+class PriorAppeal:
+    """An appeal of a report, as the limits on appealing it again see it."""
+
+    id: str
+    state: str
+    filed_at: datetime
+    decided_at: datetime | None
+    member_summary: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class NewAppeal:
+    """A new appeal. ``member_summary`` only for one on new evidence (the decided
+    appeal's summary stands); ``filed_via`` ``None``: the buyer filed directly."""
+
     id: str
     report_id: str
     member_id: str
-    filed_via: str
+    filed_via: str | None
     subject_keys: list[bytes]
     grounds: str
     statement: str
     state: str
     filed_at: datetime
-    member_response_due: datetime
+    member_response_due: datetime | None
     decision_due: datetime
+    member_summary: str | None = None
 
 
 @translating
@@ -104,8 +123,20 @@ async def insert(conn: Conn, appeal: NewAppeal) -> None:
     await conn.execute(
         Q["insert_appeal"], appeal.id, appeal.report_id, appeal.member_id, appeal.filed_via,
         appeal.subject_keys, appeal.grounds, appeal.statement, appeal.state, appeal.filed_at,
-        appeal.member_response_due, appeal.decision_due,
+        appeal.member_response_due, appeal.decision_due, appeal.member_summary,
     )  # fmt: skip
+
+
+@translating
+async def previous_of_report(conn: Conn, report_id: str) -> list[PriorAppeal]:
+    """Every appeal of the report so far, oldest first.
+
+    Precondition: the caller holds the report row lock, so that none of them
+    starts or ends before the new appeal is written.
+    """
+    return [
+        PriorAppeal(**row) for row in await conn.fetch(Q["previous_appeals_of_report"], report_id)
+    ]
 
 
 @translating
@@ -145,11 +176,15 @@ async def set_state(
     closed_reason: str | None,
     answered_at: datetime | None,
     decided_at: datetime | None,
+    withdrawn_via: str | None = None,
 ) -> bool:
-    """Compare-and-set the state (None texts keep theirs): False if the appeal moved first."""
+    """Compare-and-set the state (None texts keep theirs): False if the appeal moved first.
+
+    ``withdrawn_via`` is recorded only when ``new`` is ``withdrawn``.
+    """
     version = await conn.fetchval(
         Q["set_appeal_state"], appeal_id, old, new, summary, rationale, closed_reason,
-        answered_at, decided_at,
+        answered_at, decided_at, withdrawn_via,
     )  # fmt: skip
     return version is not None
 

@@ -1,8 +1,9 @@
 """The appeal state machine, as a pure table.
 
 ``states`` holds the table and its diagram, ``deadlines`` the due dates,
-``texts`` the limits on statements, summaries and rationales, ``errors`` the
-refusals, and ``decisions`` opens appeals and decides each action.
+``texts`` the limits on statements, summaries and rationales, ``limits`` what
+earlier appeals on the same report allow, ``errors`` the refusals, and
+``decisions`` opens appeals and decides each action.
 """
 
 from refund_registry.domain.appeals.deadlines import (
@@ -20,13 +21,24 @@ from refund_registry.domain.appeals.errors import (
     InvalidGrounds,
     InvalidStatement,
     InvalidSummary,
+    NeedsNewEvidence,
+    NoPreviousDecision,
     ReportNotAppealable,
     RoleNotAllowed,
     UnknownAction,
+    WithdrawnRecently,
+)
+from refund_registry.domain.appeals.limits import (
+    PastAppeal,
+    check_grounds,
+    check_waiting,
+    reappeal_from,
+    standing_decision,
 )
 from refund_registry.domain.appeals.states import (
     ACTION_ROLE,
     DUE_FIELD,
+    FIRST_STATE,
     OPEN_STATES,
     OPENED_EVENT,
     REPORT_STATUS_AFTER,
@@ -52,6 +64,7 @@ from refund_registry.domain.appeals.texts import (
 __all__ = [
     "ACTION_ROLE",
     "DUE_FIELD",
+    "FIRST_STATE",
     "OPENED_EVENT",
     "OPEN_STATES",
     "RATIONALE_MAX_CHARS",
@@ -74,16 +87,24 @@ __all__ = [
     "InvalidGrounds",
     "InvalidStatement",
     "InvalidSummary",
+    "NeedsNewEvidence",
+    "NoPreviousDecision",
+    "PastAppeal",
     "ReportEffect",
     "ReportNotAppealable",
     "RoleNotAllowed",
     "Transition",
     "UnknownAction",
+    "WithdrawnRecently",
+    "check_grounds",
     "check_rationale",
     "check_subject_statement",
+    "check_waiting",
     "deadlines",
     "due_deadline",
     "mermaid_diagram",
     "open_appeal",
+    "reappeal_from",
+    "standing_decision",
     "transition",
 ]

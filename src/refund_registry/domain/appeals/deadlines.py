@@ -14,26 +14,37 @@ from refund_registry.domain.appeals.states import OPEN_STATES, AppealState, Grou
 
 @dataclass(frozen=True, slots=True)
 class DeadlinePolicy:
-    """How long each party has, in days measured from the moment of filing.
+    """How long each party has, in days measured from the moment of filing, and
+    how long a buyer who withdrew waits before appealing the same report again.
 
     Days are elapsed 24-hour periods from the filing instant, not calendar or
     working days, so the due instants do not depend on a time zone. The
     defaults follow the Chinese rule (征信业管理条例, art. 25) that an
     objection is checked and answered within 20 days of receipt.
 
+    ``withdrawal_wait_days`` is counted from the withdrawal: without it a buyer
+    could keep a report disputed (and so weighing less) for ever by filing and
+    withdrawing in turn, each appeal ending just before its member deadline.
+
     Precondition: ``0 < member_response_days < decision_days``; the member must
     answer strictly before the decision is due, or the adjudicator would have
-    no time at all. Violations raise ``ValueError`` at configuration time.
+    no time at all; and ``withdrawal_wait_days >= 0``. Violations raise
+    ``ValueError`` at configuration time.
     """
 
     member_response_days: int = 10
     decision_days: int = 20
+    withdrawal_wait_days: int = 30
 
     def __post_init__(self) -> None:
         if not 0 < self.member_response_days < self.decision_days:
             raise ValueError(
                 "DeadlinePolicy needs 0 < member_response_days < decision_days, got "
                 f"{self.member_response_days} and {self.decision_days}"
+            )
+        if self.withdrawal_wait_days < 0:
+            raise ValueError(
+                f"DeadlinePolicy needs withdrawal_wait_days >= 0, got {self.withdrawal_wait_days}"
             )
 
 
@@ -43,14 +54,16 @@ class Appeal:
 
     The due dates are fixed at filing and stored with the appeal, so that a
     later change of :class:`DeadlinePolicy` never moves the goalposts of an
-    appeal already running.
+    appeal already running. ``member_response_due`` is ``None`` exactly for an
+    appeal filed on new evidence: it starts at adjudication, and the member
+    has nothing to answer.
     """
 
     state: AppealState
     grounds: Grounds
     statement: str
     filed_at: datetime
-    member_response_due: datetime
+    member_response_due: datetime | None
     decision_due: datetime
 
     @property

@@ -14,6 +14,7 @@ calling :func:`transition`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from refund_registry.domain.appeals.deadlines import (
@@ -32,12 +33,13 @@ from refund_registry.domain.appeals.errors import (
     RoleNotAllowed,
     UnknownAction,
 )
+from refund_registry.domain.appeals.limits import PastAppeal, check_grounds, check_waiting
 from refund_registry.domain.appeals.states import (
     ACTION_ROLE,
+    FIRST_STATE,
     TABLE,
     ActorRole,
     AppealAction,
-    AppealState,
     Grounds,
     Transition,
 )
@@ -50,22 +52,36 @@ def open_appeal(
     statement: str,
     filed_at: datetime,
     policy: DeadlinePolicy,
+    *,
+    previous: Sequence[PastAppeal],
 ) -> Appeal:
     """Validate a buyer's appeal against a report in ``report_status`` and open it.
 
-    The new appeal is ``awaiting_member``; the caller records ``OPENED_EVENT``
-    and sets the report to ``disputed`` in the same transaction, with a
-    compare-and-set on the report still being ``active``.
+    ``previous`` are the report's earlier appeals (any order). The caller
+    records ``OPENED_EVENT`` and sets the report to ``disputed`` in the same
+    transaction, with a compare-and-set on the report still being ``active``.
 
-    Only an ``active`` report can be appealed: a ``disputed`` one already has an
-    open appeal (:class:`AppealAlreadyOpen`), and a retracted, overturned or
-    expired one no longer counts (:class:`ReportNotAppealable`). The state is
-    checked before the input, because no rewording of the statement would make
-    such an appeal acceptable.
+    Checks, the first failure raised; what only waiting could cure comes
+    before what the buyer could fix by rewording:
 
-    The statement must hold 1–2000 characters (Unicode code points) and not be
-    blank; it is stored as given. Precondition: ``filed_at`` is timezone-aware.
+    1. only an ``active`` report can be appealed: a ``disputed`` one already
+       has an open appeal (:class:`AppealAlreadyOpen`), and a retracted,
+       overturned or expired one no longer counts (:class:`ReportNotAppealable`);
+    2. no earlier appeal is open, and the wait after the latest withdrawal
+       has passed (:class:`WithdrawnRecently`; ``limits.check_waiting``);
+    3. the grounds are known (:class:`InvalidGrounds`), and allowed by the
+       earlier appeals: after a decision only ``new_evidence``
+       (:class:`NeedsNewEvidence`), never ``new_evidence`` without one
+       (:class:`NoPreviousDecision`);
+    4. the statement holds 1–2000 characters (Unicode code points) and is not
+       blank; it is stored as given.
+
+    The new appeal is ``awaiting_member`` with both deadlines counted from
+    ``filed_at``; on ``new_evidence`` it is ``awaiting_adjudication``, with
+    no member deadline and the decision due ``decision_days`` after this
+    filing. Precondition: ``filed_at`` is timezone-aware.
     """
+    require_aware("filed_at", filed_at)
     if report_status == "disputed":
         raise AppealAlreadyOpen(
             "This report already has an open appeal.", extra={"report_status": report_status}
@@ -75,6 +91,7 @@ def open_appeal(
             f"Only an active report can be appealed; this one is {report_status!r}.",
             extra={"report_status": report_status},
         )
+    check_waiting(previous, filed_at, policy)
     try:
         parsed_grounds = Grounds(grounds)
     except ValueError:
@@ -82,14 +99,16 @@ def open_appeal(
             f"Grounds must be one of {', '.join(g.value for g in Grounds)}.",
             extra={"allowed": [g.value for g in Grounds]},
         ) from None
+    check_grounds(previous, parsed_grounds)
     check_statement(statement)
     member_response_due, decision_due = deadlines(filed_at, policy)
+    on_new_evidence = parsed_grounds is Grounds.NEW_EVIDENCE
     return Appeal(
-        state=AppealState.AWAITING_MEMBER,
+        state=FIRST_STATE[on_new_evidence],
         grounds=parsed_grounds,
         statement=statement,
         filed_at=filed_at,
-        member_response_due=member_response_due,
+        member_response_due=None if on_new_evidence else member_response_due,
         decision_due=decision_due,
     )
 

@@ -53,6 +53,32 @@ class ReportNotAppealable(Conflict):
     title = "Report cannot be appealed"
 
 
+class WithdrawnRecently(Conflict):
+    """The buyer withdrew an appeal on this report too recently to appeal it again.
+
+    ``extra["possible_from"]`` is the instant from which a new appeal is
+    accepted (RFC 3339, UTC); ``extra["withdrawn_at"]`` the withdrawal it is
+    counted from.
+    """
+
+    code = "appeal.withdrawn_recently"
+    title = "Appeal withdrawn recently"
+
+
+class NeedsNewEvidence(InvalidInput):
+    """An adjudicator upheld this report on an earlier appeal: only new evidence reopens it."""
+
+    code = "appeal.needs_new_evidence"
+    title = "New evidence needed"
+
+
+class NoPreviousDecision(InvalidInput):
+    """``new_evidence`` contests a decision, and no appeal on this report was decided."""
+
+    code = "appeal.no_previous_decision"
+    title = "No previous decision"
+
+
 class RoleNotAllowed(Forbidden):
     """The actor's role may never take this action, whatever the state."""
 

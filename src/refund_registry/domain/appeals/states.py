@@ -3,7 +3,9 @@
 A buyer contests one report; the report becomes ``disputed`` at once. The
 reporting member answers (retract, or uphold with a summary of its evidence),
 then an adjudicator decides. Silence past a deadline overturns the report: what
-cannot be verified in time does not count.
+cannot be verified in time does not count. An appeal filed on new evidence
+after an adjudicator upheld the report skips the member's answer (the member
+already gave it) and starts at adjudication.
 
 :data:`TABLE` is the whole machine; :func:`mermaid_diagram` renders it for
 ``docs/appeals.md``, and a test checks that the two match.
@@ -47,6 +49,8 @@ class Grounds(StrEnum):
     GOODS_REALLY_DEFECTIVE = "goods_really_defective"
     ALREADY_RESOLVED = "already_resolved"
     OTHER = "other"
+    # Only after an adjudicator upheld the report, and only then (see limits.py).
+    NEW_EVIDENCE = "new_evidence"
 
 
 ReportEffect = Literal["overturned", "reinstated"]
@@ -99,6 +103,14 @@ ACTION_ROLE: Final[dict[AppealAction, ActorRole]] = {
 }
 """The one role allowed to take each action."""
 
+FIRST_STATE: Final[dict[bool, AppealState]] = {False: _AM, True: _AA}
+"""The state a new appeal starts in, by whether it is filed on new evidence.
+
+An appeal on new evidence contests a decision already taken: the member
+answered the first appeal, its summary stands, and the adjudicator looks at
+the report again.
+"""
+
 # Which of the appeal's due dates governs each open state (by field name, for
 # labels; Appeal.current_due is the code path).
 DUE_FIELD: Final[dict[AppealState, Literal["member_response_due", "decision_due"]]] = {
@@ -130,7 +142,9 @@ def mermaid_diagram() -> str:
     """
     lines = [
         "stateDiagram-v2",
-        f"    [*] --> {_AM.value}: buyer files, report disputed",
+        f"    [*] --> {FIRST_STATE[False].value}: buyer files, report disputed",
+        f"    [*] --> {FIRST_STATE[True].value}: buyer files {Grounds.NEW_EVIDENCE.value} "
+        "after an upheld decision, report disputed",
     ]
     for (state, act), (new_state, effect, _event) in TABLE.items():
         label = f"{act.value} by {ACTION_ROLE[act].value}"

@@ -3,38 +3,43 @@
 -- an appeal row is only ever changed while its report row is locked.
 
 -- name: insert_appeal
+-- $4, the member the buyer filed through, is NULL when the buyer filed
+-- directly; $12, the member summary, is set only for an appeal on new
+-- evidence (the decided appeal's summary stands), as is a NULL $10.
 INSERT INTO appeals (
     id, report_id, member_id, filed_via, subject_keys, grounds, statement, state,
-    filed_at, member_response_due, decision_due)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
+    filed_at, member_response_due, decision_due, member_summary)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);
 
 -- name: appeal_report_id
 -- Unlocked: only to find which report row to lock first.
 SELECT report_id FROM appeals WHERE id = $1;
 
 -- name: get_appeal
-SELECT id, report_id, member_id, filed_via, grounds, statement, state, member_summary,
-       decision_rationale, closed_reason, filed_at, member_response_due, decision_due,
-       answered_at, decided_at, version
+SELECT id, report_id, member_id, filed_via, withdrawn_via, grounds, statement, state,
+       member_summary, decision_rationale, closed_reason, filed_at, member_response_due,
+       decision_due, answered_at, decided_at, version
 FROM appeals WHERE id = $1;
 
 -- name: get_appeals
-SELECT id, report_id, member_id, filed_via, grounds, statement, state, member_summary,
-       decision_rationale, closed_reason, filed_at, member_response_due, decision_due,
-       answered_at, decided_at, version
+SELECT id, report_id, member_id, filed_via, withdrawn_via, grounds, statement, state,
+       member_summary, decision_rationale, closed_reason, filed_at, member_response_due,
+       decision_due, answered_at, decided_at, version
 FROM appeals WHERE id = ANY($1::text[]);
 
 -- name: open_appeal_of_report
-SELECT id, report_id, member_id, filed_via, grounds, statement, state, member_summary,
-       decision_rationale, closed_reason, filed_at, member_response_due, decision_due,
-       answered_at, decided_at, version
+SELECT id, report_id, member_id, filed_via, withdrawn_via, grounds, statement, state,
+       member_summary, decision_rationale, closed_reason, filed_at, member_response_due,
+       decision_due, answered_at, decided_at, version
 FROM appeals
 WHERE report_id = $1 AND state IN ('awaiting_member', 'awaiting_adjudication');
 
 -- name: set_appeal_state
 -- Compare-and-set on the state: zero rows means the appeal moved first. The
 -- texts are set only by the transition that supplies them (NULL keeps them);
--- $8, the decision time, is NULL while the appeal stays open.
+-- $8, the decision time, is NULL while the appeal stays open. $9, the member
+-- the buyer withdrew through, is recorded by a withdrawal only (NULL: the
+-- buyer withdrew directly).
 UPDATE appeals SET
     state = $3,
     member_summary = COALESCE($4, member_summary),
@@ -42,9 +47,17 @@ UPDATE appeals SET
     closed_reason = COALESCE($6, closed_reason),
     answered_at = COALESCE($7::timestamptz, answered_at),
     decided_at = $8::timestamptz,
+    withdrawn_via = CASE WHEN $3 = 'withdrawn' THEN $9::text ELSE withdrawn_via END,
     version = version + 1
 WHERE id = $1 AND state = $2
 RETURNING version;
+
+-- name: previous_appeals_of_report
+-- Every appeal of the report so far, for the limits on appealing it again.
+-- Read under the report row lock, so no appeal of it can start or end meanwhile.
+SELECT id, state, filed_at, decided_at, member_summary
+FROM appeals WHERE report_id = $1
+ORDER BY filed_at, id;
 
 -- name: appeal_state
 SELECT state FROM appeals WHERE id = $1;
