@@ -1,4 +1,4 @@
-"""Subject access and the buyer's statement, over HTTP with subject tokens."""
+"""Subject access and the buyer's statement, over HTTP in buyer sessions."""
 
 from __future__ import annotations
 
@@ -8,18 +8,11 @@ import pytest
 
 from refund_registry.domain.reports import b64url_decode
 from refund_registry.runtime import Runtime
-from tests.api.test_appeals import (
-    Cast,
-    appeal,
-    bearer,
-    counts,
-    file_report,
-    ident,
-    make_cast,
-    risk,
-)
-from tests.conftest import Api, MakePrincipal, assert_problem
-from tests.factories import pseudonym
+from tests.support.api import Api, assert_problem
+from tests.support.appeals import Cast, appeal, counts, file_report, make_cast, risk
+from tests.support.buyers import hand_off
+from tests.support.factories import ident, pseudonym
+from tests.support.principals import MakePrincipal
 
 
 @pytest.fixture
@@ -45,9 +38,11 @@ async def test_record_shows_reports_inquiries_and_appeals_of_the_named_identifie
         await risk(api, asker, phone)
     finally:
         runtime.parts.risk.clock = real_clock
-    appealed = await appeal(api, bearer(shop, phone), on_phone)
+    # Shop A reported the phone: it may hand the buyer over without querying.
+    buyer = await hand_off(api, shop, phone, relate=False)
+    appealed = await appeal(api, buyer, on_phone)
 
-    response = await api.call(None, "GET", "/v1/subject/record", headers=bearer(shop, phone))
+    response = await api.call(None, "GET", "/v1/subject/record", headers=buyer)
     assert response.status_code == 200, response.text
     record = response.json()
     assert {r["report_id"] for r in record["reports"]} == {on_phone, on_both}
@@ -69,8 +64,9 @@ async def test_record_shows_reports_inquiries_and_appeals_of_the_named_identifie
     assert record["appeals"][0]["state"] == "awaiting_member"
     assert on_device not in str(record)
 
-    # A token for the email alone sees the shared report and not the phone-only one.
-    email_only = await api.call(None, "GET", "/v1/subject/record", headers=bearer(shop, email))
+    # A session for the email alone sees the shared report and not the phone-only one.
+    by_email = await hand_off(api, other_shop, email, relate=False)
+    email_only = await api.call(None, "GET", "/v1/subject/record", headers=by_email)
     assert [r["report_id"] for r in email_only.json()["reports"]] == [on_both]
     assert email_only.json()["appeals"] == []
 
@@ -91,9 +87,13 @@ async def test_subject_access_is_logged_under_the_subject_keys(
         "role": "buyer",
         "subject_key": runtime.parts.keyring.subject_key(raw),
     }
-    # Subject access is not an inquiry: the buyer's own look does not show up.
+    # A look through a member's hand-off is that member's inquiry, shown to the
+    # buyer beside the query that gave the member its relationship.
     again = await api.call(None, "GET", "/v1/subject/record", headers=cast.buyer)
-    assert again.json()["inquiries"] == []
+    assert [(i["member"], i["how"], i["purpose"]) for i in again.json()["inquiries"]] == [
+        ("Querier One", "via_member", "subject_access"),
+        ("Querier One", "query", "refund_decision"),
+    ]
 
 
 async def test_statement_only_after_an_upheld_appeal_and_then_shown_with_the_score(

@@ -1,8 +1,13 @@
-"""The auditor's daily summary: per member, what its risk queries amount to.
+"""The auditor's daily summary: per member, what its looks at buyers amount to.
 
-Pure rules (SPEC section 7: "unusual query patterns surface in the auditor
-views"): when a member's day is flagged, and the summary document built from
-counts that ``services.audit.day_summary`` reads from the log.
+Pure rules (unusual query patterns surface in the auditor views): when a
+member's day is flagged, and the summary document built from counts that
+``services.audit.day_summary`` reads from the log.
+
+A member looks at a buyer in two ways: a risk query, or a read of the buyer's
+record in a session the member handed over (purpose :data:`HANDOFF_PURPOSE`).
+Both count alike, so a member sweeping through buyers by hand-offs is flagged
+as one sweeping through queries would be.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from datetime import date
 from typing import Any
 
 UNSTATED = "unstated"
+HANDOFF_PURPOSE = "subject_access"
+"""The purpose under which record reads in a member's hand-off sessions are counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +43,13 @@ class SummaryPolicy:
     burst_min_queries: int = 100
     baseline_days: int = 28
     expected_purposes: frozenset[str] = frozenset(
-        {"refund_decision", "account_review", "chargeback_review", "appeal_handling"}
+        {
+            "refund_decision",
+            "account_review",
+            "chargeback_review",
+            "appeal_handling",
+            HANDOFF_PURPOSE,
+        }
     )
 
     def as_json(self) -> dict[str, Any]:
@@ -55,7 +68,11 @@ DEFAULT_SUMMARY_POLICY = SummaryPolicy()
 
 @dataclass(frozen=True, slots=True)
 class MemberDay:
-    """What one member's risk queries of one day amount to (the input of :func:`assess`)."""
+    """What one member's looks of one day amount to (the input of :func:`assess`).
+
+    ``purposes`` counts risk queries per purpose and hand-off reads under
+    :data:`HANDOFF_PURPOSE`; ``queries`` is all of them.
+    """
 
     member: str
     purposes: dict[str, int]
@@ -118,6 +135,7 @@ def summarize(day: date, members: Sequence[MemberDay], policy: SummaryPolicy) ->
             {
                 "member": m.member,
                 "queries": total,
+                "handoff_reads": m.purposes.get(HANDOFF_PURPOSE, 0),
                 "distinct_subjects": m.distinct_subjects,
                 "one_off_subjects": m.one_off_subjects,
                 "purposes": {p: round(n / total, 4) for p, n in sorted(m.purposes.items())},

@@ -65,8 +65,13 @@ class Keyring:
 # -- principals' public keys --------------------------------------------------------
 
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
-ROLES = ("member", "adjudicator", "auditor", "admin")
-"""The roles a principal, and so its keys, can be registered for."""
+ROLES = ("member", "adjudicator", "auditor", "admin", "portal")
+"""The roles a principal, and so its keys, can be registered for.
+
+``portal`` is the registry's own buyer portal: it may only ask the key service
+for evaluations (the pseudonyms of buyers who sign in with a one-time code),
+under its own rate limit and quota.
+"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,9 +183,18 @@ class RecordReport(Answer):
 
 
 class Inquiry(Answer):
-    member: str
+    """One look at the buyer's record: a risk query, or a read of the record."""
+
+    member: Annotated[str | None, Meta(description="the member's name")]
     at: Time
-    purpose: str
+    purpose: str | None
+    how: Annotated[
+        str,
+        Meta(
+            description="`query` (a risk query) or `via_member` (a read of the record in a "
+            "session the member handed over); the buyer's own reads are not listed"
+        ),
+    ]
 
 
 class SubjectRecord(Answer):

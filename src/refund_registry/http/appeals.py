@@ -1,10 +1,10 @@
 """Appeal routes.
 
-Three kinds of caller, told apart by the token's ``typ``: a buyer with a
-subject token (file, read, withdraw), the reporting member with a signed
-request (read, respond) and an adjudicator with a signed request (read,
-decide). Whether *this* buyer or *this* member may touch *this* appeal is the
-service's decision; a stranger gets the same 404 as for a missing appeal.
+Three kinds of caller: a buyer with a buyer session (file, read, withdraw),
+the reporting member with a signed request (read, respond) and an adjudicator
+with a signed request (read, decide). Whether *this* buyer or *this* member
+may touch *this* appeal is the service's decision; a stranger gets the same
+404 as for a missing appeal.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ async def file_appeal(
     "/v1/appeals/{appeal_id:str}",
     tags=["appeals"],
     summary="One appeal: state, deadlines, history",
-    responses=errors_for(AUTH, ("auth.wrong_type", "appeal.not_found"), COMMON),
+    responses=errors_for(AUTH, BUYER_AUTH, ("appeal.not_found",), COMMON),
     **buyer_or_signed(MEMBER | ADJUDICATOR),
 )
 async def get_appeal(appeal_id: AppealId, request: Request[Any, Any, Any]) -> Response[AppealView]:

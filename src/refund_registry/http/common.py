@@ -5,6 +5,10 @@ parameter or body is parsed: it reads the raw body bytes (Litestar caches them,
 and enforces the route's size limit while reading), checks the token against
 their digest, and leaves the verified caller in the request's state, where the
 handler finds it (:func:`caller_of`, :func:`subject_from`, :func:`party_of`).
+Buyer routes take a buyer session instead (``Authorization: Bearer rrs_…``),
+resolved by the same service function the portal uses for its cookie
+(``BuyerSignIn.resume``); a subject token is never accepted there, only
+exchanged once at ``POST /v1/buyer/session``.
 A hook rather than a guard (Litestar copies the route handler for every guard
 call) and plain reads rather than dependencies (resolving one costs more than
 the rest of the framework's path): on the risk query both were measurable.
@@ -44,10 +48,13 @@ MEMBER = frozenset({"member"})
 ADJUDICATOR = frozenset({"adjudicator"})
 AUDITOR = frozenset({"auditor"})
 ADMIN = frozenset({"admin"})
+PORTAL = frozenset({"portal"})
+EVALUATORS = MEMBER | PORTAL
+"""Who may ask the key service for evaluations: members, and the registry's buyer portal."""
 ALL_ROLES = frozenset(ROLES)
 
 SIGNED_REQUEST: Final = "signedRequest"
-SUBJECT_TOKEN: Final = "subjectToken"  # noqa: S105 - a scheme name, not a secret
+BUYER_SESSION: Final = "buyerSession"
 _CALLER: Final = "rr.caller"
 _SUBJECT: Final = "rr.subject"
 _PARTY: Final = "rr.party"
@@ -196,10 +203,35 @@ async def authenticate(
     return caller, body
 
 
-async def subject_of(request: ASGIConnection[Any, Any, Any, Any]) -> Subject:
-    """A verified subject token, mapped to the subject keys it names."""
-    caller, pseudonyms = await runtime(request).auth.subject(request.headers.get("authorization"))
-    return appeal_service(request).subject(caller, pseudonyms)
+def bearer_value(request: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The value of ``Authorization: Bearer …``; 401 ``auth.missing`` without one."""
+    authorization = request.headers.get("authorization")
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise errors.AuthenticationFailed(
+            "send 'Authorization: Bearer <buyer session>'", code="auth.missing"
+        )
+    return value.strip()
+
+
+def _is_jws(value: str) -> bool:
+    return value.count(".") == 2
+
+
+async def session_of(request: ASGIConnection[Any, Any, Any, Any]) -> Subject:
+    """The buyer of the session in the bearer header.
+
+    A JWS there (a subject token, or a signed request) is refused with
+    ``auth.wrong_type``: a subject token must be exchanged first.
+    """
+    value = bearer_value(request)
+    if _is_jws(value):
+        raise errors.AuthenticationFailed(
+            "buyer routes take a buyer session; exchange a subject token at "
+            "POST /v1/buyer/session first",
+            code="auth.wrong_type",
+        )
+    return await runtime(request).parts.buyers.resume(value)
 
 
 def _state(connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
@@ -214,25 +246,24 @@ async def signed_request(request: Request[Any, Any, Any]) -> None:
     _state(request)[_CALLER] = caller
 
 
-async def subject_token(request: Request[Any, Any, Any]) -> None:
-    """Hook of buyer routes: a subject token, not bound to the request."""
-    _state(request)[_SUBJECT] = await subject_of(request)
+async def buyer_session(request: Request[Any, Any, Any]) -> None:
+    """Hook of buyer routes: a live buyer session."""
+    _state(request)[_SUBJECT] = await session_of(request)
 
 
-async def subject_or_signed(request: Request[Any, Any, Any]) -> None:
-    """A buyer (subject token), or a signed request from one of ``opt["roles"]``.
+async def session_or_signed(request: Request[Any, Any, Any]) -> None:
+    """A buyer (session), or a signed request from one of ``opt["roles"]``.
 
-    The subject check fails at its first step, on the token's ``typ``, for a
-    signed request, so trying it first costs nothing and never burns a jti.
+    A JWS is checked as a signed request, so a subject token fails there on
+    its ``typ`` (``auth.wrong_type``); anything else is taken for a session.
     """
     party: Party
-    try:
-        party = await subject_of(request)
-    except errors.AuthenticationFailed as exc:
-        if exc.code != "auth.wrong_type":
-            raise
+    authorization = request.headers.get("authorization") or ""
+    if _is_jws(authorization.partition(" ")[2].strip()) or not authorization:
         roles: frozenset[str] = request.route_handler.opt["roles"]
         party, _ = await authenticate(request, roles)
+    else:
+        party = await session_of(request)
     _state(request)[_PARTY] = party
 
 
@@ -242,12 +273,12 @@ def caller_of(request: Request[Any, Any, Any]) -> Caller:
 
 
 def subject_from(request: Request[Any, Any, Any]) -> Subject:
-    """The buyer :func:`subject_token` verified for this request."""
+    """The buyer :func:`buyer_session` found for this request."""
     return cast("Subject", _state(request)[_SUBJECT])
 
 
 def party_of(request: Request[Any, Any, Any]) -> Party:
-    """The buyer or principal :func:`subject_or_signed` verified for this request."""
+    """The buyer or principal :func:`session_or_signed` verified for this request."""
     return cast("Party", _state(request)[_PARTY])
 
 
@@ -264,16 +295,16 @@ def signed(roles: frozenset[str], **opt: Any) -> dict[str, Any]:
 
 
 def buyer() -> dict[str, Any]:
-    """Handler options of a route taking a buyer's subject token."""
-    return {"before_request": subject_token, "security": [{SUBJECT_TOKEN: []}]}
+    """Handler options of a route taking a buyer session."""
+    return {"before_request": buyer_session, "security": [{BUYER_SESSION: []}]}
 
 
 def buyer_or_signed(roles: frozenset[str]) -> dict[str, Any]:
-    """Handler options of a route taking a subject token or a signed request."""
+    """Handler options of a route taking a buyer session or a signed request."""
     return {
-        "before_request": subject_or_signed,
+        "before_request": session_or_signed,
         "opt": {"roles": roles},
-        "security": [{SUBJECT_TOKEN: []}, {SIGNED_REQUEST: []}],
+        "security": [{BUYER_SESSION: []}, {SIGNED_REQUEST: []}],
     }
 
 

@@ -27,7 +27,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from refund_registry.config import Settings
 from refund_registry.errors import Unavailable
 from refund_registry.http.answers import Evaluated, KeyServicePublicKey
-from refund_registry.http.common import MEMBER, SIGNED_REQUEST, path_and_query, runtime
+from refund_registry.http.common import EVALUATORS, SIGNED_REQUEST, path_and_query, runtime
 from refund_registry.http.openapi import AUTH, BODY, RATE, errors_for
 from refund_registry.keyservice import MAX_BODY_BYTES
 
@@ -143,7 +143,7 @@ class _EvaluateOperation(Operation):
     operation_class=_EvaluateOperation,
     security=[{SIGNED_REQUEST: []}],
     responses=errors_for(AUTH, BODY, RATE, ("keyservice.unavailable",)),
-    opt={"roles": MEMBER},
+    opt={"roles": EVALUATORS},
 )
 async def evaluate_proxy(request: Request[Any, Any, Any]) -> Response[Evaluated]:
     return await _forward(request)

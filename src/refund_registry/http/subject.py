@@ -1,9 +1,11 @@
 """Buyer routes: the subject record and the buyer's statement.
 
-A buyer authenticates with a subject token (``typ rr-subject+jwt``) issued by a
-member that signed them in. The token is a bearer credential reusable until it
-expires, so it is not bound to the request; what it grants is fixed by the
-pseudonyms it names, and nothing else.
+A buyer authenticates with a buyer session (``Authorization: Bearer rrs_…``),
+opened with a one-time code or by exchanging a member's hand-off once
+(``http/buyer.py``). What it grants is fixed by the identifiers it proved,
+and nothing else. Every read is logged and listed in the buyer's inquiries; in
+a session a member handed over it is logged under that member and counts
+against its query quota.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from msgspec import Meta
 
 from refund_registry.http.answers import StatementSet, SubjectRecord
 from refund_registry.http.common import Body, answer, buyer, runtime, subject_from
-from refund_registry.http.openapi import BODY, BUYER_AUTH, COMMON, errors_for
+from refund_registry.http.openapi import BODY, BUYER_AUTH, COMMON, RATE, errors_for
 
 # Generous transport bounds (memory); the service applies the real limits and
 # answers with a specific 422 code rather than a generic malformed-body 400.
@@ -33,11 +35,11 @@ class StatementIn(Body):
     "/v1/subject/record",
     tags=["buyers"],
     summary="The buyer's record: reports, inquiries, appeals",
-    responses=errors_for(BUYER_AUTH, COMMON),
+    responses=errors_for(BUYER_AUTH, RATE, COMMON),
     **buyer(),
 )
 async def subject_record(request: Request[Any, Any, Any]) -> Response[SubjectRecord]:
-    """Reports on the token's identifiers, inquiries of the last 12 months, appeals."""
+    """Reports on the session's identifiers, inquiries of the last 12 months, appeals."""
     rt = runtime(request)
     subject = subject_from(request)
     return answer(await rt.parts.appeals.record(subject), SubjectRecord)

@@ -186,7 +186,10 @@ async def expire_subject_links(
 async def day_summary(
     pool: Reader, day: date, policy: SummaryPolicy = DEFAULT_SUMMARY_POLICY
 ) -> dict[str, Any]:
-    """Per member, the risk queries of one UTC day: volume, spread, purposes, anomalies.
+    """Per member, the looks of one UTC day: volume, spread, purposes, anomalies.
+
+    A look is a risk query or a read of a buyer's record in a session the
+    member handed over; both count alike (``domain.audit_summary``).
 
     Counts come from every logged entry, sequenced or not, so today's figures
     are current. Distinct subjects come from the salted subject links: for a day

@@ -1,4 +1,4 @@
-"""Who is calling: verifies signed requests and subject tokens (SPEC section 10).
+"""Who is calling: verifies signed requests and subject tokens.
 
 Keys are read from PostgreSQL once and kept in memory; a ``NOTIFY`` from the
 principals tables (a key added or revoked, a principal suspended) clears the
@@ -17,10 +17,14 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from refund_registry.domain import tokens
+from refund_registry.domain.buyer_access import HANDOFF_MAX_LIFETIME
 from refund_registry.domain.keyring import PublicKey
 from refund_registry.domain.reports import MAX_IDENTIFIERS
 from refund_registry.errors import Forbidden
 from refund_registry.storage.cache import ReplayGuard
+
+HANDOFF_SECONDS = int(HANDOFF_MAX_LIFETIME.total_seconds())
+"""The longest a subject token may live (``exp - iat``), in seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +175,13 @@ class Authenticator:
     async def subject(self, authorization: str | None) -> tuple[Caller, list[dict[str, str]]]:
         """Verify a subject token; return the issuing member and the pseudonyms it names.
 
-        A subject token is reusable until it expires (SPEC section 10), so its
-        ``jti`` is not burnt; it cannot be used on member routes because its
-        ``typ`` differs.
+        A subject token is a hand-off: it lives at most ten minutes and is
+        exchanged once for a buyer session (``services.buyer_signin``), which
+        records its ``jti`` in PostgreSQL in the same transaction as the new
+        session; it is therefore not burnt here, where a refusal that follows
+        (no relationship) must not use it up. It cannot be used on member
+        routes because its ``typ`` differs, nor on buyer routes, which take a
+        session.
         """
         token = _bearer(authorization)
         head = tokens.peek(token, tokens.SUBJECT_TYP)
@@ -189,7 +197,7 @@ class Authenticator:
             audience=self.audience,
             now=self.clock(),
             leeway=self.leeway,
-            max_lifetime=tokens.SUBJECT_MAX_LIFETIME,
+            max_lifetime=HANDOFF_SECONDS,
             required=("pseudonyms",),
         )
         pseudonyms = verified.claims["pseudonyms"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from refund_registry.domain import appeal_access
 from refund_registry.domain import appeals as machine
@@ -19,16 +20,24 @@ from refund_registry.services.authn import Caller
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """A buyer, as a verified subject token names them.
+    """A buyer in a session: what they proved, and how they came in.
 
-    ``keys`` are the subject keys of the token's pseudonyms, sorted and
-    unique; a buyer is shown exactly what sits under these keys and nothing
-    reached through another identifier (no transitive linking).
+    ``keys`` are the subject keys of the pseudonyms proved (a one-time code
+    proves one identifier; a hand-off names up to ten), sorted and unique; a
+    buyer is shown exactly what sits under these keys and nothing reached
+    through another identifier (no transitive linking). ``session_id`` is the
+    session's public id, never its bearer value. ``via_member`` is the member
+    that handed the buyer over, ``None`` when the buyer signed in directly;
+    everything done in a hand-off session is recorded as done via that member.
     """
 
-    caller: Caller
     keys: tuple[bytes, ...]
+    session_id: str
+    via_member: str | None = None
 
+
+DIRECT_ACTOR: Final = "buyer"
+"""The access-log actor of a buyer who signed in directly, with a one-time code."""
 
 Party = Subject | Caller
 """Who is acting: a buyer (``Subject``) or a principal with a signed request."""
@@ -57,16 +66,38 @@ def entry(
     *,
     outcome: str,
     appeal: str | None = None,
+    purpose: str | None = None,
 ) -> AccessRecord:
-    """The access-log record of ``party`` doing ``action`` to these subjects."""
-    caller = party.caller if isinstance(party, Subject) else party
+    """The access-log record of ``party`` doing ``action`` to these subjects.
+
+    A buyer's entry names as its actor the member that handed them over
+    (detail ``via``), or ``buyer`` for a direct sign-in, and as its request the
+    session's public id: an auditor sees every look through a member under
+    that member's name, and can group a session's entries.
+    """
+    detail: dict[str, str] = {"appeal_id": appeal} if appeal else {}
+    if isinstance(party, Subject):
+        if party.via_member is not None:
+            detail["via"] = party.via_member
+        return AccessRecord(
+            at=at,
+            actor=party.via_member or DIRECT_ACTOR,
+            role="buyer",
+            action=action,
+            request_digest=party.session_id,
+            subject_keys=list(keys),
+            outcome=outcome,
+            purpose=purpose,
+            detail=detail,
+        )
     return AccessRecord(
         at=at,
-        actor=caller.principal_id,
-        role="buyer" if isinstance(party, Subject) else caller.role,
+        actor=party.principal_id,
+        role=party.role,
         action=action,
-        request_digest=caller.request_digest,
+        request_digest=party.request_digest,
         subject_keys=list(keys),
         outcome=outcome,
-        detail={"appeal_id": appeal} if appeal else {},
+        purpose=purpose,
+        detail=detail,
     )

@@ -38,7 +38,7 @@ class RiskService:
             "This assessment comes from Refund Registry, a shared record of confirmed refund "
             "fraud. It is advice, not a decision: you may not refuse the buyer on the score "
             "alone. The buyer can see this record, every inquiry about it, and contest any "
-            f"report at {self.public_url}/v1/subject/record."
+            f"report at {self.public_url}/portal."
         )
 
     async def query(

@@ -1,13 +1,16 @@
 """A buyer's access to their own record, and their statement on it.
 
-A buyer is shown exactly what sits under the subject keys of their token's
-pseudonyms, nothing reached through another identifier. Reads are logged in
-the access log before the answer leaves.
+A buyer is shown exactly what sits under the subject keys their session
+proved, nothing reached through another identifier. Every read is logged in
+the access log before the answer leaves; a read in a session a member handed
+over is logged under that member's name and counts against its daily query
+quota, exactly as a risk query would, so looking through hand-offs is no way
+around the quota, the buyer's inquiry list or the auditors' summary.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -21,7 +24,6 @@ from refund_registry.domain.keyring import Keyring
 from refund_registry.domain.wire import iso
 from refund_registry.errors import Conflict
 from refund_registry.services.appeal_views import appeal_summary, record_report
-from refund_registry.services.authn import Caller
 from refund_registry.services.locking import SubjectsChanged, lock_subjects, notify
 from refund_registry.services.parties import Subject, entry
 from refund_registry.storage import aggregates, inquiries
@@ -34,42 +36,65 @@ INQUIRY_WINDOW: Final = timedelta(days=365)
 """How far back a buyer sees the inquiries about them (12 months)."""
 
 
+ACCESS_PURPOSE: Final = "subject_access"
+"""The purpose logged with every read of a buyer's record by the buyer's session."""
+
+QuotaCharge = Callable[[str, int], Awaitable[Any]]
+"""Spends units of a member's query quota, or raises ``RateLimited`` (spending nothing)."""
+
+
+def subject_keys(keyring: Keyring, pseudonyms: Sequence[Mapping[str, str]]) -> tuple[bytes, ...]:
+    """The sorted, unique subject keys of a subject token's pseudonyms.
+
+    Precondition: ``pseudonyms`` come from ``Authenticator.subject``, which
+    checked the signature and the shape. A pseudonym of an unknown kind or not
+    64 bytes of base64url makes the whole token unusable (401): the issuing
+    member minted it wrongly, and silently dropping an identifier would hide
+    part of the buyer's record.
+    """
+    keys: set[bytes] = set()
+    for index, item in enumerate(pseudonyms):
+        raw = rules.b64url_decode(item["value"])
+        if item["kind"] not in KINDS or raw is None or len(raw) != rules.PSEUDONYM_BYTES:
+            raise tokens.fail(
+                "pseudonym",
+                f"pseudonyms[{index}] must have a known kind and an 86-character "
+                "base64url pseudonym",
+            )
+        keys.add(keyring.subject_key(raw))
+    return tuple(sorted(keys))
+
+
+def inquiry_item(row: inquiries.Inquiry) -> dict[str, Any]:
+    """One line of the buyer's inquiry list: who looked, when, why and how."""
+    return {"member": row.member_name, "at": iso(row.at), "purpose": row.purpose, "how": row.how}
+
+
 class SubjectAccess:
-    """Subject access use cases (composed into ``services.appeals.AppealService``)."""
+    """Subject access use cases (composed into ``services.appeals.AppealService``).
+
+    ``charge_query`` spends the looking member's query quota; the runtime
+    sets it (``Runtime.limit_queries``). Without it (tools, tests of other
+    rules) reads are not charged.
+    """
 
     pool: asyncpg.Pool
     keyring: Keyring
     access_log: AccessLog
     clock: Callable[[], datetime]
     listeners: list[SubjectsChanged]
-
-    def subject(self, caller: Caller, pseudonyms: Sequence[Mapping[str, str]]) -> Subject:
-        """Turn a verified token's pseudonyms into subject keys.
-
-        Precondition: ``caller`` and ``pseudonyms`` come from
-        ``Authenticator.subject``, which checked the signature and the shape.
-        A pseudonym of an unknown kind or not 64 bytes of base64url makes the
-        whole token unusable (401): the issuing member minted it wrongly, and
-        silently dropping an identifier would hide part of the buyer's record.
-        """
-        keys: set[bytes] = set()
-        for index, item in enumerate(pseudonyms):
-            raw = rules.b64url_decode(item["value"])
-            if item["kind"] not in KINDS or raw is None or len(raw) != rules.PSEUDONYM_BYTES:
-                raise tokens.fail(
-                    "pseudonym",
-                    f"pseudonyms[{index}] must have a known kind and an 86-character "
-                    "base64url pseudonym",
-                )
-            keys.add(self.keyring.subject_key(raw))
-        return Subject(caller=caller, keys=tuple(sorted(keys)))
+    charge_query: QuotaCharge | None = None
 
     async def record(self, subject: Subject) -> dict[str, Any]:
-        """Everything on record under the token's keys: reports, inquiries, appeals.
+        """Everything on record under the session's keys: reports, inquiries, appeals.
 
         Read in one repeatable-read snapshot, so the three lists agree with
-        each other; logged as ``subject.access`` before it is returned.
+        each other; logged as ``subject.access`` before it is returned. In a
+        hand-off session the member's quota is charged first (one query), so
+        a member over its quota gets a 429 and reads nothing.
         """
+        if subject.via_member is not None and self.charge_query is not None:
+            await self.charge_query(subject.via_member, 1)
         now = self.clock()
         keys = list(subject.keys)
         async with (
@@ -83,24 +108,24 @@ class SubjectAccess:
             statement = await aggregates.statement_of(conn, keys)
         answer = {
             "reports": [record_report(r) for r in reports],
-            "inquiries": [
-                {"member": r.member_name, "at": iso(r.at), "purpose": r.purpose} for r in asked
-            ],
+            "inquiries": [inquiry_item(r) for r in asked],
             "appeals": [appeal_summary(a) for a in appeals],
             "statement": statement,
         }
         await self.access_log.append(
-            entry(subject, "subject.access", now, subject.keys, outcome="ok")
+            entry(
+                subject, "subject.access", now, subject.keys, outcome="ok", purpose=ACCESS_PURPOSE
+            )
         )
         return answer
 
     async def set_statement(self, subject: Subject, statement: str | None) -> dict[str, Any]:
-        """Attach (or, with ``None``, remove) the buyer's statement on the token's subjects.
+        """Attach (or, with ``None``, remove) the buyer's statement on the session's subjects.
 
-        Allowed only once an appeal filed under one of the token's keys ended
+        Allowed only once an appeal filed under one of the session's keys ended
         ``upheld``: the statement is the buyer's answer to a decision against
         them, not a second appeal channel. It is stored on every aggregate row
-        the token names (a key with nothing on record has no row, and gets
+        the session holds (a key with nothing on record has no row, and gets
         none: there is nothing for a statement to explain).
         """
         machine.check_subject_statement(statement)

@@ -231,14 +231,19 @@ async def sequenced_entries(
 async def query_counts(
     db: Reader, *, start: datetime, end: datetime
 ) -> list[tuple[str, str | None, int]]:
-    """``(member, purpose, risk queries)`` for every pair with a query in ``[start, end)``."""
+    """``(member, purpose, looks)`` for every pair with a look in ``[start, end)``.
+
+    A look is a risk query, or a read of a buyer's record in a session the
+    member handed over (counted under the purpose ``subject_access``).
+    """
     rows = await db.fetch(Q["audit_query_counts"], start, end)
     return [(r["actor"], r["purpose"], r["queries"]) for r in rows]
 
 
 @translating
 async def query_totals(db: Reader, *, start: datetime, end: datetime) -> dict[str, int]:
-    """Risk queries per member in ``[start, end)``; members without any are absent."""
+    """Looks (risk queries and hand-off reads) per member in ``[start, end)``;
+    members without any are absent."""
     rows = await db.fetch(Q["audit_query_totals"], start, end)
     return {r["actor"]: r["queries"] for r in rows}
 
@@ -247,7 +252,7 @@ async def query_totals(db: Reader, *, start: datetime, end: datetime) -> dict[st
 async def subject_spread(
     db: Reader, *, start: datetime, end: datetime
 ) -> dict[str, tuple[int, int]]:
-    """Per member: (distinct subjects, subjects named only once) of its risk queries in the range.
+    """Per member: (distinct subjects, subjects named only once) of its looks in the range.
 
     Counted from the salted links, so a range whose salts retention has
     deleted reads as no subjects at all.

@@ -1,8 +1,9 @@
-"""Risk queries as the access log records them, read per subject.
+"""Looks at a buyer's record as the access log records them, read per subject.
 
-A buyer sees who queried them; members that queried a buyer are told when a
-report they may have relied on is overturned. Driver errors become domain
-errors here, through ``storage.db.translating``.
+A buyer sees who queried them and which member read their record through a
+hand-off (their own reads after a direct sign-in are not listed); members that
+queried a buyer are told when a report they may have relied on is overturned.
+Driver errors become domain errors here, through ``storage.db.translating``.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ from refund_registry.storage.queries import Q
 
 @dataclass(frozen=True, slots=True)
 class Inquiry:
+    """One look by a member: ``how`` is ``query`` (a risk query) or ``via_member``
+    (a read of the record in a session the member handed over)."""
+
     at: datetime
     purpose: str | None
     member_name: str | None
+    how: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +39,8 @@ class Querier:
 
 @translating
 async def of_subjects(conn: Conn, keys: Sequence[bytes], since: datetime) -> list[Inquiry]:
-    """Risk queries naming any of these subjects since ``since``, newest first;
-    one per query even when it named several of them."""
+    """Risk queries and record reads naming any of these subjects since ``since``,
+    newest first; one per look even when it named several of them."""
     rows = await conn.fetch(Q["subject_inquiries"], list(keys), since)
     return [Inquiry(**row) for row in rows]
 

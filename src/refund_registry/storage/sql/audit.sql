@@ -72,23 +72,29 @@ ORDER BY l.idx
 LIMIT $8;
 
 -- name: audit_query_counts
--- Risk queries per member and purpose in [$1, $2).
-SELECT actor, purpose, count(*) AS queries
+-- Looks per member and purpose in [$1, $2): its risk queries, and the reads of buyers'
+-- records in sessions it handed over (purpose 'subject_access'), which count like
+-- queries. A buyer's own reads (actor 'buyer') are no member's.
+SELECT actor,
+       CASE WHEN action = 'subject.access' THEN 'subject_access' ELSE purpose END AS purpose,
+       count(*) AS queries
 FROM access_log
-WHERE action = 'risk.query' AND at >= $1 AND at < $2
-GROUP BY actor, purpose;
+WHERE at >= $1 AND at < $2
+  AND (action = 'risk.query' OR (action = 'subject.access' AND actor <> 'buyer'))
+GROUP BY 1, 2;
 
 -- name: audit_query_totals
--- Risk queries per member in [$1, $2): the trailing baseline.
+-- Looks per member in [$1, $2), counted as in audit_query_counts: the trailing baseline.
 SELECT actor, count(*) AS queries
 FROM access_log
-WHERE action = 'risk.query' AND at >= $1 AND at < $2
+WHERE at >= $1 AND at < $2
+  AND (action = 'risk.query' OR (action = 'subject.access' AND actor <> 'buyer'))
 GROUP BY actor;
 
 -- name: audit_subject_spread
--- Per member in [$1, $2): how many distinct subjects its risk queries named, and how
--- many of those it named only once. access_subjects.at equals its entry's time, so the
--- time range can use that table's index before joining.
+-- Per member in [$1, $2): how many distinct subjects its looks (risk queries and
+-- hand-off reads) named, and how many of those it named only once. access_subjects.at
+-- equals its entry's time, so the time range can use that table's index before joining.
 SELECT actor,
        count(*) AS distinct_subjects,
        count(*) FILTER (WHERE times = 1) AS one_off_subjects
@@ -96,7 +102,8 @@ FROM (
     SELECT a.actor, s.subject_key, count(*) AS times
     FROM access_subjects s
     JOIN access_log a ON a.leaf_hash = s.leaf_hash
-    WHERE s.at >= $1 AND s.at < $2 AND a.action = 'risk.query'
+    WHERE s.at >= $1 AND s.at < $2
+      AND (a.action = 'risk.query' OR (a.action = 'subject.access' AND a.actor <> 'buyer'))
     GROUP BY a.actor, s.subject_key
 ) AS per_subject
 GROUP BY actor;

@@ -1,0 +1,70 @@
+"""Fixtures of the browser tests: Debian's Chromium, a real SMTP server, the served portal.
+
+Chromium is the system's (``/usr/bin/chromium``); nothing is downloaded.
+Each test gets its own database clone (``settings`` of ``tests/conftest.py``),
+its own registry server, its own SMTP server and its own browser.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from playwright.sync_api import Browser, sync_playwright
+
+from refund_registry.config import Settings
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, Inbox, Portal, start_portal
+from tests.support.waiting import free_port
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+
+@pytest.fixture
+def chromium(portal: Portal) -> Iterator[Browser]:
+    """Debian's Chromium, driven by the sync Playwright API, for one test.
+
+    Started after the test's database and server, and stopped before them:
+    while the sync API is started, the main thread counts as running an event
+    loop, and the asynchronous fixtures of ``tests/conftest.py`` cannot run
+    their teardown (or any other test its setup) until it stops.
+    """
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip(f"{CHROMIUM} is not installed (.ci/run installs it)")
+    assert portal is not None
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    handler = Inbox()
+    handler.port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=handler.port)
+    controller.start()
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def portal(settings: Settings, inbox: Inbox) -> Iterator[Portal]:
+    """The registry on a free local port; codes for e-mail go to ``inbox`` over SMTP."""
+    served = start_portal(settings.with_overrides(smtp_url=f"smtp://127.0.0.1:{inbox.port}"))
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+@pytest.fixture
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    return SCREENSHOTS
