@@ -16,7 +16,7 @@ from litestar.openapi.spec import Components, Example, SecurityScheme
 from msgspec import Meta, Struct
 
 from refund_registry import errors
-from refund_registry.http.common import SIGNED_REQUEST, SUBJECT_TOKEN
+from refund_registry.http.common import BUYER_SESSION, SIGNED_REQUEST
 from refund_registry.http.problems import PROBLEM_BASE, PROBLEM_JSON
 
 
@@ -121,6 +121,38 @@ _EXAMPLES: Final[dict[str, tuple[type[errors.RegistryError], str]]] = {
     "audit.action": (errors.InvalidInput, "action must be one of …"),
     "audit.time_range": (errors.InvalidInput, "since must be earlier than until"),
     "auth.operator_only": (errors.Forbidden, "metrics are served to the operator only"),
+    "auth.lifetime": (errors.AuthenticationFailed, "'exp' must be at most 600 s after 'iat'"),
+    "auth.pseudonym": (errors.AuthenticationFailed, "pseudonyms[0] must have a known kind"),
+    "buyer.kind": (errors.InvalidInput, "kind must be phone or email"),
+    "buyer.value": (errors.InvalidInput, "not a valid phone number"),
+    "buyer.code_rate_limited": (errors.RateLimited, "too many codes asked for; try again later"),
+    "buyer.code_wrong": (errors.AuthenticationFailed, "the code is not the one sent"),
+    "buyer.code_expired": (errors.AuthenticationFailed, "the code has expired"),
+    "buyer.code_locked": (errors.AuthenticationFailed, "too many wrong tries: this code is locked"),
+    "buyer.session_unknown": (errors.AuthenticationFailed, "no such buyer session"),
+    "buyer.session_expired": (errors.AuthenticationFailed, "the buyer session has ended"),
+    "subject.handoff_used": (
+        errors.AuthenticationFailed,
+        "this subject token was exchanged before",
+    ),
+    "subject.no_relationship": (
+        errors.Forbidden,
+        "this member has neither reported nor queried this buyer in the last 12 months",
+    ),
+    "delivery.mail_unavailable": (errors.Unavailable, "the mail server did not take the message"),
+    "delivery.sms_unavailable": (errors.Unavailable, "the SMS gateway did not answer"),
+    "webhook.url": (errors.InvalidInput, "the URL must start with https://"),
+    "webhook.url_https": (errors.InvalidInput, "endpoints must use https://"),
+    "webhook.url_address": (
+        errors.InvalidInput,
+        "the URL's host is, or resolves to, an address that is not public",
+    ),
+    "webhook.url_unresolvable": (errors.InvalidInput, "the URL's host name does not resolve"),
+    "webhook.too_many": (errors.Conflict, "a member may register at most 10 endpoints"),
+    "webhook.not_found": (errors.NotFound, "no webhook 'whk_…'"),
+    "webhook.not_disabled": (errors.Conflict, "the webhook is not disabled"),
+    "webhook.cursor": (errors.InvalidInput, "'after' must be a cursor from an earlier page"),
+    "webhook.page_limit": (errors.InvalidInput, "limit must be 1 to 1000"),
 }
 
 AUTH: Final = (
@@ -133,7 +165,22 @@ AUTH: Final = (
     "auth.forbidden_role",
     "auth.replay_guard_unavailable",
 )
-BUYER_AUTH: Final = ("auth.missing", "auth.expired", "auth.bad_signature", "auth.wrong_type")
+BUYER_AUTH: Final = (
+    "auth.missing",
+    "auth.wrong_type",
+    "buyer.session_unknown",
+    "buyer.session_expired",
+)
+HANDOFF: Final = (
+    "auth.expired",
+    "auth.bad_signature",
+    "auth.lifetime",
+    "auth.pseudonym",
+    "subject.handoff_used",
+    "subject.no_relationship",
+)
+CODE_SIGNIN: Final = ("buyer.kind", "buyer.value", "buyer.code_wrong", "buyer.code_expired",
+                      "buyer.code_locked", "keyservice.unavailable")  # fmt: skip
 BODY: Final = ("request.invalid_body", "request.too_large")
 COMMON: Final = ("db.unavailable",)
 RATE: Final = ("rate.limited", "rate.quota_exhausted")
@@ -193,15 +240,17 @@ SECURITY_SCHEMES: Final = {
             "`code` names it (`auth.expired`, `auth.replayed`, `auth.body_mismatch`, …)."
         ),
     ),
-    SUBJECT_TOKEN: SecurityScheme(
+    BUYER_SESSION: SecurityScheme(
         type="http",
         scheme="bearer",
-        bearer_format="JWT",
+        bearer_format="opaque",
         description=(
-            "A subject token minted by a member for one of its buyers: `typ` "
-            "`rr-subject+jwt`, claims `iss` (the member), `aud`, `iat`, `exp` (at most "
-            "15 minutes), `jti`, `pseudonyms` ([{kind, value}]). Reusable until it expires; "
-            "not bound to the request."
+            "A buyer session (`rrs_…`), opened by `POST /v1/buyer/session` with a one-time "
+            "code or by exchanging, once, a member's subject token (`typ` `rr-subject+jwt`, "
+            "at most 10 minutes, from a member that reported or queried the buyer within "
+            "12 months). It ends after 15 minutes idle or 1 hour, or at "
+            "`DELETE /v1/buyer/session`. A subject token itself is refused here "
+            "(`auth.wrong_type`)."
         ),
     ),
 }
@@ -221,7 +270,7 @@ def openapi_config() -> OpenAPIConfig:
         description=(
             "A shared ledger of confirmed refund fraud. Member, adjudicator, auditor and "
             "admin routes take a signed request (security scheme `signedRequest`); buyer "
-            "routes take a subject token (`subjectToken`). Every error is an RFC 9457 "
+            "routes take a buyer session (`buyerSession`). Every error is an RFC 9457 "
             "problem document (`application/problem+json`) with a stable `code`."
         ),
         path="/schema",

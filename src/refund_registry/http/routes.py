@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from refund_registry.config import Settings
-from refund_registry.http import admin, appeals, audit, keyservice_proxy, reports, risk, subject
+from refund_registry.http import (
+    admin,
+    appeals,
+    audit,
+    buyer,
+    keyservice_proxy,
+    reports,
+    risk,
+    subject,
+    webhooks,
+)
 
 
 def all_routes(settings: Settings) -> list[Any]:
@@ -15,7 +25,9 @@ def all_routes(settings: Settings) -> list[Any]:
         *keyservice_proxy.ROUTES,
         *reports.routes(settings.max_bulk_body_bytes),
         *risk.routes(settings.max_bulk_body_bytes),
+        *buyer.ROUTES,
         *subject.ROUTES,
         *appeals.ROUTES,
         *audit.ROUTES,
+        *webhooks.ROUTES,
     ]

@@ -79,7 +79,7 @@ CREATE TABLE public.appeals (
     id text NOT NULL,
     report_id text NOT NULL,
     member_id text NOT NULL,
-    filed_via text NOT NULL,
+    filed_via text,
     subject_keys bytea[] NOT NULL,
     grounds text NOT NULL,
     statement text NOT NULL,
@@ -88,19 +88,56 @@ CREATE TABLE public.appeals (
     decision_rationale text,
     closed_reason text,
     filed_at timestamp with time zone NOT NULL,
-    member_response_due timestamp with time zone NOT NULL,
+    member_response_due timestamp with time zone,
     decision_due timestamp with time zone NOT NULL,
     answered_at timestamp with time zone,
     decided_at timestamp with time zone,
     version integer DEFAULT 0 NOT NULL,
-    CONSTRAINT appeals_check CHECK (((filed_at < member_response_due) AND (member_response_due < decision_due))),
+    withdrawn_via text,
     CONSTRAINT appeals_check1 CHECK (((state = ANY (ARRAY['awaiting_member'::text, 'awaiting_adjudication'::text])) = (decided_at IS NULL))),
     CONSTRAINT appeals_check2 CHECK (((state <> 'awaiting_adjudication'::text) OR (member_summary IS NOT NULL))),
+    CONSTRAINT appeals_deadlines_check CHECK (((filed_at < decision_due) AND ((member_response_due IS NULL) OR ((filed_at < member_response_due) AND (member_response_due < decision_due))))),
     CONSTRAINT appeals_decision_rationale_check CHECK (((length(decision_rationale) >= 1) AND (length(decision_rationale) <= 2000))),
-    CONSTRAINT appeals_grounds_check CHECK ((grounds = ANY (ARRAY['not_me'::text, 'goods_really_defective'::text, 'already_resolved'::text, 'other'::text]))),
+    CONSTRAINT appeals_grounds_check CHECK ((grounds = ANY (ARRAY['not_me'::text, 'goods_really_defective'::text, 'already_resolved'::text, 'other'::text, 'new_evidence'::text]))),
     CONSTRAINT appeals_member_summary_check CHECK (((length(member_summary) >= 1) AND (length(member_summary) <= 2000))),
+    CONSTRAINT appeals_new_evidence_check CHECK (((grounds = 'new_evidence'::text) = (member_response_due IS NULL))),
     CONSTRAINT appeals_state_check CHECK ((state = ANY (ARRAY['awaiting_member'::text, 'awaiting_adjudication'::text, 'upheld'::text, 'overturned'::text, 'withdrawn'::text]))),
-    CONSTRAINT appeals_statement_check CHECK (((length(statement) >= 1) AND (length(statement) <= 2000)))
+    CONSTRAINT appeals_statement_check CHECK (((length(statement) >= 1) AND (length(statement) <= 2000))),
+    CONSTRAINT appeals_withdrawn_via_check CHECK (((withdrawn_via IS NULL) OR (state = 'withdrawn'::text)))
+);
+
+CREATE TABLE public.buyer_codes (
+    subject_key bytea NOT NULL,
+    digest bytea NOT NULL,
+    issued_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    tries smallint DEFAULT 0 NOT NULL,
+    CONSTRAINT buyer_codes_check CHECK ((expires_at > issued_at)),
+    CONSTRAINT buyer_codes_digest_check CHECK ((length(digest) = 32)),
+    CONSTRAINT buyer_codes_subject_key_check CHECK ((length(subject_key) = 32)),
+    CONSTRAINT buyer_codes_tries_check CHECK (((tries >= 0) AND (tries <= 5)))
+);
+
+CREATE TABLE public.buyer_handoffs (
+    issuer text NOT NULL,
+    jti text NOT NULL,
+    used_at timestamp with time zone NOT NULL,
+    keep_until timestamp with time zone NOT NULL,
+    CONSTRAINT buyer_handoffs_jti_check CHECK (((length(jti) >= 8) AND (length(jti) <= 128)))
+);
+
+CREATE TABLE public.buyer_sessions (
+    id text NOT NULL,
+    digest bytea NOT NULL,
+    subject_keys bytea[] NOT NULL,
+    via_member text,
+    created_at timestamp with time zone NOT NULL,
+    last_seen_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT buyer_sessions_check CHECK ((last_seen_at >= created_at)),
+    CONSTRAINT buyer_sessions_check1 CHECK ((expires_at > created_at)),
+    CONSTRAINT buyer_sessions_digest_check CHECK ((length(digest) = 32)),
+    CONSTRAINT buyer_sessions_subject_keys_check CHECK (((cardinality(subject_keys) >= 1) AND (cardinality(subject_keys) <= 10)))
 );
 
 CREATE TABLE public.checkpoints (
@@ -174,7 +211,7 @@ CREATE TABLE public.principals (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     changed_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT principals_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
-    CONSTRAINT principals_role_check CHECK ((role = ANY (ARRAY['member'::text, 'adjudicator'::text, 'auditor'::text, 'admin'::text]))),
+    CONSTRAINT principals_role_check CHECK ((role = ANY (ARRAY['member'::text, 'adjudicator'::text, 'auditor'::text, 'admin'::text, 'portal'::text]))),
     CONSTRAINT principals_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'revoked'::text])))
 );
 
@@ -232,6 +269,65 @@ CREATE TABLE public.subject_aggregates (
     CONSTRAINT subject_aggregates_subject_key_check CHECK ((length(subject_key) = 32))
 );
 
+CREATE TABLE public.webhook_deliveries (
+    id bigint NOT NULL,
+    webhook_id text NOT NULL,
+    event_cursor text NOT NULL,
+    attempt integer NOT NULL,
+    at timestamp with time zone NOT NULL,
+    status_code integer,
+    error text,
+    outcome text NOT NULL,
+    next_attempt_at timestamp with time zone,
+    duration_ms integer NOT NULL,
+    CONSTRAINT webhook_deliveries_attempt_check CHECK ((attempt >= 1)),
+    CONSTRAINT webhook_deliveries_check CHECK (((status_code IS NULL) <> (error IS NULL))),
+    CONSTRAINT webhook_deliveries_check1 CHECK (((outcome = 'retry'::text) = (next_attempt_at IS NOT NULL))),
+    CONSTRAINT webhook_deliveries_duration_ms_check CHECK ((duration_ms >= 0)),
+    CONSTRAINT webhook_deliveries_error_check CHECK (((length(error) >= 1) AND (length(error) <= 64))),
+    CONSTRAINT webhook_deliveries_event_cursor_check CHECK (((length(event_cursor) >= 3) AND (length(event_cursor) <= 64))),
+    CONSTRAINT webhook_deliveries_outcome_check CHECK ((outcome = ANY (ARRAY['delivered'::text, 'retry'::text, 'disabled'::text]))),
+    CONSTRAINT webhook_deliveries_status_code_check CHECK (((status_code >= 100) AND (status_code <= 599)))
+);
+
+ALTER TABLE public.webhook_deliveries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.webhook_deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.webhooks (
+    id text NOT NULL,
+    member_id text NOT NULL,
+    url text NOT NULL,
+    secret_sealed bytea NOT NULL,
+    previous_sealed bytea,
+    previous_until timestamp with time zone,
+    status text DEFAULT 'active'::text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    rotated_at timestamp with time zone,
+    disabled_at timestamp with time zone,
+    disabled_reason text,
+    cursor_txid xid8 NOT NULL,
+    cursor_id bigint NOT NULL,
+    attempt integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone NOT NULL,
+    lease_token text,
+    lease_until timestamp with time zone,
+    CONSTRAINT webhooks_attempt_check CHECK (((attempt >= 0) AND (attempt <= 100))),
+    CONSTRAINT webhooks_check CHECK (((previous_sealed IS NULL) = (previous_until IS NULL))),
+    CONSTRAINT webhooks_check1 CHECK (((status = 'disabled'::text) = (disabled_at IS NOT NULL))),
+    CONSTRAINT webhooks_check2 CHECK (((disabled_at IS NULL) = (disabled_reason IS NULL))),
+    CONSTRAINT webhooks_check3 CHECK (((lease_token IS NULL) = (lease_until IS NULL))),
+    CONSTRAINT webhooks_disabled_reason_check CHECK ((disabled_reason = ANY (ARRAY['retries_exhausted'::text, 'gone'::text]))),
+    CONSTRAINT webhooks_secret_sealed_check CHECK (((length(secret_sealed) >= ((12 + 16) + 24)) AND (length(secret_sealed) <= ((12 + 16) + 64)))),
+    CONSTRAINT webhooks_status_check CHECK ((status = ANY (ARRAY['active'::text, 'disabled'::text]))),
+    CONSTRAINT webhooks_url_check CHECK (((length(url) >= 1) AND (length(url) <= 2048)))
+);
+
 ALTER TABLE ONLY public.access_log
     ADD CONSTRAINT access_log_pkey PRIMARY KEY (id);
 
@@ -240,6 +336,18 @@ ALTER TABLE ONLY public.access_subjects
 
 ALTER TABLE ONLY public.appeals
     ADD CONSTRAINT appeals_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.buyer_codes
+    ADD CONSTRAINT buyer_codes_pkey PRIMARY KEY (subject_key);
+
+ALTER TABLE ONLY public.buyer_handoffs
+    ADD CONSTRAINT buyer_handoffs_pkey PRIMARY KEY (issuer, jti);
+
+ALTER TABLE ONLY public.buyer_sessions
+    ADD CONSTRAINT buyer_sessions_digest_key UNIQUE (digest);
+
+ALTER TABLE ONLY public.buyer_sessions
+    ADD CONSTRAINT buyer_sessions_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.checkpoints
     ADD CONSTRAINT checkpoints_pkey PRIMARY KEY (size);
@@ -277,6 +385,12 @@ ALTER TABLE ONLY public.schema_migrations
 ALTER TABLE ONLY public.subject_aggregates
     ADD CONSTRAINT subject_aggregates_pkey PRIMARY KEY (subject_key);
 
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.webhooks
+    ADD CONSTRAINT webhooks_pkey PRIMARY KEY (id);
+
 CREATE INDEX access_log_action ON public.access_log USING btree (action, at);
 
 CREATE INDEX access_log_actor ON public.access_log USING btree (actor, at);
@@ -295,6 +409,14 @@ CREATE INDEX appeals_report ON public.appeals USING btree (report_id);
 
 CREATE INDEX appeals_subjects ON public.appeals USING gin (subject_keys);
 
+CREATE INDEX buyer_codes_expiry ON public.buyer_codes USING btree (expires_at);
+
+CREATE INDEX buyer_handoffs_keep ON public.buyer_handoffs USING btree (keep_until);
+
+CREATE INDEX buyer_sessions_expiry ON public.buyer_sessions USING btree (expires_at);
+
+CREATE INDEX buyer_sessions_idle ON public.buyer_sessions USING btree (last_seen_at);
+
 CREATE INDEX events_appeal ON public.events USING btree (appeal_id) WHERE (appeal_id IS NOT NULL);
 
 CREATE INDEX events_feed ON public.events USING btree (member_id, txid, id);
@@ -306,6 +428,14 @@ CREATE INDEX principal_keys_principal ON public.principal_keys USING btree (prin
 CREATE INDEX reports_expiring ON public.reports USING btree (expires_at) WHERE (subject_keys <> '{}'::bytea[]);
 
 CREATE INDEX reports_subjects ON public.reports USING gin (subject_keys);
+
+CREATE INDEX webhook_deliveries_at ON public.webhook_deliveries USING btree (at);
+
+CREATE INDEX webhook_deliveries_log ON public.webhook_deliveries USING btree (webhook_id, id);
+
+CREATE INDEX webhooks_due ON public.webhooks USING btree (next_attempt_at) WHERE (status = 'active'::text);
+
+CREATE INDEX webhooks_member ON public.webhooks USING btree (member_id, created_at);
 
 CREATE TRIGGER access_log_append_only BEFORE DELETE OR UPDATE ON public.access_log FOR EACH ROW EXECUTE FUNCTION public.refuse_change();
 
@@ -333,13 +463,26 @@ CREATE TRIGGER principal_keys_changed AFTER INSERT OR UPDATE ON public.principal
 
 CREATE TRIGGER principals_changed AFTER INSERT OR UPDATE ON public.principals FOR EACH ROW EXECUTE FUNCTION public.notify_principal_row();
 
+ALTER TABLE ONLY public.buyer_handoffs
+    ADD CONSTRAINT buyer_handoffs_issuer_fkey FOREIGN KEY (issuer) REFERENCES public.principals(id);
+
+ALTER TABLE ONLY public.buyer_sessions
+    ADD CONSTRAINT buyer_sessions_via_member_fkey FOREIGN KEY (via_member) REFERENCES public.principals(id);
+
 ALTER TABLE ONLY public.keyservice_usage
     ADD CONSTRAINT keyservice_usage_member_id_fkey FOREIGN KEY (member_id) REFERENCES public.principals(id);
 
 ALTER TABLE ONLY public.principal_keys
     ADD CONSTRAINT principal_keys_principal_id_fkey FOREIGN KEY (principal_id) REFERENCES public.principals(id);
 
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES public.webhooks(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.webhooks
+    ADD CONSTRAINT webhooks_member_id_fkey FOREIGN KEY (member_id) REFERENCES public.principals(id);
+
 GRANT USAGE ON SCHEMA public TO registry_app;
+GRANT USAGE ON SCHEMA public TO registry_keyservice_app;
 
 GRANT SELECT,INSERT ON TABLE public.access_log TO registry_app;
 
@@ -349,6 +492,12 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.access_subjects TO registry_ap
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.appeals TO registry_app;
 
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.buyer_codes TO registry_app;
+
+GRANT SELECT,INSERT,DELETE ON TABLE public.buyer_handoffs TO registry_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.buyer_sessions TO registry_app;
+
 GRANT SELECT,INSERT ON TABLE public.checkpoints TO registry_app;
 
 GRANT SELECT,INSERT ON TABLE public.events TO registry_app;
@@ -356,18 +505,30 @@ GRANT SELECT,INSERT ON TABLE public.events TO registry_app;
 GRANT SELECT,USAGE ON SEQUENCE public.events_id_seq TO registry_app;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.keyservice_usage TO registry_app;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.keyservice_usage TO registry_keyservice_app;
 
 GRANT SELECT,INSERT ON TABLE public.log_leaves TO registry_app;
 
 GRANT SELECT,INSERT ON TABLE public.log_nodes TO registry_app;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.principal_keys TO registry_app;
+GRANT SELECT ON TABLE public.principal_keys TO registry_keyservice_app;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.principals TO registry_app;
+GRANT SELECT ON TABLE public.principals TO registry_keyservice_app;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.reports TO registry_app;
 
+GRANT SELECT ON TABLE public.schema_migrations TO registry_app;
+GRANT SELECT ON TABLE public.schema_migrations TO registry_keyservice_app;
+
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.subject_aggregates TO registry_app;
+
+GRANT SELECT,INSERT,DELETE ON TABLE public.webhook_deliveries TO registry_app;
+
+GRANT SELECT,USAGE ON SEQUENCE public.webhook_deliveries_id_seq TO registry_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.webhooks TO registry_app;
 
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT,USAGE ON SEQUENCES TO registry_app;
 
