@@ -16,7 +16,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from refund_registry import errors
 from refund_registry.config import Settings
-from refund_registry.http import keyservice_proxy, problems
+from refund_registry.http import keyservice_proxy, openapi_ui, problems
 from refund_registry.http.answers import Liveness, Readiness, WhoAmI
 from refund_registry.http.common import (
     ALL_ROLES,
@@ -28,8 +28,10 @@ from refund_registry.http.common import (
 )
 from refund_registry.http.openapi import AUTH, errors_for, openapi_config
 from refund_registry.runtime import Runtime
+from refund_registry.services.duties import Duties
 from refund_registry.services.sequencer import run_sequencer
 from refund_registry.storage.db import ping
+from refund_registry.web import portal
 
 
 @get("/health/live", tags=["operations"], summary="Liveness")
@@ -126,6 +128,18 @@ def tune_gc() -> None:
     gc.set_threshold(10_000, 10, 10)
 
 
+def runs_worker(settings: Settings) -> bool:
+    """Whether this API process also runs the worker's duties (``REGISTRY_SERVE_WORKER``).
+
+    ``auto``: in zero-setup mode, recognised by the embedded cluster's key-service
+    login that only zero-setup start-up fills in, so that one ``serve`` runs the
+    whole registry; elsewhere ``refund-registry worker`` runs them.
+    """
+    if settings.serve_worker == "auto":
+        return bool(settings.keyservice_database_url)
+    return settings.serve_worker == "on"
+
+
 def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -> Litestar:
     """Build the app; its lifespan opens this process's connections unless given a runtime."""
     from refund_registry.http.routes import all_routes
@@ -143,23 +157,42 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
         sequencer = asyncio.create_task(
             run_sequencer(rt.pool, rt.parts.log_key, stop=stop), name="sequencer"
         )
+        worker = (
+            asyncio.create_task(
+                Duties(rt.pool, rt.ledger, rt.parts.appeals, rt.parts.webhooks).run(stop),
+                name="worker",
+            )
+            if runs_worker(settings)
+            else None
+        )
         tune_gc()
         try:
             yield
         finally:
             stop.set()
             await sequencer
+            if worker is not None:
+                await worker
             await rt.close()
 
     prometheus = PrometheusConfig(app_name="refund_registry", group_path=True)
     app = Litestar(
-        route_handlers=[live, ready, whoami, _Metrics, *all_routes(settings)],
+        route_handlers=[
+            live,
+            ready,
+            whoami,
+            _Metrics,
+            *all_routes(settings),
+            *portal.routes(settings),
+            openapi_ui.assets_router(),
+        ],
+        template_config=portal.template_config(),
         plugins=[StrictBodies()],
         lifespan=[lifespan],
         middleware=[prometheus.middleware],
         exception_handlers=problems.exception_handlers(),
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=openapi_config(),
+        openapi_config=openapi_ui.offline(openapi_config()),
         debug=False,
         logging_config=None,
         on_shutdown=[keyservice_proxy.close],
