@@ -48,7 +48,7 @@ class Caller:
     name: str
     kid: str
     jti: str
-    request_digest: str  # SHA-256 (b64url) of the exact signed token
+    request_digest: str  # SHA-256 (b64url) of the token's signing input, header.claims
     claims: dict[str, Any]
 
 
@@ -168,7 +168,7 @@ class Authenticator:
             name=record.name,
             kid=record.kid,
             jti=verified.jti,
-            request_digest=tokens.body_digest(token.encode("ascii")),
+            request_digest=verified.signing_digest,
             claims=dict(verified.claims),
         )
 
@@ -220,7 +220,7 @@ class Authenticator:
             name=record.name,
             kid=record.kid,
             jti=verified.jti,
-            request_digest=tokens.body_digest(token.encode("ascii")),
+            request_digest=verified.signing_digest,
             claims=dict(verified.claims),
         )
         return caller, [{"kind": p["kind"], "value": p["value"]} for p in pseudonyms]
