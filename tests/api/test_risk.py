@@ -35,7 +35,7 @@ async def test_unknown_buyer_scores_zero_with_a_valid_receipt(
     assert answer["band"] == "none"
     assert answer["matched_kinds"] == []
     assert answer["counts"] == {"active_reports": 0, "platforms": 0, "disputed": 0}
-    assert "contest" in answer["notice"]
+    assert "提出异议" in answer["notice"]  # Chinese unless the caller asks otherwise
     assert answer["query_id"].startswith("q_")
     receipt = answer["receipt"]
     leaf = b64url_decode(receipt["leaf_hash"])

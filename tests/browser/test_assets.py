@@ -11,17 +11,48 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.pofile import read_po
 from litestar.testing import TestClient
 
+# The modules that define error classes of their own, so that every title is checked.
+import refund_registry.domain.appeals.errors
+import refund_registry.domain.checkpoint.format
+import refund_registry.domain.identity
+import refund_registry.domain.merkle.tree
+import refund_registry.domain.oprf  # noqa: F401
+from refund_registry import errors
 from refund_registry.config import Settings
+from refund_registry.domain.scoring.reasons import REASON_TEXT
 from refund_registry.http.app import create_app
 from refund_registry.web import i18n
 
 WEB = Path(str(resources.files("refund_registry.web")))
+PACKAGE = WEB.parent
+API_MODULES = ("http/problems.py", "services/risk.py")
+"""Where the API marks the texts of its answers (notice, problem titles and details)."""
 HTMX_SHA256 = "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
-PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|\{(\w+)\}")
+
+
+def placeholders(text: str) -> set[str]:
+    """The named values of a message: ``%(name)s`` and ``{name}`` alike."""
+    return {m.group(0) for m in PLACEHOLDER.finditer(text)}
+
+
+def api_messages() -> set[str]:
+    """What API answers show in the caller's language: reasons, notice, problem texts."""
+    found: set[str] = set(REASON_TEXT.values())
+    for module in API_MODULES:
+        for _, message, _, _ in extract_from_file("python", PACKAGE / module):
+            assert isinstance(message, str)
+            found.add(message)
+    found.update(cls.title for cls in _error_classes(errors.RegistryError))
+    return found
+
+
+def _error_classes(cls: type[errors.RegistryError]) -> list[type[errors.RegistryError]]:
+    return [cls, *(c for sub in cls.__subclasses__() for c in _error_classes(sub))]
 
 
 def extracted() -> set[str | tuple[str, ...]]:
@@ -40,15 +71,29 @@ def test_every_string_is_in_the_catalog_and_translated(locale: str) -> None:
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=locale)
     entries = {m.id if isinstance(m.id, str) else tuple(m.id): m for m in catalog if m.id}
-    missing = extracted() - set(entries)
+    missing = (extracted() | api_messages()) - set(entries)
     assert not missing, f"not in the {locale} catalog: {sorted(map(str, missing))}"
     for key, message in entries.items():
         assert not message.fuzzy, key
         strings = [message.string] if isinstance(message.string, str) else message.string
         assert all(strings), f"untranslated in {locale}: {key!r}"
-        wanted = set(PLACEHOLDER.findall(key if isinstance(key, str) else key[-1]))
+        wanted = placeholders(key if isinstance(key, str) else key[-1])
         for text in strings:
-            assert set(PLACEHOLDER.findall(text)) == wanted, (locale, key, text)
+            assert placeholders(text) == wanted, (locale, key, text)
+
+
+def test_both_catalogs_hold_the_same_messages() -> None:
+    ids = []
+    for locale in i18n.LOCALES:
+        path = WEB / "locale" / locale / "LC_MESSAGES" / "messages.po"
+        with path.open("rb") as handle:
+            ids.append({m.id if isinstance(m.id, str) else tuple(m.id) for m in read_po(handle)})
+    assert ids[0] == ids[1]
+
+
+def test_placeholders_of_both_styles_are_compared() -> None:
+    assert placeholders("%(portal)s and {name}") == {"%(portal)s", "{name}"}
+    assert placeholders("查询参数 %(name)s") != placeholders("query parameter {name}")
 
 
 def test_vendored_htmx_is_the_pinned_release() -> None:

@@ -32,6 +32,11 @@ class ApiResult:
     headers: Mapping[str, str] = field(repr=False)
     body: Any
 
+    @property
+    def content_language(self) -> str | None:
+        """The language of the answer's texts (``zh-CN`` or ``en``), as the registry said."""
+        return self.headers.get("content-language")
+
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
@@ -119,6 +124,11 @@ class RiskAnswer:
     receipt: Receipt
     http: ApiResult | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def content_language(self) -> str | None:
+        """The language of ``reasons[].text`` and ``notice``; None inside a batch."""
+        return self.http.content_language if self.http is not None else None
+
 
 @dataclass(frozen=True, slots=True)
 class RiskBatch:
@@ -129,6 +139,11 @@ class RiskBatch:
 
     results: tuple[RiskAnswer, ...]
     http: ApiResult = field(repr=False, compare=False)
+
+    @property
+    def content_language(self) -> str | None:
+        """The language of every answer's texts in the batch."""
+        return self.http.content_language
 
 
 @dataclass(frozen=True, slots=True)

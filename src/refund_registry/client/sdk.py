@@ -82,6 +82,11 @@ class RegistryApiError(Exception):
         self.problem = dict(problem)
         self.headers = dict(headers or {})
 
+    @property
+    def content_language(self) -> str | None:
+        """The language of the problem's ``title`` and ``detail``; its ``code`` never changes."""
+        return self.headers.get("content-language")
+
 
 class UnexpectedAnswer(RegistryApiError):
     """A 2xx answer lacking what the SDK relies on (``code``: ``client.unexpected_answer``).
@@ -271,8 +276,12 @@ class _Core:
         cache_size: int,
         retry: RetryPolicy | None,
         default_region: str,
+        locale: str | None = None,
     ) -> None:
         self.signer = signer
+        # Sent as Accept-Language: the language of the answers' texts (``zh-CN``
+        # or ``en``; the registry answers in its default for None or anything else).
+        self.locale = locale
         self.retry = retry or RetryPolicy()
         self.default_region = default_region
         self.cache = pseudonyms.PseudonymCache(cache_size)
@@ -326,6 +335,8 @@ class _Core:
             request = self._http.build_request(
                 call.method, call.target, content=call.content, headers=call.headers
             )
+            if self.locale is not None:
+                request.headers["Accept-Language"] = self.locale
             if call.signed:
                 self._sign(request)
             outcome = yield request
@@ -536,6 +547,11 @@ class RegistryClient(_Core):
 
     ``transport`` is passed to ``httpx.Client`` (tests, proxies, mTLS set-ups).
 
+    ``locale`` (``"zh-CN"`` or ``"en"``) is sent as ``Accept-Language`` and
+    chooses the language of the answers' texts (reasons, notice, problem titles
+    and details); without it the registry answers in its default, Chinese.
+    ``content_language`` of a result says which language came back.
+
     Typed calls return frozen results carrying the HTTP status and headers
     (``result.http``); :meth:`call` returns an :class:`ApiResult` for any
     route; :meth:`get` and :meth:`post` return just the decoded body. Every
@@ -557,6 +573,7 @@ class RegistryClient(_Core):
         cache_size: int = 100_000,
         default_region: str = "CN",
         sleep: Callable[[float], None] = time.sleep,
+        locale: str | None = None,
     ) -> None:
         super().__init__(
             signer,
@@ -564,6 +581,7 @@ class RegistryClient(_Core):
             cache_size=cache_size,
             retry=retry,
             default_region=default_region,
+            locale=locale,
         )
         self._http = httpx.Client(base_url=base_url, transport=transport, timeout=timeout)
         self._sleep = sleep
@@ -692,6 +710,7 @@ class AsyncRegistryClient(_Core):
         retry: RetryPolicy | None = None,
         cache_size: int = 100_000,
         default_region: str = "CN",
+        locale: str | None = None,
     ) -> None:
         super().__init__(
             signer,
@@ -699,6 +718,7 @@ class AsyncRegistryClient(_Core):
             cache_size=cache_size,
             retry=retry,
             default_region=default_region,
+            locale=locale,
         )
         self._http = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout)
 

@@ -22,6 +22,7 @@ from refund_registry.http.common import (
     runtime,
     signed,
 )
+from refund_registry.http.locale import locale_of
 from refund_registry.http.openapi import AUTH, BODY, COMMON, RATE, errors_for
 
 _QUERY_ERRORS = ("query.purpose", "query.pseudonym")
@@ -48,7 +49,7 @@ async def risk_query(
     rt = runtime(request)
     item = _item(data)
     await rt.limit_queries(caller.principal_id, 1)
-    (result,) = await rt.risk.query(caller, [item], batch=False)
+    (result,) = await rt.risk.query(caller, [item], batch=False, locale=locale_of(request))
     return answer(result, RiskAnswer)
 
 
@@ -63,7 +64,9 @@ async def risk_query_batch(
             f"a batch holds 1 to {inquiry.MAX_BATCH:,} queries", code="query.batch_size"
         )
     await rt.limit_queries(caller.principal_id, len(data.queries))
-    results = await rt.risk.query(caller, [_item(q) for q in data.queries], batch=True)
+    results = await rt.risk.query(
+        caller, [_item(q) for q in data.queries], batch=True, locale=locale_of(request)
+    )
     return answer({"results": results}, RiskBatchAnswer)
 
 

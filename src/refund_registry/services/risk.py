@@ -6,17 +6,34 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from refund_registry.domain import inquiry
 from refund_registry.domain.access import AccessRecord
 from refund_registry.domain.keyring import Keyring
 from refund_registry.domain.reports import b64url_decode
 from refund_registry.domain.scoring import DEFAULT_POLICY, ScoringPolicy
+from refund_registry.domain.scoring.reasons import REASON_TEXT
 from refund_registry.errors import InvalidInput
+from refund_registry.i18n import N_, SUPPORTED_TAGS, gettext
 from refund_registry.services.authn import Caller
 from refund_registry.storage.accesslog import AccessLog
 from refund_registry.storage.lookup import SubjectLookup
+
+NOTICE: Final = N_(
+    "This assessment comes from Refund Registry, a shared record of confirmed refund "
+    "fraud. It is advice, not a decision: you may not refuse the buyer on the score "
+    "alone. The buyer can see this record, every inquiry about it, and contest any "
+    "report at %(portal)s."
+)
+"""The notice every answer carries, for the platform to show the buyer."""
+
+# The reasons' texts in each language, by reason code. Their message ids are
+# the English texts of ``REASON_TEXT``; built once, so that an answer only
+# looks them up.
+REASON_TEXTS: Final[dict[str, dict[str, str]]] = {
+    tag: {code: gettext(tag, text) for code, text in REASON_TEXT.items()} for tag in SUPPORTED_TAGS
+}
 
 
 def new_query_id() -> str:
@@ -32,19 +49,32 @@ class RiskService:
     policy: ScoringPolicy = DEFAULT_POLICY
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
+    notices: dict[str, str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        portal = {"portal": f"{self.public_url}/portal"}
+        self.notices = {tag: gettext(tag, NOTICE) % portal for tag in SUPPORTED_TAGS}
+
     @property
     def notice(self) -> str:
-        return (
-            "This assessment comes from Refund Registry, a shared record of confirmed refund "
-            "fraud. It is advice, not a decision: you may not refuse the buyer on the score "
-            "alone. The buyer can see this record, every inquiry about it, and contest any "
-            f"report at {self.public_url}/portal."
-        )
+        """The notice in English."""
+        return self.notices["en"]
 
     async def query(
-        self, caller: Caller, items: Sequence[inquiry.QueryItem], *, batch: bool
+        self,
+        caller: Caller,
+        items: Sequence[inquiry.QueryItem],
+        *,
+        batch: bool,
+        locale: str = "zh-CN",
     ) -> list[dict[str, Any]]:
-        """Answer each item in order; every item's access-log entry is durable first."""
+        """Answer each item in order; every item's access-log entry is durable first.
+
+        ``locale`` (``zh-CN`` or ``en``) is the language of the reasons' texts
+        and of the notice; nothing else in the answer depends on it.
+        """
+        notice = self.notices[locale]
+        reason_texts = REASON_TEXTS[locale]
         problems = []
         for index, item in enumerate(items):
             violations = inquiry.validate(item)
@@ -84,9 +114,11 @@ class RiskService:
                 [kind for kind, _ in item.identifiers],
                 subjects,
                 now,
-                notice=self.notice,
+                notice=notice,
                 policy=self.policy,
             )
+            for reason in result["reasons"]:
+                reason["text"] = reason_texts[reason["code"]]
             query_id = new_query_id()
             result["query_id"] = query_id
             answers.append(result)

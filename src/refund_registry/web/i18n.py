@@ -2,9 +2,9 @@
 
 Simplified Chinese comes first (the buyers are on Chinese platforms); English
 is offered by a visible switch that remembers the choice in a cookie. Every
-string a page shows is in the ``.po`` catalogs under ``web/locale/``; they are
-read once at start-up (no compiled ``.mo`` to build or forget), and a test
-fails when a string is missing from either catalog.
+string a page shows is in the ``.po`` catalogs under ``web/locale/``, which
+the API's answers share: :mod:`refund_registry.i18n` reads them once at
+start-up, and a test fails when a string is missing from either catalog.
 
 Times are shown in China Standard Time (UTC+8, no daylight saving), the time
 the platforms and their buyers live by, in both languages.
@@ -12,66 +12,32 @@ the platforms and their buyers live by, in both languages.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from functools import cache
-from importlib import resources
 from typing import Any, Final
 
 from babel import Locale
 from babel.dates import format_date, format_time
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_currency, get_currency_precision
 from babel.support import Translations
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
-DEFAULT: Final = "zh_CN"
-LOCALES: Final = ("zh_CN", "en")
-"""Supported locales, default first."""
+from refund_registry.i18n import DEFAULT, LOCALES, N_, TAGS, load_all, translations
 
-HTML_LANG: Final = {"zh_CN": "zh-CN", "en": "en"}
+__all__ = ["DEFAULT", "LOCALES", "N_", "Language", "install", "load_all", "translations"]
+
+HTML_LANG: Final = TAGS
 LANG_COOKIE: Final = "rr_lang"
 
 CHINA_TIME: Final = timezone(timedelta(hours=8), "CST")
 """China Standard Time: the zone every date on the portal is shown in."""
 
 
-def N_(message: str) -> str:
-    """Mark a string for the catalogs without translating it yet (translated at render)."""
-    return message
-
-
 def locale_of(cookie: str | None) -> str:
     """The locale a cookie value asks for; the default for anything unknown."""
     return cookie if cookie in LOCALES else DEFAULT
-
-
-@cache
-def translations(locale: str) -> Translations:
-    """The catalog of ``locale``, read from its ``.po`` file once per process.
-
-    Fuzzy entries are left out, as ``msgfmt`` would: a translation someone
-    marked as unsure is not shown to a buyer.
-    """
-    source = resources.files("refund_registry.web").joinpath(
-        "locale", locale, "LC_MESSAGES", "messages.po"
-    )
-    with source.open("rb") as handle:
-        catalog = read_po(handle, locale=locale)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled)
-
-
-def load_all() -> None:
-    """Read every catalog now, so a broken one stops the start, not a buyer's page."""
-    for locale in LOCALES:
-        translations(locale)
 
 
 @dataclass(frozen=True, slots=True)

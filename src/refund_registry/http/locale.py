@@ -1,0 +1,71 @@
+"""The language of an API answer: negotiated from ``Accept-Language``, announced in
+``Content-Language``.
+
+Every API route answers in Simplified Chinese unless the caller asks for
+English (or the operator's ``REGISTRY_DEFAULT_LOCALE`` says otherwise). Only
+the human texts change: the reasons' ``text``, the ``notice``, and a problem
+document's ``title`` and ``detail``; codes, bands, kinds and states never do.
+The portal keeps its own switch (a cookie) and is left alone here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar.connection import ASGIConnection
+from litestar.types import Message, Scope
+
+from refund_registry.i18n import negotiate
+
+_STATE_KEY: Final = "refund_registry.locale"
+_PORTAL: Final = "/portal"
+FALLBACK: Final = "zh-CN"
+
+
+def default_locale(scope: Scope) -> str:
+    """The operator's default language (``REGISTRY_DEFAULT_LOCALE``), Chinese before start-up."""
+    runtime = getattr(scope["app"].state, "runtime", None)
+    settings = getattr(runtime, "settings", None)
+    value = getattr(settings, "default_locale", FALLBACK)
+    return value if isinstance(value, str) else FALLBACK
+
+
+def locale_of_scope(scope: Scope) -> str:
+    """The language of this request's answer, negotiated once and kept on the request."""
+    state: dict[str, Any] = scope.setdefault("state", {})
+    chosen = state.get(_STATE_KEY)
+    if chosen is None:
+        header = None
+        for name, value in scope.get("headers", ()):
+            if name == b"accept-language":
+                header = value.decode("latin-1")
+                break
+        chosen = state[_STATE_KEY] = negotiate(header, default_locale(scope))
+    return str(chosen)
+
+
+def locale_of(request: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The language of this request's answer: ``zh-CN`` or ``en``."""
+    return locale_of_scope(request.scope)
+
+
+async def content_language(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: every JSON answer of the API says which language it speaks.
+
+    Problem documents carry the header already; portal pages speak the
+    buyer's chosen language and are left as they are.
+    """
+    if message["type"] != "http.response.start":
+        return
+    path: str = scope.get("path", "")
+    if path == _PORTAL or path.startswith(_PORTAL + "/"):
+        return
+    headers = list(message.get("headers", ()))
+    names = {name.lower() for name, _ in headers}
+    if b"content-language" in names:
+        return
+    media = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+    if b"json" not in media:
+        return
+    headers.append((b"content-language", locale_of_scope(scope).encode("ascii")))
+    message["headers"] = headers

@@ -1,0 +1,141 @@
+"""The registry's languages, shared by the API and the buyer portal.
+
+Simplified Chinese comes first (the buyers and platforms are in China);
+English is the other language. Every text either side shows the buyer or a
+platform is in the ``.po`` catalogs under ``web/locale/``: they are read once
+per process (no compiled ``.mo`` to build or forget), and a test fails when a
+message is missing from either catalog or its placeholders differ.
+
+The API picks its language from the ``Accept-Language`` header
+(:func:`negotiate`); the portal from the buyer's own switch, a cookie.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from functools import cache, lru_cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Final
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+DEFAULT: Final = "zh_CN"
+LOCALES: Final = ("zh_CN", "en")
+"""Supported catalogs, default first."""
+
+TAGS: Final[Mapping[str, str]] = MappingProxyType({"zh_CN": "zh-CN", "en": "en"})
+"""The language tag (RFC 5646, as in ``Content-Language``) of each catalog."""
+
+CATALOG_OF: Final[Mapping[str, str]] = MappingProxyType({t: c for c, t in TAGS.items()})
+"""The catalog of each supported language tag."""
+
+SUPPORTED_TAGS: Final = tuple(TAGS[c] for c in LOCALES)
+
+
+def N_(message: str) -> str:
+    """Mark a string for the catalogs without translating it yet (translated when shown)."""
+    return message
+
+
+@cache
+def translations(locale: str) -> Translations:
+    """The catalog of ``locale``, read from its ``.po`` file once per process.
+
+    Fuzzy entries are left out, as ``msgfmt`` would: a translation someone
+    marked as unsure is not shown to a buyer.
+    """
+    source = resources.files("refund_registry.web").joinpath(
+        "locale", locale, "LC_MESSAGES", "messages.po"
+    )
+    with source.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled)
+
+
+def load_all() -> None:
+    """Read every catalog now, so a broken one stops the start, not an answer."""
+    for locale in LOCALES:
+        translations(locale)
+
+
+def gettext(tag: str, message: str) -> str:
+    """``message`` in the language ``tag`` (``zh-CN`` or ``en``); itself if not in the catalog."""
+    text: str = translations(CATALOG_OF[tag]).gettext(message)
+    return text
+
+
+# ---------------------------------------------------------------- Accept-Language
+
+_RANGE = re.compile(r"^(?:\*|[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*)$")
+_QVALUE = re.compile(r"^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$")
+
+
+def _supported(language_range: str) -> str | None:
+    """The supported tag a language range asks for, or None (``*`` is handled apart)."""
+    tag = language_range.lower()
+    if tag in ("zh", "zh-cn") or tag == "zh-hans" or tag.startswith("zh-hans-"):
+        return "zh-CN"
+    if tag == "en" or tag.startswith("en-"):
+        return "en"
+    return None
+
+
+def parse_accept_language(header: str) -> list[tuple[str, float]]:
+    """The well-formed ``(range, q)`` elements of an ``Accept-Language`` value, in order.
+
+    Elements that do not parse (a bad range or q-value) are skipped, as
+    RFC 9110 lets a server ignore what it does not understand.
+    """
+    out: list[tuple[str, float]] = []
+    for element in header.split(","):
+        language_range, *params = (p.strip() for p in element.split(";"))
+        if not _RANGE.match(language_range):
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                value = value.strip()
+                q = float(value) if _QVALUE.match(value) else -1.0
+        if q >= 0:
+            out.append((language_range, q))
+    return out
+
+
+@lru_cache(maxsize=1024)
+def negotiate(header: str | None, default: str = "zh-CN") -> str:
+    """The supported language tag that best fits an ``Accept-Language`` value (RFC 9110 §12.5.4).
+
+    Ranges are tried by descending q-value, in the order given on ties.
+    ``zh``, ``zh-CN`` and ``zh-Hans`` mean Simplified Chinese, ``en`` and
+    ``en-*`` English; ``*`` means any language, the default first; ``q=0``
+    rules a language out. No header, no match, or every language ruled out
+    gives ``default``. Pure and cached on the header string: the risk query
+    negotiates on every request.
+    """
+    if default not in CATALOG_OF:
+        raise ValueError(f"unsupported default language {default!r}")
+    if not header:
+        return default
+    ranges = parse_accept_language(header)
+    excluded = {tag for r, q in ranges if q == 0 and (tag := _supported(r)) is not None}
+    named = {tag for r, _ in ranges if (tag := _supported(r)) is not None}
+    for language_range, _ in sorted((r for r in ranges if r[1] > 0), key=lambda r: -r[1]):
+        if language_range == "*":
+            # ``*`` stands for every language no other range names.
+            for tag in (default, *SUPPORTED_TAGS):
+                if tag not in named:
+                    return tag
+            continue
+        tag = _supported(language_range)
+        if tag is not None and tag not in excluded:
+            return tag
+    return default

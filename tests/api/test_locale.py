@@ -1,0 +1,159 @@
+"""Answers in the caller's language: Chinese first, English on request, machine fields unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from refund_registry.client import AsyncRegistryClient, RegistryApiError
+from refund_registry.config import Settings
+from refund_registry.domain.scoring.reasons import REASON_TEXT
+from refund_registry.http.app import create_app
+from refund_registry.runtime import Runtime
+from tests.support.api import Api, assert_problem
+from tests.support.factories import ident, pseudonym, report_body
+from tests.support.principals import MakePrincipal
+
+HAN = range(0x4E00, 0xA000)
+
+
+def chinese(text: str) -> bool:
+    return any(ord(c) in HAN for c in text)
+
+
+def machine(answer: dict[str, Any]) -> dict[str, Any]:
+    """Everything of a risk answer but its texts (and the per-query id and receipt)."""
+    kept = {k: v for k, v in answer.items() if k not in {"notice", "query_id", "receipt"}}
+    kept["reasons"] = [r["code"] for r in answer["reasons"]]
+    return kept
+
+
+async def test_the_same_query_in_chinese_and_english(
+    api: Api, make_principal: MakePrincipal
+) -> None:
+    a, b = await make_principal(), await make_principal()
+    buyer = ident(pseudonym())
+    for member in (a, b):
+        await api.call(member, "POST", "/v1/reports", report_body(identifiers=[buyer]))
+    body = {"identifiers": [buyer], "purpose": "refund_decision"}
+    answers = {}
+    for language in ("zh-CN", "en"):
+        sent = {"Accept-Language": language}
+        response = await api.call(a, "POST", "/v1/risk/query", body, headers=sent)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-language"] == language
+        answers[language] = response.json()
+    zh, en = answers["zh-CN"], answers["en"]
+    assert machine(zh) == machine(en)
+    assert zh["band"] != "none"
+    assert zh["reasons"]
+    for zh_reason, en_reason in zip(zh["reasons"], en["reasons"], strict=True):
+        assert en_reason["text"] == REASON_TEXT[en_reason["code"]]
+        assert zh_reason["text"] != en_reason["text"]
+        assert chinese(zh_reason["text"])
+    assert chinese(zh["notice"])
+    assert "contest" in en["notice"]
+    assert zh["notice"] != en["notice"]
+    # The portal address is named in both.
+    assert "/portal" in zh["notice"]
+    assert "/portal" in en["notice"]
+
+
+async def test_batch_answers_speak_the_negotiated_language(
+    api: Api, make_principal: MakePrincipal
+) -> None:
+    member = await make_principal()
+    buyer = ident(pseudonym())
+    await api.call(member, "POST", "/v1/reports", report_body(identifiers=[buyer]))
+    queries = [{"identifiers": [buyer], "purpose": "refund_decision"}]
+    sent = {"Accept-Language": "fr-CH, en;q=0.8, zh;q=0.5"}
+    response = await api.call(
+        member, "POST", "/v1/risk/query/batch", {"queries": queries}, headers=sent
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-language"] == "en"
+    (answer,) = response.json()["results"]
+    assert all(r["text"] == REASON_TEXT[r["code"]] for r in answer["reasons"])
+
+
+async def test_unsupported_or_missing_language_falls_back_to_chinese(
+    api: Api, make_principal: MakePrincipal
+) -> None:
+    member = await make_principal()
+    body = {"identifiers": [ident(pseudonym())], "purpose": "refund_decision"}
+    for sent in ({"Accept-Language": "fr, de;q=0.5"}, {}, {"Accept-Language": "en;q=0"}):
+        response = await api.call(member, "POST", "/v1/risk/query", body, headers=sent)
+        assert response.status_code == 200
+        assert response.headers["content-language"] == "zh-CN"
+        assert chinese(response.json()["notice"])
+
+
+async def test_problem_documents_in_each_language(api: Api, make_principal: MakePrincipal) -> None:
+    member = await make_principal()
+    bad = {"identifiers": [ident(pseudonym())], "purpose": "curiosity"}
+    docs = {}
+    for language in ("zh-CN", "en"):
+        sent = {"Accept-Language": language}
+        response = await api.call(member, "POST", "/v1/risk/query", bad, headers=sent)
+        docs[language] = assert_problem(response, 422, "query.purpose")
+        assert response.headers["content-language"] == language
+    zh, en = docs["zh-CN"], docs["en"]
+    assert (en["title"], zh["title"]) == ("Invalid request", "无效的请求")
+    assert en["detail"].startswith("purpose: state a purpose, one of ")
+    # The field name and the listed values stay as they are; the sentence is Chinese.
+    assert zh["detail"].startswith("purpose：请说明用途")
+    assert "refund_decision" in zh["detail"]
+    assert {k: v for k, v in zh.items() if k not in {"title", "detail"}} == {
+        k: v for k, v in en.items() if k not in {"title", "detail"}
+    }
+
+
+async def test_framework_refusals_and_unsigned_calls_are_translated(api: Api) -> None:
+    client = api.client
+    missing = await client.get("/v1/no-such-route")
+    doc = assert_problem(missing, 404, "route.not_found")
+    assert missing.headers["content-language"] == "zh-CN"
+    assert doc["title"] == "未找到"
+    english = await client.get("/v1/no-such-route", headers={"Accept-Language": "en-GB"})
+    assert assert_problem(english, 404, "route.not_found")["title"] == "Not found"
+    assert english.headers["content-language"] == "en"
+    unsigned = await client.post("/v1/risk/query", json={}, headers={"Accept-Language": "zh"})
+    doc = assert_problem(unsigned, 401)
+    assert unsigned.headers["content-language"] == "zh-CN"
+    assert chinese(doc["title"])
+
+
+async def test_json_answers_carry_content_language_and_the_portal_does_not(api: Api) -> None:
+    live = await api.client.get("/health/live", headers={"Accept-Language": "en"})
+    assert live.headers["content-language"] == "en"
+    page = await api.client.get("/portal/signin", headers={"Accept-Language": "en"})
+    assert "content-language" not in page.headers
+
+
+async def test_the_sdk_sends_its_locale_and_reads_the_answer_language(
+    settings: Settings, runtime: Runtime, make_principal: MakePrincipal
+) -> None:
+    app: Litestar = create_app(settings, runtime_override=runtime)
+    member = await make_principal()
+    buyer = ident(pseudonym())
+    transport = httpx.ASGITransport(app=app)
+    async with AsyncRegistryClient(
+        "http://registry", member, transport=transport, locale="en"
+    ) as english:
+        await english.file_report(report_body(identifiers=[buyer]))
+        answer = await english.query([buyer], "refund_decision")
+        assert answer.content_language == "en"
+        assert all(r.text == REASON_TEXT[r.code] for r in answer.reasons)
+        batch = await english.query_batch([([buyer], "refund_decision")])
+        assert batch.content_language == "en"
+        with pytest.raises(RegistryApiError) as refused:
+            await english.query([buyer], "curiosity")
+        assert (refused.value.code, refused.value.content_language) == ("query.purpose", "en")
+        assert refused.value.problem["title"] == "Invalid request"
+    async with AsyncRegistryClient("http://registry", member, transport=transport) as default:
+        answer = await default.query([buyer], "refund_decision")
+        assert answer.content_language == "zh-CN"
+        assert chinese(answer.notice)
