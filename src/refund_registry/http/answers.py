@@ -42,7 +42,7 @@ class Liveness(Answer):
 
 
 class Readiness(Answer):
-    status: Annotated[str, Meta(description="ok, degraded (Redis down) or down")]
+    status: Annotated[str, Meta(description="ok, degraded (Redis or the key service down) or down")]
     checks: Annotated[dict[str, str], Meta(description="per backing service: ok or why not")]
 
 

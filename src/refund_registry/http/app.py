@@ -42,7 +42,7 @@ async def live() -> Liveness:
 @get(
     "/health/ready",
     tags=["operations"],
-    summary="Readiness: PostgreSQL and Redis",
+    summary="Readiness: PostgreSQL, Redis and the key service",
     responses={
         503: ResponseSpec(
             data_container=Readiness, description="PostgreSQL is unreachable: status `down`"
@@ -50,10 +50,14 @@ async def live() -> Liveness:
     },
 )
 async def ready(request: Request[Any, Any, Any]) -> Response[Readiness]:
-    """503 when PostgreSQL is unreachable; 200 ``degraded`` when only Redis is.
+    """503 when PostgreSQL is unreachable; 200 ``degraded`` when Redis or the key service is.
 
     Without Redis the service still answers correctly (slower, with the stated
-    fallbacks), so a load balancer should keep sending it traffic.
+    fallbacks), so a load balancer should keep sending it traffic. Without the
+    key service risk queries and reports still answer; only pseudonymisation
+    through the registry (the forwarded evaluate route, buyer sign-in) fails.
+    The key-service process serves this same route and does not probe itself;
+    an API with no key-service URL configured reports it ``not configured``.
     """
     rt = runtime(request)
     checks: dict[str, str] = {}
@@ -73,9 +77,17 @@ async def ready(request: Request[Any, Any, Any]) -> Response[Readiness]:
         except (Exception, TimeoutError) as exc:
             rt.breaker.failed(exc)
             checks["redis"] = f"degraded: {exc.__class__.__name__}"
+    if request.app.state.get("keyservice") is None:
+        # An API without a key-service URL (tests, an API run on its own) has
+        # nothing to probe; that alone does not make it degraded.
+        if rt.settings.keyservice_url:
+            checks["keyservice"] = await keyservice_proxy.probe(request.app, rt.settings)
+        else:
+            checks["keyservice"] = "not configured"
+    keyservice_ok = checks.get("keyservice", "ok") in ("ok", "not configured")
     if checks["postgres"] != "ok":
         status, code = "down", 503
-    elif checks["redis"] != "ok":
+    elif checks["redis"] != "ok" or not keyservice_ok:
         status, code = "degraded", 200
     else:
         status, code = "ok", 200
@@ -191,6 +203,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
         lifespan=[lifespan],
         middleware=[prometheus.middleware],
         exception_handlers=problems.exception_handlers(),
+        before_send=[problems.content_language],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_ui.offline(openapi_config()),
         debug=False,

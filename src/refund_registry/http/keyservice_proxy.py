@@ -35,6 +35,8 @@ STATE_KEY: Final = "keyservice_http"
 """``app.state`` attribute holding the shared client (tests put their own there)."""
 
 RETRY_AFTER: Final = 2
+PROBE_TIMEOUT: Final = 1.0
+"""Seconds the readiness check waits for the key service's ``/health/live``."""
 # Headers that carry meaning end to end; hop-by-hop and framing headers
 # (Connection, Content-Length, Transfer-Encoding) are the transport's business.
 _REQUEST_HEADERS: Final = ("authorization", "content-type", "accept")
@@ -56,19 +58,39 @@ def keyservice_base_url(settings: Settings) -> str:
     return f"http://{host}:{settings.keyservice_port}"
 
 
-def _client(request: Request[Any, Any, Any]) -> httpx.AsyncClient:
-    state = request.app.state
+def shared_client(app: Litestar, settings: Settings) -> httpx.AsyncClient:
+    """The app's one client of the key service, created on first use."""
+    state = app.state
     client: httpx.AsyncClient | None = state.get(STATE_KEY)
     if client is None:
         # No await between the check and the assignment: two first requests in
         # one event loop cannot both create a client.
         client = httpx.AsyncClient(
-            base_url=keyservice_base_url(runtime(request).settings),
+            base_url=keyservice_base_url(settings),
             timeout=httpx.Timeout(10.0, connect=2.0),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
         setattr(state, STATE_KEY, client)
     return client
+
+
+def _client(request: Request[Any, Any, Any]) -> httpx.AsyncClient:
+    return shared_client(request.app, runtime(request).settings)
+
+
+async def probe(app: Litestar, settings: Settings) -> str:
+    """Readiness of the key service: ``ok``, or ``degraded: <why>``.
+
+    ``GET /health/live`` on the key service through the shared client, within
+    :data:`PROBE_TIMEOUT` seconds (connecting included).
+    """
+    try:
+        answer = await shared_client(app, settings).get("/health/live", timeout=PROBE_TIMEOUT)
+    except httpx.HTTPError as exc:
+        return f"degraded: {exc.__class__.__name__}"
+    if answer.status_code != 200:
+        return f"degraded: HTTP {answer.status_code}"
+    return "ok"
 
 
 async def _forward(request: Request[Any, Any, Any]) -> Response[Any]:
