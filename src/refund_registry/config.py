@@ -50,12 +50,23 @@ class Settings:
     clock_skew_seconds: int = 30
     max_body_bytes: int = 1_048_576
     max_bulk_body_bytes: int = 16_777_216
+    # Limits of the server before any request reaches the application
+    # (docs/operations.md): the request line and headers of one request, the
+    # seconds they may take to arrive in full, an idle keep-alive connection's
+    # seconds, and the connections and requests served at once (beyond it,
+    # 503). Run behind a buffering reverse proxy all the same.
+    max_header_bytes: int = 16_384
+    header_timeout_seconds: float = 10.0
+    keep_alive_seconds: int = 5
+    max_concurrency: int = 1000
     db_pool_min: int = 2
     db_pool_max: int = 10
     log_level: str = "INFO"
     log_key_file: Path | None = None
     registry_key_file: Path | None = None
     principal_cache_seconds: float = 5.0
+    # The replay guard's policy while Redis is down (``storage/cache.py``):
+    # ``database`` in production unless set, ``memory`` elsewhere.
     jti_fallback: str = "memory"
     keyservice_url: str = ""
     keyservice_port: int = 8081
@@ -111,6 +122,9 @@ class Settings:
     # Whether ``serve`` also runs the worker's duties (deliveries, appeal
     # deadlines, expiry): ``auto`` does so in zero-setup mode only.
     serve_worker: str = "auto"
+    # The language of API answers when the request's Accept-Language names
+    # none the registry speaks (``zh-CN`` or ``en``).
+    default_locale: str = "zh-CN"
     # The names of the settings the environment set explicitly; every other one
     # holds its default. ``serve`` picks a free key-service port unless one was given.
     given: frozenset[str] = frozenset()
@@ -164,13 +178,17 @@ class Settings:
         read("clock_skew_seconds", _int(0, 300))
         read("max_body_bytes", _int(1024, 64 * 1024 * 1024))
         read("max_bulk_body_bytes", _int(1024, 256 * 1024 * 1024))
+        read("max_header_bytes", _int(4096, 1024 * 1024))
+        read("header_timeout_seconds", _float(1.0, 300.0))
+        read("keep_alive_seconds", _int(1, 300))
+        read("max_concurrency", _int(1, 1_000_000))
         read("db_pool_min", _int(1, 1000))
         read("db_pool_max", _int(1, 1000))
         read("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True))
         read("log_key_file", lambda v: Path(v).expanduser())
         read("registry_key_file", lambda v: Path(v).expanduser())
         read("principal_cache_seconds", _float(0.0, 3600.0))
-        read("jti_fallback", _choice("memory", "refuse"))
+        read("jti_fallback", _choice("database", "memory", "refuse"))
         read("keyservice_url", _url("http", "https"))
         read("keyservice_port", _int(1, 65535))
         read("keyservice_key_file", lambda v: Path(v).expanduser())
@@ -196,8 +214,12 @@ class Settings:
         read("webhook_allow_private", _bool)
         read("webhook_timeout_seconds", _float(1.0, 30.0))
         read("serve_worker", _choice("auto", "on", "off"))
+        read("default_locale", _choice("zh-CN", "en"))
 
-        settings = cls(**values, given=frozenset(values))
+        given = frozenset(values)
+        if values.get("environment") == "production":
+            values.setdefault("jti_fallback", "database")
+        settings = cls(**values, given=given)
         if settings.db_pool_min > settings.db_pool_max:
             problems.append("REGISTRY_DB_POOL_MIN must not exceed REGISTRY_DB_POOL_MAX")
         if settings.environment == "production":

@@ -247,7 +247,9 @@ class Runtime:
         redis = create_redis(settings.redis_url) if settings.redis_url else None
         breaker = RedisBreaker()
         batcher = RedisBatcher(redis) if redis is not None else None
-        replay = ReplayGuard(redis, breaker, fallback=settings.jti_fallback, batcher=batcher)
+        replay = ReplayGuard(
+            redis, breaker, fallback=settings.jti_fallback, batcher=batcher, pool=pool
+        )
 
         async def load_key(kid: str) -> dict[str, Any] | None:
             return await principal_store.get_key(pool, kid)

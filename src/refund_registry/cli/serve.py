@@ -107,6 +107,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                         live.port,
                         sock=api_socket,
                         on_ready=lambda: _announce(live, child, out),
+                        limits=serving.ServerLimits.of(live),
                     )
                 finally:
                     if child is not None:

@@ -9,6 +9,19 @@ normally and everything around it unwinds.
 The listening socket is bound before uvicorn starts, so that an address in
 use is one clear :class:`~refund_registry.cli.common.CommandError` rather than
 a log line and an exit from inside the server.
+
+Limits before the application (:class:`ServerLimits`): uvicorn bounds idle
+keep-alive connections and the number of concurrent connections and tasks
+(beyond it a request gets uvicorn's plain ``503 Service Unavailable``), but on
+its default parser (httptools) it bounds neither the size of a request's head
+nor the time it may take to arrive, and on either parser it arms no timer
+before a connection's first request. :func:`guarded_protocol` adds both on
+top of uvicorn's httptools protocol: a head (request line and headers) larger
+than ``max_header_bytes`` is answered ``431`` and the connection closed; a
+head not complete within ``header_timeout`` seconds of the connection opening
+(or of the previous answer) has its connection closed without an answer.
+The body is left to the application, which refuses a bad token before
+reading it (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from refund_registry.cli.common import CommandError
@@ -64,6 +78,158 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """What the server allows a connection before the application sees a request.
+
+    The defaults are those of the settings (``REGISTRY_MAX_HEADER_BYTES``,
+    ``REGISTRY_HEADER_TIMEOUT_SECONDS``, ``REGISTRY_KEEP_ALIVE_SECONDS``,
+    ``REGISTRY_MAX_CONCURRENCY``).
+    """
+
+    max_header_bytes: int = 16_384
+    header_timeout: float = 10.0
+    keep_alive: int = 5
+    max_concurrency: int = 1000
+
+    @classmethod
+    def of(cls, settings: Any) -> ServerLimits:
+        """The limits a :class:`~refund_registry.config.Settings` names."""
+        return cls(
+            max_header_bytes=settings.max_header_bytes,
+            header_timeout=settings.header_timeout_seconds,
+            keep_alive=settings.keep_alive_seconds,
+            max_concurrency=settings.max_concurrency,
+        )
+
+
+_431 = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 37\r\n"
+    b"connection: close\r\n\r\n"
+    b"the request line and headers too long"
+)
+
+
+_REQUEST_LINE_EXTRA = 16
+"""The request line's method, version, spaces and line ends, roughly."""
+
+
+class _HeadTooLarge(Exception):
+    pass
+
+
+def guarded_protocol(limits: ServerLimits) -> type[Any]:
+    """uvicorn's httptools protocol with a bound on the size and time of a request's head.
+
+    Bytes are counted from the start of each request's head until its
+    headers are complete; past ``max_header_bytes`` the answer is ``431``. A
+    deadline, armed when the connection opens and again after each answer
+    (unless a pipelined request is already waiting), closes a connection
+    whose next head has not arrived in full within ``header_timeout``:
+    trickling bytes does not extend it, as uvicorn's keep-alive timer would.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class GuardedHttpTools(HttpToolsProtocol):
+        _head_bytes = 0  # bytes received since the head began (a body may follow in them)
+        _head_fields = 0  # bytes of the head itself, as parsed
+        _awaiting_head = False
+        _refused = False
+        _head_deadline: Any = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._awaiting_head = True
+            self._head_bytes = self._head_fields = 0
+            self._head_deadline = self.loop.call_later(limits.header_timeout, self._head_too_slow)
+
+        def _disarm(self) -> None:
+            self._awaiting_head = False
+            if self._head_deadline is not None:
+                self._head_deadline.cancel()
+                self._head_deadline = None
+
+        def _head_too_slow(self) -> None:
+            self._head_deadline = None
+            if self._awaiting_head and not self.transport.is_closing():
+                self.transport.close()
+
+        def _refuse_head(self) -> None:
+            self._disarm()
+            self._refused = True
+            if not self.transport.is_closing():
+                self.transport.write(_431)
+                self.transport.close()
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self._refused:
+                return
+            if self._awaiting_head:
+                self._head_bytes += len(data)
+            super().data_received(data)
+            # A head still incomplete: every byte so far belongs to it.
+            if self._awaiting_head and self._head_bytes > limits.max_header_bytes:
+                self._refuse_head()
+
+        def on_url(self, url: bytes) -> None:
+            self._head_fields += len(url)
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._head_fields += len(name) + len(value) + 4
+            super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            if self._head_fields + _REQUEST_LINE_EXTRA > limits.max_header_bytes:
+                # Complete but too large (it arrived in one read): refused before
+                # the application sees it. Raising stops the parser here.
+                self._refuse_head()
+                raise _HeadTooLarge
+            self._disarm()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing() and not self.pipeline:
+                self._arm()
+
+        def send_400_response(self, msg: str) -> None:
+            if not self._refused:  # the parser's error after a 431 is not answered again
+                super().send_400_response(msg)
+
+    return GuardedHttpTools
+
+
+def server_config(app: Any, host: str, port: int, limits: ServerLimits) -> Any:
+    """The uvicorn configuration ``serve`` runs ``app`` with."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=guarded_protocol(limits),
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        timeout_keep_alive=limits.keep_alive,
+        limit_concurrency=limits.max_concurrency,
+        # Only read by uvicorn's h11 parser, should it ever be chosen instead.
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+    )
+
+
 def serve(
     app: Any,
     host: str,
@@ -71,6 +237,7 @@ def serve(
     *,
     sock: socket.socket | None = None,
     on_ready: Callable[[], None] | None = None,
+    limits: ServerLimits | None = None,
 ) -> None:
     """Serve ``app`` on ``host:port`` (or on ``sock``) until SIGINT/SIGTERM.
 
@@ -87,15 +254,7 @@ def serve(
                 on_ready()
 
     listener = sock if sock is not None else listen(host, port)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
+    config = server_config(app, host, port, limits or ServerLimits())
     with listener, _signals_raise(), contextlib.suppress(_Stopped, KeyboardInterrupt):
         try:
             Server(config).run(sockets=[listener])

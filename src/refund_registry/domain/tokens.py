@@ -10,8 +10,9 @@ Checks, in order: the token is a compact JWS; ``typ`` is the expected one;
 ``alg`` equals the algorithm pinned to the key (never ``none``, never HMAC);
 ``kid`` belongs to ``iss``; the signature verifies; ``aud``; ``iat``/``exp``
 with a small leeway and a bounded lifetime; then the request binding
-(``htm``, ``htu``, ``bsh``). ``jti`` single use is checked by the caller
-after this succeeds, so a forged token cannot burn a legitimate jti.
+(``htm``, ``htu`` from the request line, ``bsh`` once the body has been read).
+``jti`` single use is checked by the caller after all of this succeeds, so a
+forged token, or a refused body, cannot burn a legitimate jti.
 """
 
 from __future__ import annotations
@@ -297,10 +298,11 @@ def verify(
     )
 
 
-def check_request_binding(
-    claims: Mapping[str, Any], *, method: str, path_and_query: str, body: bytes
-) -> None:
-    """The token must name this very request: method, path with query, body digest."""
+def check_request_target(claims: Mapping[str, Any], *, method: str, path_and_query: str) -> None:
+    """The token must name this request's method and path with query (``htm``, ``htu``).
+
+    Checked from the request line alone, before any of the body is read.
+    """
     htm = claims.get("htm")
     if not isinstance(htm, str) or htm.upper() != method.upper():
         raise fail("method_mismatch", f"'htm' must be {method!r}")
@@ -308,9 +310,21 @@ def check_request_binding(
         raise fail(
             "path_mismatch", f"'htu' must be the request's path and query {path_and_query!r}"
         )
+
+
+def check_body_digest(claims: Mapping[str, Any], body: bytes) -> None:
+    """``bsh`` must be the SHA-256 of the exact body bytes."""
     bsh = claims.get("bsh")
     if not isinstance(bsh, str) or not hmac.compare_digest(bsh, body_digest(body)):
         raise fail("body_mismatch", "'bsh' does not match the SHA-256 of the request body")
+
+
+def check_request_binding(
+    claims: Mapping[str, Any], *, method: str, path_and_query: str, body: bytes
+) -> None:
+    """The token must name this very request: method, path with query, body digest."""
+    check_request_target(claims, method=method, path_and_query=path_and_query)
+    check_body_digest(claims, body)
 
 
 def _is_int(value: object) -> bool:

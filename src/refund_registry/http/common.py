@@ -1,10 +1,12 @@
 """What every route shares: strict bodies, the signed-request hooks, typed answers.
 
 Authentication is a before-request hook of each route, so it runs before any
-parameter or body is parsed: it reads the raw body bytes (Litestar caches them,
-and enforces the route's size limit while reading), checks the token against
-their digest, and leaves the verified caller in the request's state, where the
-handler finds it (:func:`caller_of`, :func:`subject_from`, :func:`party_of`).
+parameter or body is parsed: it checks the token against the headers first (a
+bad token is refused before a byte of the body is read), then reads the raw
+body bytes (Litestar caches them, and enforces the route's size limit while
+reading), checks them against the token's digest, and leaves the verified
+caller in the request's state, where the handler finds it (:func:`caller_of`,
+:func:`subject_from`, :func:`party_of`).
 Buyer routes take a buyer session instead (``Authorization: Bearer rrs_…``),
 resolved by the same service function the portal uses for its cookie
 (``BuyerSignIn.resume``); a subject token is never accepted there, only
@@ -28,6 +30,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.dto import AbstractDTO
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi.spec import Reference, Schema
 from litestar.plugins import SerializationPlugin
 from litestar.typing import FieldDefinition
@@ -184,23 +187,41 @@ def path_and_query(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     return f"{target}?{query.decode('latin-1')}" if query else target
 
 
+def refuse_announced_oversize(request: Request[Any, Any, Any]) -> None:
+    """413 ``request.too_large`` from the ``Content-Length`` header alone, before reading.
+
+    The same refusal the body reader gives a body that outgrows the limit
+    while streaming (a chunked one, which announces no length).
+    """
+    limit = request.route_handler.resolve_request_max_body_size()
+    announced = request.content_length  # a malformed header is a 400 here
+    if limit is not None and announced is not None and announced > limit:
+        raise RequestEntityTooLarge
+
+
 async def authenticate(
     request: Request[Any, Any, Any], roles: frozenset[str]
 ) -> tuple[Caller, bytes]:
-    """Check a signed request against the exact body bytes; return the caller and the bytes.
+    """Check a signed request, headers first, then the exact body bytes.
 
-    The body is read within the route's size limit (a 413 comes before any
-    token check) and cached by the request, so decoding it later reads no more.
+    In order: a body announced larger than the route's limit is refused (413)
+    from its ``Content-Length``; then everything the token proves from the
+    headers alone (signature, times, key, ``typ``, ``htm``, ``htu``, role) is
+    checked, so a bad token is refused without its body being read; only then
+    is the body read, within the route's size limit, and its digest compared
+    with ``bsh``; last, the ``jti`` is used up. Litestar caches the bytes, so
+    decoding them later reads no more.
     """
-    body = await request.body()
-    caller = await runtime(request).auth.request(
+    refuse_announced_oversize(request)
+    auth = runtime(request).auth
+    pending = await auth.request_head(
         request.headers.get("authorization"),
         method=request.method,
         path_and_query=path_and_query(request),
-        body=body,
         roles=roles,
     )
-    return caller, body
+    body = await request.body()
+    return await auth.request_body(pending, body), body
 
 
 def bearer_value(request: ASGIConnection[Any, Any, Any, Any]) -> str:

@@ -52,6 +52,14 @@ class Caller:
     claims: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class PendingRequest:
+    """A signed request whose headers passed every check; its body is not read yet."""
+
+    record: KeyRecord
+    verified: tokens.VerifiedClaims
+
+
 KeyLoader = Callable[[str], Awaitable[dict[str, Any] | None]]
 
 
@@ -136,7 +144,30 @@ class Authenticator:
         body: bytes,
         roles: frozenset[str],
     ) -> Caller:
-        """Authenticate a signed request and check that its role may use the route."""
+        """Authenticate a signed request and check that its role may use the route.
+
+        Both phases at once, for a caller that already holds the body.
+        """
+        pending = await self.request_head(
+            authorization, method=method, path_and_query=path_and_query, roles=roles
+        )
+        return await self.request_body(pending, body)
+
+    async def request_head(
+        self,
+        authorization: str | None,
+        *,
+        method: str,
+        path_and_query: str,
+        roles: frozenset[str],
+    ) -> PendingRequest:
+        """Everything the headers alone can prove, checked before any body is read.
+
+        The token's form and ``typ``, its key (``kid`` of ``iss``, usable), the
+        signature, audience and times, ``htm`` and ``htu``, and the caller's
+        role: a request failing any of these is refused without its body
+        being read. Nothing is consumed here.
+        """
         token = _bearer(authorization)
         head = tokens.peek(token, tokens.REQUEST_TYP)
         record = await self._key_for(head)
@@ -152,16 +183,25 @@ class Authenticator:
             max_lifetime=tokens.REQUEST_MAX_LIFETIME,
             required=("htm", "htu", "bsh"),
         )
-        tokens.check_request_binding(
-            verified.claims, method=method, path_and_query=path_and_query, body=body
-        )
-        ttl = int(verified.exp - self.clock()) + self.leeway + 1
-        if not await self.replay.claim(f"{verified.iss}:{verified.jti}", ttl):
-            raise tokens.fail("replayed", "this token's 'jti' has already been used")
+        tokens.check_request_target(verified.claims, method=method, path_and_query=path_and_query)
         if record.role not in roles:
             raise Forbidden(
                 f"role {record.role!r} may not use this route", code="auth.forbidden_role"
             )
+        return PendingRequest(record=record, verified=verified)
+
+    async def request_body(self, pending: PendingRequest, body: bytes) -> Caller:
+        """The body phase: ``bsh`` must match the bytes read, then ``jti`` is used up.
+
+        The ``jti`` is claimed last, once every other check has passed, so a
+        token refused for any reason (a forged one, a body that does not
+        match or was too large) never burns it.
+        """
+        verified, record = pending.verified, pending.record
+        tokens.check_body_digest(verified.claims, body)
+        ttl = int(verified.exp - self.clock()) + self.leeway + 1
+        if not await self.replay.claim(f"{verified.iss}:{verified.jti}", ttl, verified.iat):
+            raise tokens.fail("replayed", "this token's 'jti' has already been used")
         return Caller(
             principal_id=record.principal_id,
             role=record.role,

@@ -25,6 +25,7 @@ from refund_registry.services.appeals import AppealService
 from refund_registry.services.audit import expire_subject_links
 from refund_registry.services.ledger import Ledger
 from refund_registry.services.webhooks import WebhookService
+from refund_registry.storage.cache import prune_used_jtis
 
 log = logging.getLogger("refund_registry.duties")
 
@@ -54,6 +55,7 @@ class Duties:
             "appeal_deadlines": await self.appeals.run_deadlines(moment),
             "subject_links_expired": await expire_subject_links(self.pool, moment),
             "webhook_log_pruned": await self.webhooks.prune(moment),
+            "used_jtis_pruned": await prune_used_jtis(self.pool, moment),
         }
 
     async def run(

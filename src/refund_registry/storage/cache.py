@@ -2,12 +2,40 @@
 
 Every Redis dependency here says what happens when Redis is gone:
 
-* replay guard (``jti`` single use) — falls back to an in-process record of
-  the ``jti`` values seen while Redis was unreachable (policy ``memory``), or
-  refuses signed requests with 503 (policy ``refuse``). With ``memory`` a
-  token replayed against *another* process during the outage is not caught;
-  that window is what the operator trades for staying up, and
+* replay guard (``jti`` single use) — the policy ``REGISTRY_JTI_FALLBACK``:
+
+  - ``database`` (the production default): the ``iss:jti`` of each token is
+    inserted into the ``used_jtis`` table (``INSERT … ON CONFLICT DO
+    NOTHING``; accepted iff a row was inserted), every claim of one event-loop
+    tick in one statement. Every API process shares the table, so a token is
+    accepted once across all of them; a worker duty deletes expired rows.
+  - ``memory`` (the default outside production: zero-setup and tests): an
+    in-process record of the ``jti`` values seen while Redis was unreachable.
+    A token replayed against *another* process during the outage is not
+    caught.
+  - ``refuse``: signed requests get 503 ``auth.replay_guard_unavailable``.
+
   ``/health/ready`` reports Redis as degraded throughout.
+
+* an empty Redis (restarted without persistence, flushed, failed over) holds
+  no record of the tokens it accepted before. The guard therefore keeps a
+  *replay store epoch* in Redis, ``rr:jti:epoch``: the second since which
+  this store has seen every accepted token, set with ``SET NX`` by the first
+  claim that finds it missing, dated ``EPOCH_GRACE`` (2 s) before that claim
+  (read and set in the same pipeline as the claims, so no extra round trip).
+  A token whose ``iat`` is earlier than the epoch may have been used before
+  the store started and is refused with 401
+  ``auth.replay_window``; the client signs a fresh token. The same holds after
+  an outage: a process that recorded tokens in ``used_jtis`` raises the epoch
+  to the moment Redis answered again, so tokens from the outage cannot be
+  replayed through Redis. (With ``memory`` a process still finds the tokens
+  it recorded itself, which it checks before Redis.) The epoch needs ``SET …
+  NX GET`` (Valkey, or Redis 7 and later). Tokens live at most 120 s, so the check only ever
+  refuses anything during that long after a restart. A client whose clock
+  runs *ahead* by ``d`` seconds (up to the allowed skew) keeps a replay window
+  of the ``d`` seconds before a restart; API servers must keep their clocks
+  synchronised, since the epoch is written by whichever one sees the empty
+  store first.
 
 Round trips are the expensive part on this hardware (a redis-py call costs
 more CPU than the whole web framework), so concurrent callers share them:
@@ -20,10 +48,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+
+from refund_registry.storage.queries import Q
 
 log = logging.getLogger("refund_registry.cache")
 
@@ -109,21 +141,34 @@ class RedisBatcher:
         self.redis = redis
         self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
         self._scheduled = False
+        self._once: dict[str, asyncio.Future[Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.round_trips = 0
         self.commands = 0
 
     async def call(self, *args: Any) -> Any:
+        return await self.submit(*args)
+
+    def submit(self, *args: Any) -> asyncio.Future[Any]:
+        """Queue one command for this tick's pipeline; its future holds the reply."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((args, future))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)
-        return await future
+        return future
+
+    def submit_once(self, name: str, *args: Any) -> asyncio.Future[Any]:
+        """Like :meth:`submit`, but one command per ``name`` and pipeline: callers share it."""
+        future = self._once.get(name)
+        if future is None:
+            future = self._once[name] = self.submit(*args)
+        return future
 
     def _flush(self) -> None:
         batch, self._pending, self._scheduled = self._pending, [], False
+        self._once = {}
         if batch:
             task = asyncio.get_running_loop().create_task(self._send(batch))
             self._tasks.add(task)
@@ -151,8 +196,92 @@ class RedisBatcher:
                 future.set_result(result)
 
 
+def _ignore_outcome(future: asyncio.Future[Any]) -> None:
+    """Retrieve a reply nobody awaits, so that a failure is not reported as unheard."""
+    if not future.cancelled():
+        future.exception()
+
+
+EPOCH_GRACE = 2
+"""Seconds before its first use that a new replay store's epoch is dated.
+
+A token signed just before an empty store is first used (and claimed by that
+first use) is then not refused; a real restart takes longer than this, so a
+token used on the old store is still older than the epoch.
+"""
+
+FALLBACKS = ("database", "memory", "refuse")
+"""The replay guard's policies while Redis is unreachable (see the module docstring)."""
+
+
+class _DatabaseSeen:
+    """``used_jtis`` rows: one ``INSERT … ON CONFLICT DO NOTHING`` per event-loop tick."""
+
+    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], float] = time.time) -> None:
+        self.pool = pool
+        self._clock = clock
+        self._pending: list[tuple[str, datetime, asyncio.Future[bool]]] = []
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.statements = 0
+
+    def add(self, key: str, ttl: int) -> asyncio.Future[bool]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        expires = datetime.fromtimestamp(self._clock(), UTC) + timedelta(seconds=max(ttl, 1))
+        self._pending.append((key, expires, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        batch, self._pending, self._scheduled = self._pending, [], False
+        if batch:
+            task = asyncio.get_running_loop().create_task(self._send(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, batch: list[tuple[str, datetime, asyncio.Future[bool]]]) -> None:
+        self.statements += 1
+        try:
+            rows = await claim_used_jtis(
+                self.pool, [k for k, _, _ in batch], [e for _, e, _ in batch]
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        inserted = set(rows)
+        for key, _, future in batch:
+            # A key twice in one statement is inserted once: only its first claim wins.
+            fresh = key in inserted
+            inserted.discard(key)
+            if not future.done():
+                future.set_result(fresh)
+
+
+async def claim_used_jtis(
+    pool: asyncpg.Pool, keys: list[str], expires: list[datetime]
+) -> list[str]:
+    """Insert ``keys`` into ``used_jtis``; return those that were not there already."""
+    rows = await pool.fetch(Q["used_jtis_claim"], keys, expires)
+    return [row["key"] for row in rows]
+
+
+async def prune_used_jtis(pool: asyncpg.Pool, moment: datetime) -> int:
+    """Delete the ``used_jtis`` rows whose tokens expired by ``moment``; return how many."""
+    status: str = await pool.execute(Q["used_jtis_prune"], moment)
+    return int(status.rsplit(" ", 1)[-1])
+
+
 class ReplayGuard:
-    """Single use of ``jti``: ``SET key 1 NX EX ttl``, pipelined per event-loop tick."""
+    """Single use of ``jti``: ``SET key 1 NX EX ttl``, pipelined per event-loop tick.
+
+    Beside the claims, each pipeline carries one ``SET rr:jti:epoch <now> NX
+    GET``: the replay store epoch (module docstring).
+    """
 
     def __init__(
         self,
@@ -162,35 +291,80 @@ class ReplayGuard:
         fallback: str = "memory",
         prefix: str = "rr:jti:",
         batcher: RedisBatcher | None = None,
+        pool: asyncpg.Pool | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        if fallback not in FALLBACKS:
+            raise ValueError(f"unknown replay fallback {fallback!r}")
+        if fallback == "database" and pool is None:
+            raise ValueError("the database fallback needs a connection pool")
         self.redis = redis
         self.breaker = breaker
         self.fallback = fallback
         self.prefix = prefix
+        self.epoch_key = prefix + "epoch"
         self.memory = _MemorySeen()
+        self.database = _DatabaseSeen(pool, clock) if pool is not None else None
         self.batcher = batcher or (RedisBatcher(redis) if redis is not None else None)
+        self._clock = clock
+        # Set while this process recorded tokens outside Redis; the next claim
+        # that reaches Redis raises the epoch past them.
+        self._fell_back = False
+        # The epoch this process raised after its own fallback, in case Redis
+        # has not recorded it (claims of the same pipeline, a lost write).
+        self._floor = 0
 
     @property
     def round_trips(self) -> int:
         return self.batcher.round_trips if self.batcher else 0
 
-    async def claim(self, key: str, ttl: int) -> bool:
-        """True if ``key`` was not used before (and is now recorded as used)."""
+    async def claim(self, key: str, ttl: int, issued_at: int | None = None) -> bool:
+        """True if ``key`` was not used before (and is now recorded as used).
+
+        ``issued_at`` is the token's ``iat``: a token issued before the replay
+        store's epoch raises 401 ``auth.replay_window`` (module docstring).
+        """
         if key in self.memory:
             return False
         if self.batcher is None or self.breaker.open:
-            return self._fallback(key, ttl)
+            return await self._fallback(key, ttl)
+        now = int(self._clock())
+        start = now - EPOCH_GRACE
+        epoch_reply = self.batcher.submit_once(
+            "epoch", "SET", self.epoch_key, str(start).encode(), "NX", "GET"
+        )
+        claim_reply = self.batcher.submit("SET", self.prefix + key, b"1", "NX", "EX", max(ttl, 1))
         try:
-            result = await self.batcher.call(
-                "SET", self.prefix + key, b"1", "NX", "EX", max(ttl, 1)
-            )
+            epoch_raw = await epoch_reply
+            result = await claim_reply
         except (RedisError, OSError) as exc:
+            # Both replies fail together; retrieve the other so nothing is left unheard.
+            for reply in (epoch_reply, claim_reply):
+                if reply.done() and not reply.cancelled():
+                    reply.exception()
             self.breaker.failed(exc)
-            return self._fallback(key, ttl)
+            return await self._fallback(key, ttl)
         self.breaker.succeeded()
+        epoch = start if epoch_raw is None else int(epoch_raw)
+        if self._fell_back:
+            # Tokens of the outage are recorded elsewhere: from now on Redis
+            # takes only tokens issued after it answered again.
+            self._fell_back = False
+            self._floor = max(self._floor, epoch, now)
+            raised = self.batcher.submit("SET", self.epoch_key, str(self._floor).encode())
+            raised.add_done_callback(_ignore_outcome)
+        epoch = max(epoch, self._floor)
+        if issued_at is not None and issued_at < epoch:
+            from refund_registry.errors import AuthenticationFailed
+
+            raise AuthenticationFailed(
+                "this token was issued before the replay store's current record began; "
+                "sign a fresh token",
+                code="auth.replay_window",
+            )
         return bool(result)
 
-    def _fallback(self, key: str, ttl: int) -> bool:
+    async def _fallback(self, key: str, ttl: int) -> bool:
         if self.fallback == "refuse":
             from refund_registry.errors import Unavailable
 
@@ -198,4 +372,15 @@ class ReplayGuard:
                 "replay protection is unavailable (Redis down); retry shortly",
                 code="auth.replay_guard_unavailable",
             )
+        if self.fallback == "database" and self.database is not None:
+            self._fell_back = True
+            try:
+                return await self.database.add(key, ttl)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                from refund_registry.errors import Unavailable
+
+                raise Unavailable(
+                    "replay protection is unavailable (Redis and PostgreSQL down); retry shortly",
+                    code="auth.replay_guard_unavailable",
+                ) from None
         return self.memory.add(key, ttl)

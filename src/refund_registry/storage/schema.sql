@@ -269,6 +269,11 @@ CREATE TABLE public.subject_aggregates (
     CONSTRAINT subject_aggregates_subject_key_check CHECK ((length(subject_key) = 32))
 );
 
+CREATE TABLE public.used_jtis (
+    key text NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
 CREATE TABLE public.webhook_deliveries (
     id bigint NOT NULL,
     webhook_id text NOT NULL,
@@ -385,6 +390,9 @@ ALTER TABLE ONLY public.schema_migrations
 ALTER TABLE ONLY public.subject_aggregates
     ADD CONSTRAINT subject_aggregates_pkey PRIMARY KEY (subject_key);
 
+ALTER TABLE ONLY public.used_jtis
+    ADD CONSTRAINT used_jtis_pkey PRIMARY KEY (key);
+
 ALTER TABLE ONLY public.webhook_deliveries
     ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id);
 
@@ -428,6 +436,8 @@ CREATE INDEX principal_keys_principal ON public.principal_keys USING btree (prin
 CREATE INDEX reports_expiring ON public.reports USING btree (expires_at) WHERE (subject_keys <> '{}'::bytea[]);
 
 CREATE INDEX reports_subjects ON public.reports USING gin (subject_keys);
+
+CREATE INDEX used_jtis_expires_at ON public.used_jtis USING btree (expires_at);
 
 CREATE INDEX webhook_deliveries_at ON public.webhook_deliveries USING btree (at);
 
@@ -523,6 +533,9 @@ GRANT SELECT ON TABLE public.schema_migrations TO registry_app;
 GRANT SELECT ON TABLE public.schema_migrations TO registry_keyservice_app;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.subject_aggregates TO registry_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.used_jtis TO registry_app;
+GRANT SELECT,INSERT ON TABLE public.used_jtis TO registry_keyservice_app;
 
 GRANT SELECT,INSERT,DELETE ON TABLE public.webhook_deliveries TO registry_app;
 
