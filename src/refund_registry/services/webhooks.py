@@ -287,7 +287,7 @@ class WebhookService:
         return made
 
     async def _attempt(
-        self, endpoint: store.Claimed, token: str, event: store.PendingEvent, attempt: int
+        self, endpoint: store.Claimed, token: str, event: events.FeedEvent, attempt: int
     ) -> bool:
         """Send one event once and record the outcome; True when the endpoint may go on."""
         now = self.clock()
@@ -338,7 +338,7 @@ class WebhookService:
         self,
         endpoint: store.Claimed,
         token: str,
-        event: store.PendingEvent,
+        event: events.FeedEvent,
         attempt: int,
         at: datetime,
         finished: datetime,

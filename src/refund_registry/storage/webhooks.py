@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from refund_registry.storage.conn import Conn
 from refund_registry.storage.db import translating
+from refund_registry.storage.events import FeedEvent
 from refund_registry.storage.queries import Q
 
 
@@ -56,17 +56,6 @@ class Sealed:
     secret_sealed: bytes
     previous_sealed: bytes | None
     previous_until: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class PendingEvent:
-    id: int
-    txid: str
-    at: datetime
-    type: str
-    report_id: str | None
-    appeal_id: str | None
-    data: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,10 +179,10 @@ async def claim_due(
 @translating
 async def pending_events(
     conn: Conn, member_id: str, after: tuple[int, int], limit: int
-) -> list[PendingEvent]:
+) -> list[FeedEvent]:
     """The member's stable events after ``after``, oldest first."""
     rows = await conn.fetch(Q["webhook_pending_events"], member_id, after[0], after[1], limit)
-    return [PendingEvent(**row) for row in rows]
+    return [FeedEvent(**row) for row in rows]
 
 
 @translating
