@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from functools import cache, lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from types import MappingProxyType
 from typing import Final
 
@@ -44,20 +45,35 @@ def N_(message: str) -> str:
 
 @cache
 def translations(locale: str) -> Translations:
-    """The catalog of ``locale``, read from its ``.po`` file once per process.
+    """The catalog of ``locale``: every ``.po`` file of its folder, read once per process.
 
+    A concern may keep its texts in its own file (``messages.po`` for the
+    portal and the API, ``console.po`` for the staff consoles, …); together
+    they form one catalog, and a message id may appear in only one of them.
     Fuzzy entries are left out, as ``msgfmt`` would: a translation someone
     marked as unsure is not shown to a buyer.
     """
-    source = resources.files("refund_registry.web").joinpath(
-        "locale", locale, "LC_MESSAGES", "messages.po"
-    )
-    with source.open("rb") as handle:
-        catalog = read_po(handle, locale=locale)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled)
+    merged: Translations | None = None
+    for source in catalog_files(locale):
+        with source.open("rb") as handle:
+            catalog = read_po(handle, locale=locale)
+        compiled = io.BytesIO()
+        write_mo(compiled, catalog)
+        compiled.seek(0)
+        part = Translations(compiled)
+        if merged is None:
+            merged = part
+        else:
+            merged.merge(part)
+    if merged is None:
+        raise FileNotFoundError(f"no message catalog for {locale}")
+    return merged
+
+
+def catalog_files(locale: str) -> list[Traversable]:
+    """The ``.po`` files that make up the catalog of ``locale``, by name."""
+    folder = resources.files("refund_registry.web").joinpath("locale", locale, "LC_MESSAGES")
+    return sorted((e for e in folder.iterdir() if e.name.endswith(".po")), key=lambda e: e.name)
 
 
 def load_all() -> None:

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Message
 from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.pofile import read_po
 from litestar.testing import TestClient
@@ -21,11 +22,10 @@ import refund_registry.domain.checkpoint.format
 import refund_registry.domain.identity
 import refund_registry.domain.merkle.tree
 import refund_registry.domain.oprf  # noqa: F401
-from refund_registry import errors
+from refund_registry import errors, i18n
 from refund_registry.config import Settings
 from refund_registry.domain.scoring.reasons import REASON_TEXT
 from refund_registry.http.app import create_app
-from refund_registry.web import i18n
 
 WEB = Path(str(resources.files("refund_registry.web")))
 PACKAGE = WEB.parent
@@ -67,10 +67,7 @@ def extracted() -> set[str | tuple[str, ...]]:
 
 @pytest.mark.parametrize("locale", i18n.LOCALES)
 def test_every_string_is_in_the_catalog_and_translated(locale: str) -> None:
-    path = WEB / "locale" / locale / "LC_MESSAGES" / "messages.po"
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=locale)
-    entries = {m.id if isinstance(m.id, str) else tuple(m.id): m for m in catalog if m.id}
+    entries = catalog_entries(locale)
     missing = (extracted() | api_messages()) - set(entries)
     assert not missing, f"not in the {locale} catalog: {sorted(map(str, missing))}"
     for key, message in entries.items():
@@ -83,12 +80,24 @@ def test_every_string_is_in_the_catalog_and_translated(locale: str) -> None:
 
 
 def test_both_catalogs_hold_the_same_messages() -> None:
-    ids = []
-    for locale in i18n.LOCALES:
-        path = WEB / "locale" / locale / "LC_MESSAGES" / "messages.po"
-        with path.open("rb") as handle:
-            ids.append({m.id if isinstance(m.id, str) else tuple(m.id) for m in read_po(handle)})
+    ids = [set(catalog_entries(locale)) for locale in i18n.LOCALES]
     assert ids[0] == ids[1]
+    names = [[f.name for f in i18n.catalog_files(locale)] for locale in i18n.LOCALES]
+    assert names[0] == names[1]
+
+
+def catalog_entries(locale: str) -> dict[str | tuple[str, ...], Message]:
+    """Every message of every ``.po`` file of ``locale``; an id in two files fails."""
+    entries: dict[str | tuple[str, ...], Message] = {}
+    for source in i18n.catalog_files(locale):
+        with source.open("rb") as handle:
+            for message in read_po(handle, locale=locale):
+                if not message.id:
+                    continue
+                key = message.id if isinstance(message.id, str) else tuple(message.id)
+                assert key not in entries, f"{key!r} is in two {locale} catalog files"
+                entries[key] = message
+    return entries
 
 
 def test_placeholders_of_both_styles_are_compared() -> None:
