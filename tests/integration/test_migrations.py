@@ -39,6 +39,26 @@ async def test_an_edited_applied_migration_is_refused(servers: Endpoints, tmp_pa
         await migrate.apply(url, schema)
 
 
+async def test_a_database_that_applied_an_earlier_comment_is_accepted(servers: Endpoints) -> None:
+    url = await fresh_database(servers.database_url, "m_")
+    await migrate.apply(url)
+    conn = await asyncpg.connect(url)
+    for version, former in migrate.FORMER_CHECKSUMS.items():
+        await conn.execute(
+            "UPDATE schema_migrations SET checksum = $2 WHERE version = $1", version, min(former)
+        )
+    await conn.close()
+    assert await migrate.apply(url) == []
+    assert await migrate.pending(url) == []
+
+
+async def test_a_former_checksum_is_accepted_only_for_its_own_migration() -> None:
+    files = migrate.discover()
+    for version, former in migrate.FORMER_CHECKSUMS.items():
+        for migration in files:
+            assert migration.matches(min(former)) == (migration.version == version)
+
+
 async def test_a_gap_in_migration_numbers_is_refused(tmp_path: Path) -> None:
     (tmp_path / "0001_a.sql").write_text("SELECT 1;")
     (tmp_path / "0003_c.sql").write_text("SELECT 1;")

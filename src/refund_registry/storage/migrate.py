@@ -16,9 +16,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from types import MappingProxyType
+from typing import Final
 
 import asyncpg
 
@@ -42,6 +45,26 @@ class Migration:
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    def matches(self, recorded: str) -> bool:
+        """Whether a database that recorded ``recorded`` applied this very migration."""
+        return recorded == self.checksum or recorded in FORMER_CHECKSUMS.get(self.version, ())
+
+
+FORMER_CHECKSUMS: Final[Mapping[int, frozenset[str]]] = MappingProxyType(
+    {
+        # Only the first comment line changed (it named a document the package
+        # does not ship); the statements are the same, so a database that
+        # applied the earlier text has the same schema.
+        4: frozenset({"afa61cfdba1f3d1d50ff943eefd35402463ab9c9d1e68ce8912f60f2b61c8150"}),
+        5: frozenset({"fb1d704aea11589577bbbdace341509de48e84f30e6beecb48d58c1ac26ff400"}),
+    }
+)
+"""Checksums of earlier texts of a migration that differ from the file in comments only.
+
+An entry is added only for an edit that changes no statement; any other
+edit is still refused.
+"""
 
 
 def discover(source: Traversable = MIGRATIONS) -> list[Migration]:
@@ -110,8 +133,11 @@ async def pending(dsn: str, source: Traversable = MIGRATIONS) -> list[str] | Non
     finally:
         await conn.close()
     applied = {row["version"]: row["checksum"] for row in rows}
-    files = {m.version: m.checksum for m in migrations}
-    if any(files.get(version) != checksum for version, checksum in applied.items()):
+    files = {m.version: m for m in migrations}
+    if any(
+        version not in files or not files[version].matches(checksum)
+        for version, checksum in applied.items()
+    ):
         return None
     return [f"{m.version:04d}_{m.name}" for m in migrations if m.version not in applied]
 
@@ -141,7 +167,7 @@ async def _apply_locked(conn: asyncpg.Connection, migrations: list[Migration]) -
         row = applied.get(migration.version)
         label = f"{migration.version:04d}_{migration.name}"
         if row is not None:
-            if row["checksum"] != migration.checksum:
+            if not migration.matches(row["checksum"]):
                 raise MigrationError(
                     f"migration {label} was edited after it was applied "
                     f"(recorded sha256 {row['checksum'][:12]}…, file {migration.checksum[:12]}…); "

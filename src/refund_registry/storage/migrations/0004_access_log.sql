@@ -1,4 +1,4 @@
--- The access log: every request that touches a buyer's record (SPEC section 7).
+-- The access log: every request that touches a buyer's record.
 --
 -- `entry` holds the exact bytes that become a Merkle leaf; `leaf_hash` is
 -- SHA-256(0x00 || entry). Entries name subjects only through salted

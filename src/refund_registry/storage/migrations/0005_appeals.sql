@@ -1,4 +1,4 @@
--- Appeals: a buyer contests one report (SPEC section 6).
+-- Appeals: a buyer contests one report.
 --
 -- The state machine itself is pure (domain/appeals.py); this table stores its
 -- state and is changed only by compare-and-set (UPDATE ... WHERE id = $1 AND
