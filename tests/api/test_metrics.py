@@ -11,7 +11,7 @@ from refund_registry.runtime import Runtime
 from refund_registry.services.sequencer import sequence_once
 from tests.support.api import Api, assert_problem
 from tests.support.appeals import appeal, make_cast
-from tests.support.factories import access_record
+from tests.support.factories import access_record, report_body
 from tests.support.principals import MakePrincipal
 
 TOKEN = "s3cret-metrics-token-0123456789abcdef"
@@ -95,11 +95,22 @@ async def test_open_appeals_are_counted_with_their_nearest_deadline(
     assert value(text, "registry_appeals_nearest_deadline_days", state="awaiting_member") > 0
 
 
-async def test_webhook_backlog_is_zero_without_endpoints(api: Api) -> None:
+async def test_webhook_backlog_counts_events_an_endpoint_waits_for(
+    api: Api, make_principal: MakePrincipal
+) -> None:
     text = await scrape(api)
     assert value(text, "registry_webhook_endpoints", status="active") == 0
     assert value(text, "registry_webhook_backlog_events") == 0
     assert value(text, "registry_webhook_oldest_pending_seconds") == 0
+    member = await make_principal()
+    # A public address nobody delivers to here: no worker runs in this app.
+    hook = {"url": "https://93.184.216.34/hooks/refund-registry"}
+    assert (await api.call(member, "POST", "/v1/webhooks", hook)).status_code == 201
+    assert (await api.call(member, "POST", "/v1/reports", report_body())).status_code == 201
+    text = await scrape(api)
+    assert value(text, "registry_webhook_endpoints", status="active") == 1
+    assert value(text, "registry_webhook_backlog_endpoints") == 1
+    assert value(text, "registry_webhook_backlog_events") >= 1
 
 
 async def test_redis_fallback_gauge_follows_the_breaker(api: Api, runtime: Runtime) -> None:

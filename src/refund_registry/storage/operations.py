@@ -20,7 +20,7 @@ from refund_registry.storage.queries import Q
 COUNT_CAP = 1_000_000
 """Backlogs are counted up to this many rows; beyond it the gauge reads the cap."""
 
-WEBHOOK_CAP = 10_000
+WEBHOOK_CAP = 1_000
 """Events counted per webhook endpoint; beyond it the endpoint counts this many."""
 
 TIMEOUT = 2.0
