@@ -81,6 +81,13 @@ class Settings:
     query_rate_per_second: int = 2000
     query_quota_per_day: int = 2_000_000
     metrics_allow: tuple[str, ...] = ()
+    # The bearer token Prometheus sends to ``/metrics``; required in production
+    # (without it ``/metrics`` refuses everybody there).
+    metrics_token: str = field(default="", repr=False)
+    # A second PostgreSQL URL (a streaming replica) for the auditors' heavy
+    # reads: entry listings and daily summaries. Empty: they read the primary.
+    # Nothing that decides (risk answers, filings, appeals) ever reads it.
+    read_database_url: str = field(default="", repr=False)
     # The migration owner's URL: only ``migrate`` and key rotation log in with
     # it. Outside production it defaults to ``database_url``; in production the
     # API's own login role must not be able to change the schema.
@@ -197,6 +204,8 @@ class Settings:
         read("query_rate_per_second", _int(1000, 1_000_000))  # >= one full batch query
         read("query_quota_per_day", _int(1, 10_000_000_000))
         read("metrics_allow", lambda v: tuple(a.strip() for a in v.split(",") if a.strip()))
+        read("metrics_token", _token)
+        read("read_database_url", _url("postgres", "postgresql"))
         read("smtp_url", _url("smtp", "smtps"))
         read("smtp_starttls", _bool)
         read("smtp_from", _nonempty)
@@ -325,6 +334,15 @@ def _bool(raw: str) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError("must be true or false")
+
+
+def _token(raw: str) -> str:
+    value = raw.strip()
+    if len(value) < 16:
+        raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+    if any(c.isspace() for c in value):
+        raise ValueError("must not contain spaces")
+    return value
 
 
 def _nonempty(raw: str) -> str:

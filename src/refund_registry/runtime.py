@@ -206,6 +206,19 @@ class Runtime:
     auth: Authenticator
     listener: asyncpg.Connection | None = None
     registry: RegistryParts | None = None
+    read_pool: asyncpg.Pool | None = None
+    """The pool of ``REGISTRY_READ_DATABASE_URL``, when set (see :attr:`reader`)."""
+
+    @property
+    def reader(self) -> asyncpg.Pool:
+        """Where the auditors' heavy reads go: the read replica if one is set, else the primary.
+
+        Only reads that may lag the primary by a replica's delay belong here
+        (entry listings, daily summaries). Risk answers, filings, appeals and
+        anything else that decides read :attr:`pool`: they must see every
+        committed report.
+        """
+        return self.pool if self.read_pool is None else self.read_pool
 
     @property
     def ledger(self) -> Ledger:
@@ -259,6 +272,12 @@ class Runtime:
             keys, replay, audience=settings.audience, leeway=settings.clock_skew_seconds
         )
         runtime = cls(settings, pool, redis, breaker, replay, keys, auth)
+        if settings.read_database_url and registry:
+            runtime.read_pool = await create_pool(
+                settings.read_database_url,
+                min_size=settings.db_pool_min,
+                max_size=settings.db_pool_max,
+            )
         if registry:
             runtime.registry = RegistryParts.build(settings, pool, redis, breaker, batcher, auth)
         await runtime._listen()
@@ -289,4 +308,6 @@ class Runtime:
         if self.redis is not None:
             with contextlib.suppress(Exception):
                 await self.redis.aclose()
+        if self.read_pool is not None:
+            await self.read_pool.close()
         await self.pool.close()

@@ -9,10 +9,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import ResponseSpec
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 
 from refund_registry import errors
 from refund_registry.config import Settings
@@ -26,6 +24,7 @@ from refund_registry.http.common import (
     runtime,
     signed,
 )
+from refund_registry.http.metrics import MetricsAccess, metrics
 from refund_registry.http.openapi import AUTH, errors_for, openapi_config
 from refund_registry.runtime import Runtime
 from refund_registry.services.duties import Duties
@@ -107,25 +106,6 @@ async def whoami(request: Request[Any, Any, Any]) -> WhoAmI:
     return WhoAmI(principal=caller.principal_id, role=caller.role)
 
 
-def _operator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """``/metrics`` is for the operator: scrapers on the host itself.
-
-    A Prometheus scraper cannot sign requests, so the guard is the network
-    position instead: loopback clients, or the addresses listed in
-    ``REGISTRY_METRICS_ALLOW``.
-    """
-    allowed: frozenset[str] = connection.app.state.metrics_allow
-    client = connection.client.host if connection.client else ""
-    if client not in allowed:
-        raise errors.Forbidden("metrics are served to the operator only", code="auth.operator_only")
-
-
-class _Metrics(PrometheusController):
-    path = "/metrics"
-    include_in_schema = False
-    guards = [_operator_only]  # noqa: RUF012 - Litestar reads it as a class attribute
-
-
 def tune_gc() -> None:
     """Garbage-collector settings for a long-running API process.
 
@@ -193,7 +173,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
             live,
             ready,
             whoami,
-            _Metrics,
+            metrics,
             *all_routes(settings),
             *portal.routes(settings),
             openapi_ui.assets_router(),
@@ -212,5 +192,5 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
     )
     if runtime_override is not None:
         app.state.runtime = runtime_override
-    app.state.metrics_allow = frozenset({"127.0.0.1", "::1", *settings.metrics_allow})
+    app.state.metrics_access = MetricsAccess.from_settings(settings)
     return app

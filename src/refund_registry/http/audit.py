@@ -269,7 +269,7 @@ async def entries(
         until=_time("until", until),
     )
     page = await audit.list_entries(
-        rt.pool,
+        rt.reader,
         after=after,
         limit=audit.DEFAULT_PAGE if limit is None else limit,
         filters=filters,
@@ -303,7 +303,7 @@ async def summary(
     caller = caller_of(request)
     rt = runtime(request)
     _only(request, frozenset({"day"}))
-    document = await audit.day_summary(rt.pool, day)
+    document = await audit.day_summary(rt.reader, day)
     document["receipt"] = await audit.record_read(
         rt.access_log, caller, "summary", at=datetime.now(UTC), detail={"day": day.isoformat()}
     )

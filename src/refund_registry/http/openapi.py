@@ -121,6 +121,7 @@ _EXAMPLES: Final[dict[str, tuple[type[errors.RegistryError], str]]] = {
     "audit.action": (errors.InvalidInput, "action must be one of …"),
     "audit.time_range": (errors.InvalidInput, "since must be earlier than until"),
     "auth.operator_only": (errors.Forbidden, "metrics are served to the operator only"),
+    "auth.metrics_token": (errors.AuthenticationFailed, "the metrics token is wrong"),
     "auth.lifetime": (errors.AuthenticationFailed, "'exp' must be at most 600 s after 'iat'"),
     "auth.pseudonym": (errors.AuthenticationFailed, "pseudonyms[0] must have a known kind"),
     "buyer.kind": (errors.InvalidInput, "kind must be phone or email"),
