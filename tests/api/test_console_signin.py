@@ -79,6 +79,9 @@ async def test_an_expired_link_opens_nothing(
         "/console/signin", data={"csrf_token": form_token(confirm.text), "token": token}
     )
     assert refused.status_code == 401
+    # Expired links are deleted as new ones are printed.
+    await console_link(runtime, member.principal_id)
+    assert await runtime.pool.fetchval("SELECT count(*) FROM staff_links") == 1
 
 
 @pytest.mark.parametrize("role", ["admin", "portal"])

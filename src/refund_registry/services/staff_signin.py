@@ -178,6 +178,8 @@ class StaffSignIn:
             created_at=now,
             expires_at=expires_at,
         )
+        # Expired links, sessions and round trips go as sessions open: no duty needed.
+        await store.purge(conn, now=now, idle_before=now - rules.SESSION_IDLE, limit=PURGE_BATCH)
         log.info(
             "console session opened",
             extra={"principal": who.id, "session": session_id, "method": method},
