@@ -158,11 +158,19 @@ class StaffSignIn:
                     "this identity-provider account is not mapped to a registry principal",
                     code="console.oidc_unmapped",
                 )
-            return await self._open(conn, principal_id, "oidc", now)
+            return await self._open(conn, principal_id, "oidc", now, account=(issuer, subject))
 
     async def _open(
-        self, conn: Conn, principal_id: str, method: str, now: datetime
+        self,
+        conn: Conn,
+        principal_id: str,
+        method: str,
+        now: datetime,
+        *,
+        account: tuple[str, str] | None = None,
     ) -> OpenedStaffSession:
+        """Open a session; the log line ties its public id to the principal and, for the
+        identity provider, to the account (issuer and subject) that opened it."""
         who = await store.principal(conn, principal_id)
         if who is None or not rules.may_sign_in(who.role, who.status):
             raise principal_refused(principal_id)
@@ -182,7 +190,12 @@ class StaffSignIn:
         await store.purge(conn, now=now, idle_before=now - rules.SESSION_IDLE, limit=PURGE_BATCH)
         log.info(
             "console session opened",
-            extra={"principal": who.id, "session": session_id, "method": method},
+            extra={
+                "principal": who.id,
+                "session": session_id,
+                "method": method,
+                **({"issuer": account[0], "subject": account[1]} if account else {}),
+            },
         )
         return OpenedStaffSession(token, session_id, who.id, expires_at)
 
