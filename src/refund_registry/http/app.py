@@ -30,7 +30,7 @@ from refund_registry.runtime import Runtime
 from refund_registry.services.duties import Duties
 from refund_registry.services.sequencer import run_sequencer
 from refund_registry.storage.db import ping
-from refund_registry.web import portal
+from refund_registry.web import console, portal
 
 
 @get("/health/live", tags=["operations"], summary="Liveness")
@@ -176,6 +176,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
             metrics,
             *all_routes(settings),
             *portal.routes(settings),
+            *console.routes(settings),
             openapi_ui.assets_router(),
         ],
         template_config=portal.template_config(),
