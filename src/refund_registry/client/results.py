@@ -169,3 +169,78 @@ class EventPage:
     events: tuple[Event, ...]
     next_cursor: str
     http: ApiResult = field(repr=False, compare=False)
+
+
+# --------------------------------------------------------------------------- listings
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """An amount in the currency's minor units (fen for ``CNY``)."""
+
+    minor_units: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAppeal:
+    """An appeal in the work queue (``GET /v1/appeals``); it names no buyer.
+
+    ``due`` is the deadline of the step the appeal is in, ``None`` once it is
+    closed; ``days_left`` the whole days until it when the page was made (a
+    part of a day counts as one; 0 or less once the deadline has passed).
+    ``member`` is the reporting member's principal id.
+    """
+
+    appeal_id: str
+    report_id: str
+    state: str
+    grounds: str
+    filed_at: str
+    due: str | None
+    days_left: int | None
+    member: str
+    category: str
+    amount: Amount
+
+
+@dataclass(frozen=True, slots=True)
+class AppealQueuePage:
+    """One page of the work queue, soonest deadline first; ``next_after`` is the
+    cursor of the next page (pass it as ``after``), ``None`` on the last one."""
+
+    appeals: tuple[QueuedAppeal, ...]
+    next_after: str | None
+    http: ApiResult = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ListedReport:
+    """One of the member's own reports, as ``GET /v1/reports/{id}`` shows it."""
+
+    report_id: str
+    case_reference: str
+    category: str
+    amount: Amount
+    order_date: str
+    refund_date: str
+    confirmed_at: str
+    buyer_notified_at: str
+    filed_at: str
+    evidence_kinds: tuple[str, ...]
+    identifier_kinds: tuple[str, ...]
+    status: str
+    status_changed_at: str
+    status_reason: str | None
+    expires_at: str
+    receipt: Receipt | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPage:
+    """One page of the member's reports, newest filing first; ``next_after`` as in
+    :class:`AppealQueuePage`."""
+
+    reports: tuple[ListedReport, ...]
+    next_after: str | None
+    http: ApiResult = field(repr=False, compare=False)

@@ -43,7 +43,6 @@ from refund_registry.client.answers import (
 )
 from refund_registry.client.calls import (
     IDEMPOTENT_POSTS,
-    CallCore,
     Plan,
     RetryPolicy,
     T,
@@ -53,6 +52,7 @@ from refund_registry.client.calls import (
     fetch_keyservice_public_key,
     is_idempotent,
 )
+from refund_registry.client.listings import AsyncPagedCalls, PagedCalls
 from refund_registry.client.results import (
     ApiResult,
     BulkFiled,
@@ -67,7 +67,7 @@ from refund_registry.client.signing import Signer
 # --------------------------------------------------------------------------- the clients
 
 
-class RegistryClient(CallCore):
+class RegistryClient(PagedCalls):
     """A member's connection to the registry (synchronous; safe to share between threads).
 
     ``keyservice_public_key`` is the key service's public key (bytes or
@@ -225,7 +225,7 @@ class RegistryClient(CallCore):
         return self._run(self._pseudonymise_plan(pairs))
 
 
-class AsyncRegistryClient(CallCore):
+class AsyncRegistryClient(AsyncPagedCalls):
     """:class:`RegistryClient` for asyncio code; same arguments, awaitable methods."""
 
     _http: httpx.AsyncClient

@@ -275,3 +275,48 @@ class Evaluated(Answer):
 class KeyServicePublicKey(Answer):
     suite: Annotated[str, Meta(examples=["ristretto255-SHA512"])]
     public_key: B64
+
+
+# -- listings -------------------------------------------------------------------------------
+
+Cursor = Annotated[
+    str | None,
+    Meta(description="pass as `after` for the next page; null on the last page"),
+]
+
+
+class QueueItem(Answer):
+    """An appeal in the work queue; no buyer identifier, statement or case reference."""
+
+    appeal_id: str
+    report_id: str
+    state: Annotated[str, Meta(examples=["awaiting_member"])]
+    grounds: Annotated[str, Meta(examples=["not_me"])]
+    filed_at: Time
+    due: Annotated[
+        str | None,
+        Meta(description="the deadline of the current step, RFC 3339 UTC; null once closed"),
+    ]
+    days_left: Annotated[
+        int | None,
+        Meta(
+            description="whole days until `due`, a part of a day counting as one; 0 or "
+            "less once passed; null once closed"
+        ),
+    ]
+    member: Annotated[str, Meta(description="the reporting member's principal id")]
+    category: str
+    amount: Amount
+
+
+class AppealQueue(Answer):
+    appeals: Annotated[
+        list[QueueItem],
+        Meta(description="soonest current deadline first, then closed appeals by closing time"),
+    ]
+    next_after: Cursor
+
+
+class ReportPage(Answer):
+    reports: Annotated[list[ReportView], Meta(description="newest filing first")]
+    next_after: Cursor

@@ -11,6 +11,7 @@ from refund_registry.http import (
     audit,
     buyer,
     keyservice_proxy,
+    listings,
     reports,
     risk,
     subject,
@@ -28,6 +29,7 @@ def all_routes(settings: Settings) -> list[Any]:
         *buyer.ROUTES,
         *subject.ROUTES,
         *appeals.ROUTES,
+        *listings.ROUTES,
         *audit.ROUTES,
         *webhooks.ROUTES,
     ]

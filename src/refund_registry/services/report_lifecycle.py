@@ -35,7 +35,7 @@ from refund_registry.storage.accesslog import AccessLog
 from refund_registry.storage.db import translated
 
 
-def _report_view(row: report_rows.StoredReport) -> dict[str, Any]:
+def report_view(row: report_rows.StoredReport) -> dict[str, Any]:
     return {
         "report_id": row.id,
         "case_reference": row.case_reference,
@@ -93,7 +93,7 @@ class ReportLifecycle:
                     detail={"report_id": report_id},
                 )
             )
-        return _report_view(row)
+        return report_view(row)
 
     async def retract(
         self, member_id: str, report_id: str, reason: str, *, request_digest: str = ""

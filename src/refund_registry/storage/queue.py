@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from refund_registry.storage.conn import Conn
 from refund_registry.storage.db import translating
@@ -47,6 +48,12 @@ QueueKey = tuple[bool, datetime, str]
 ReportKey = tuple[datetime, str]
 """``(filed_at, report id)``: where a page of reports ends."""
 
+# Where the first page starts: before every appeal (open, at -infinity), after
+# every report (filed at +infinity). asyncpg sends exactly the naive
+# datetime.min and datetime.max as PostgreSQL's -infinity and infinity.
+_QUEUE_START: Final = (False, datetime.min, "")
+_REPORTS_START: Final = (datetime.max, "")
+
 
 @translating
 async def appeal_queue(
@@ -60,10 +67,12 @@ async def appeal_queue(
 ) -> list[QueueRow]:
     """Up to ``limit`` appeals after ``after``: all of them, or only those on the
     reports of ``member_id``; open ones by current deadline, then closed ones."""
-    closed, at, appeal_id = after if after is not None else (None, None, None)
-    rows = await conn.fetch(
-        Q["appeal_queue"], member_id, state, due_before, closed, at, appeal_id, limit
-    )
+    closed, at, appeal_id = after if after is not None else _QUEUE_START
+    page = (state, due_before, closed, at, appeal_id, limit)
+    if member_id is None:
+        rows = await conn.fetch(Q["appeal_queue"], *page)
+    else:
+        rows = await conn.fetch(Q["member_appeal_queue"], member_id, *page)
     return [QueueRow(**row) for row in rows]
 
 
@@ -77,7 +86,7 @@ async def member_reports(
     limit: int,
 ) -> list[StoredReport]:
     """Up to ``limit`` of the member's reports filed before ``after``, newest first."""
-    filed_at, report_id = after if after is not None else (None, None)
+    filed_at, report_id = after if after is not None else _REPORTS_START
     rows = await conn.fetch(Q["member_reports"], member_id, status, filed_at, report_id, limit)
     return [
         StoredReport(**{**row, "subject_keys": tuple(bytes(k) for k in row["subject_keys"])})

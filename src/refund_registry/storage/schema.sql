@@ -472,9 +472,23 @@ CREATE INDEX access_log_order ON public.access_log USING btree (txid, id);
 
 CREATE INDEX access_subjects_at ON public.access_subjects USING btree (at);
 
+CREATE INDEX appeals_member_queue ON public.appeals USING btree (member_id, ((decided_at IS NOT NULL)), (
+CASE
+    WHEN (decided_at IS NOT NULL) THEN decided_at
+    WHEN (state = 'awaiting_member'::text) THEN COALESCE(member_response_due, decision_due)
+    ELSE decision_due
+END), id);
+
 CREATE UNIQUE INDEX appeals_one_open_per_report ON public.appeals USING btree (report_id) WHERE (state = ANY (ARRAY['awaiting_member'::text, 'awaiting_adjudication'::text]));
 
 CREATE INDEX appeals_open ON public.appeals USING btree (member_response_due) WHERE (state = ANY (ARRAY['awaiting_member'::text, 'awaiting_adjudication'::text]));
+
+CREATE INDEX appeals_queue ON public.appeals USING btree (((decided_at IS NOT NULL)), (
+CASE
+    WHEN (decided_at IS NOT NULL) THEN decided_at
+    WHEN (state = 'awaiting_member'::text) THEN COALESCE(member_response_due, decision_due)
+    ELSE decision_due
+END), id);
 
 CREATE INDEX appeals_report ON public.appeals USING btree (report_id);
 
@@ -497,6 +511,8 @@ CREATE INDEX events_report ON public.events USING btree (report_id);
 CREATE INDEX principal_keys_principal ON public.principal_keys USING btree (principal_id);
 
 CREATE INDEX reports_expiring ON public.reports USING btree (expires_at) WHERE (subject_keys <> '{}'::bytea[]);
+
+CREATE INDEX reports_member_filed ON public.reports USING btree (member_id, filed_at, id);
 
 CREATE INDEX reports_subjects ON public.reports USING gin (subject_keys);
 
