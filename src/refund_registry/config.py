@@ -125,6 +125,14 @@ class Settings:
     # The language of API answers when the request's Accept-Language names
     # none the registry speaks (``zh-CN`` or ``en``).
     default_locale: str = "zh-CN"
+    # Staff sign-in to the console with the organisation's OpenID Connect
+    # provider (authorization code + PKCE). Empty issuer: the console offers
+    # only one-time links (``refund-registry console link``). The redirect URI
+    # to register at the provider is ``<public_url>/console/oidc/callback``.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid"
     # The names of the settings the environment set explicitly; every other one
     # holds its default. ``serve`` picks a free key-service port unless one was given.
     given: frozenset[str] = frozenset()
@@ -215,6 +223,10 @@ class Settings:
         read("webhook_timeout_seconds", _float(1.0, 30.0))
         read("serve_worker", _choice("auto", "on", "off"))
         read("default_locale", _choice("zh-CN", "en"))
+        read("oidc_issuer", _url("http", "https"))
+        read("oidc_client_id", _nonempty)
+        read("oidc_client_secret", _nonempty)
+        read("oidc_scopes", _nonempty)
 
         given = frozenset(values)
         if values.get("environment") == "production":
@@ -234,6 +246,7 @@ class Settings:
                         "REGISTRY_ENVIRONMENT=production (no generated keys in production)"
                     )
         problems.extend(_buyer_signin_problems(settings))
+        problems.extend(_oidc_problems(settings))
         if settings.environment == "production" and settings.webhook_key_file is None:
             problems.append(
                 "REGISTRY_WEBHOOK_KEY_FILE is required when REGISTRY_ENVIRONMENT=production "
@@ -267,6 +280,23 @@ def _buyer_signin_problems(settings: Settings) -> list[str]:
         for name, value in required.items()
         if not value
     )
+    return problems
+
+
+def _oidc_problems(settings: Settings) -> list[str]:
+    """The console's identity provider: all three settings or none; https in production."""
+    given = [bool(settings.oidc_issuer), bool(settings.oidc_client_id)]
+    problems = []
+    if any(given) and not all(given):
+        problems.append("REGISTRY_OIDC_ISSUER and REGISTRY_OIDC_CLIENT_ID go together")
+    if "openid" not in settings.oidc_scopes.split():
+        problems.append("REGISTRY_OIDC_SCOPES must include openid")
+    if (
+        settings.environment == "production"
+        and settings.oidc_issuer
+        and not settings.oidc_issuer.startswith("https://")
+    ):
+        problems.append("REGISTRY_OIDC_ISSUER must be https when REGISTRY_ENVIRONMENT=production")
     return problems
 
 

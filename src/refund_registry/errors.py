@@ -52,6 +52,14 @@ class MalformedBody(InvalidInput):
     status = 400
 
 
+class InvalidCursor(RegistryError):
+    """An ``after`` cursor that no earlier page of this listing, for this caller, handed out."""
+
+    code = "page.cursor"
+    title = "Invalid cursor"
+    status = 400
+
+
 class PayloadTooLarge(InvalidInput):
     code = "request.too_large"
     title = "Request body too large"

@@ -33,6 +33,7 @@ from refund_registry.services.buyer_signin import (
 )
 from refund_registry.services.ledger import Ledger
 from refund_registry.services.risk import RiskService
+from refund_registry.services.staff_signin import StaffSignIn
 from refund_registry.services.webhooks import WebhookService
 from refund_registry.storage import keyfiles
 from refund_registry.storage import principals as principal_store
@@ -133,6 +134,7 @@ class RegistryParts:
     appeals: AppealService
     buyers: BuyerSignIn
     webhooks: WebhookService
+    staff: StaffSignIn
 
     @classmethod
     def build(
@@ -192,6 +194,7 @@ class RegistryParts:
             appeals=appeals,
             buyers=build_buyers(settings, pool, keyring, auth, code_limiters),
             webhooks=build_webhooks(settings, pool),
+            staff=StaffSignIn(pool),
         )
 
 

@@ -10,6 +10,7 @@ from importlib import metadata
 from refund_registry import logs
 from refund_registry.cli import (
     audit,
+    console,
     evidence,
     keys,
     keyservice,
@@ -48,7 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # The order here is the order ``--help`` lists the commands in.
-    for group in (serve, migrate, audit, keys, keyservice, worker, principals, outbox, evidence):
+    for group in (
+        serve,
+        migrate,
+        audit,
+        keys,
+        keyservice,
+        worker,
+        principals,
+        console,
+        outbox,
+        evidence,
+    ):
         group.add_parser(sub, common)
     return parser
 

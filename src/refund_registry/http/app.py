@@ -31,7 +31,7 @@ from refund_registry.runtime import Runtime
 from refund_registry.services.duties import Duties
 from refund_registry.services.sequencer import run_sequencer
 from refund_registry.storage.db import ping
-from refund_registry.web import audit_console, portal
+from refund_registry.web import audit_console, console, portal
 
 
 @get("/health/live", tags=["operations"], summary="Liveness")
@@ -196,6 +196,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
             _Metrics,
             *all_routes(settings),
             *portal.routes(settings),
+            *console.routes(settings),
             *audit_console.routes(settings),
             openapi_ui.assets_router(),
         ],

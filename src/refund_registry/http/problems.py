@@ -88,6 +88,7 @@ ERROR_TITLES: Final = (
     N_("Key service proof did not verify"),
     N_("Invalid Merkle proof"),
     N_("Invalid checkpoint"),
+    N_("Invalid cursor"),
 )
 
 # The fixed sentences of the most common details. ``%(name)s`` stands for a
@@ -115,6 +116,10 @@ DETAILS: Final = (
     N_("the access log could not be written; nothing was answered"),
     N_("Not Found"),
     N_("Method Not Allowed"),
+    N_("'after' must be a cursor from an earlier page"),
+    N_("'after' is a cursor from another listing, caller or filter; start again without it"),
+    N_("limit must be 1 to %(count)s"),
+    N_("must be a time with a UTC offset"),
 )
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 

@@ -50,6 +50,7 @@ class Caller:
     jti: str
     request_digest: str  # SHA-256 (b64url) of the token's signing input, header.claims
     claims: dict[str, Any]
+    via: str | None = None  # "console": acting in a staff console session, not a signed request
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,7 +73,10 @@ def entry(
     A buyer's entry names as its actor the member that handed them over
     (detail ``via``), or ``buyer`` for a direct sign-in, and as its request the
     session's public id: an auditor sees every look through a member under
-    that member's name, and can group a session's entries.
+    that member's name, and can group a session's entries. A principal acting
+    in the staff console is recorded under its own id with detail
+    ``via: console`` and the console session's public id as its request, so
+    an auditor tells console work from signed API calls.
     """
     detail: dict[str, str] = {"appeal_id": appeal} if appeal else {}
     if isinstance(party, Subject):
@@ -90,6 +93,8 @@ def entry(
             purpose=purpose,
             detail=detail,
         )
+    if party.via is not None:
+        detail["via"] = party.via
     return AccessRecord(
         at=at,
         actor=party.principal_id,

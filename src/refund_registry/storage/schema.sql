@@ -254,6 +254,54 @@ CREATE TABLE public.schema_migrations (
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.staff_links (
+    digest bytea NOT NULL,
+    principal_id text NOT NULL,
+    issued_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    used_at timestamp with time zone,
+    CONSTRAINT staff_links_check CHECK ((expires_at > issued_at)),
+    CONSTRAINT staff_links_check1 CHECK ((used_at >= issued_at)),
+    CONSTRAINT staff_links_digest_check CHECK ((length(digest) = 32))
+);
+
+CREATE TABLE public.staff_oidc_logins (
+    state text NOT NULL,
+    binding bytea NOT NULL,
+    nonce text NOT NULL,
+    code_verifier text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT staff_oidc_logins_binding_check CHECK ((length(binding) = 32)),
+    CONSTRAINT staff_oidc_logins_check CHECK ((expires_at > created_at)),
+    CONSTRAINT staff_oidc_logins_code_verifier_check CHECK (((length(code_verifier) >= 43) AND (length(code_verifier) <= 128))),
+    CONSTRAINT staff_oidc_logins_nonce_check CHECK (((length(nonce) >= 16) AND (length(nonce) <= 128))),
+    CONSTRAINT staff_oidc_logins_state_check CHECK (((length(state) >= 16) AND (length(state) <= 128)))
+);
+
+CREATE TABLE public.staff_oidc_subjects (
+    issuer text NOT NULL,
+    subject text NOT NULL,
+    principal_id text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT staff_oidc_subjects_issuer_check CHECK (((length(issuer) >= 1) AND (length(issuer) <= 500))),
+    CONSTRAINT staff_oidc_subjects_subject_check CHECK (((length(subject) >= 1) AND (length(subject) <= 255)))
+);
+
+CREATE TABLE public.staff_sessions (
+    id text NOT NULL,
+    digest bytea NOT NULL,
+    principal_id text NOT NULL,
+    method text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    last_seen_at timestamp with time zone NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT staff_sessions_check CHECK ((last_seen_at >= created_at)),
+    CONSTRAINT staff_sessions_check1 CHECK ((expires_at > created_at)),
+    CONSTRAINT staff_sessions_digest_check CHECK ((length(digest) = 32)),
+    CONSTRAINT staff_sessions_method_check CHECK ((method = ANY (ARRAY['link'::text, 'oidc'::text])))
+);
+
 CREATE TABLE public.subject_aggregates (
     subject_key bytea NOT NULL,
     kind text NOT NULL,
@@ -387,6 +435,21 @@ ALTER TABLE ONLY public.reports
 ALTER TABLE ONLY public.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
 
+ALTER TABLE ONLY public.staff_links
+    ADD CONSTRAINT staff_links_pkey PRIMARY KEY (digest);
+
+ALTER TABLE ONLY public.staff_oidc_logins
+    ADD CONSTRAINT staff_oidc_logins_pkey PRIMARY KEY (state);
+
+ALTER TABLE ONLY public.staff_oidc_subjects
+    ADD CONSTRAINT staff_oidc_subjects_pkey PRIMARY KEY (issuer, subject);
+
+ALTER TABLE ONLY public.staff_sessions
+    ADD CONSTRAINT staff_sessions_digest_key UNIQUE (digest);
+
+ALTER TABLE ONLY public.staff_sessions
+    ADD CONSTRAINT staff_sessions_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.subject_aggregates
     ADD CONSTRAINT subject_aggregates_pkey PRIMARY KEY (subject_key);
 
@@ -437,6 +500,16 @@ CREATE INDEX reports_expiring ON public.reports USING btree (expires_at) WHERE (
 
 CREATE INDEX reports_subjects ON public.reports USING gin (subject_keys);
 
+CREATE INDEX staff_links_expiry ON public.staff_links USING btree (expires_at);
+
+CREATE INDEX staff_oidc_logins_expiry ON public.staff_oidc_logins USING btree (expires_at);
+
+CREATE INDEX staff_oidc_subjects_principal ON public.staff_oidc_subjects USING btree (principal_id);
+
+CREATE INDEX staff_sessions_expiry ON public.staff_sessions USING btree (expires_at);
+
+CREATE INDEX staff_sessions_principal ON public.staff_sessions USING btree (principal_id);
+
 CREATE INDEX used_jtis_expires_at ON public.used_jtis USING btree (expires_at);
 
 CREATE INDEX webhook_deliveries_at ON public.webhook_deliveries USING btree (at);
@@ -485,6 +558,15 @@ ALTER TABLE ONLY public.keyservice_usage
 ALTER TABLE ONLY public.principal_keys
     ADD CONSTRAINT principal_keys_principal_id_fkey FOREIGN KEY (principal_id) REFERENCES public.principals(id);
 
+ALTER TABLE ONLY public.staff_links
+    ADD CONSTRAINT staff_links_principal_id_fkey FOREIGN KEY (principal_id) REFERENCES public.principals(id);
+
+ALTER TABLE ONLY public.staff_oidc_subjects
+    ADD CONSTRAINT staff_oidc_subjects_principal_id_fkey FOREIGN KEY (principal_id) REFERENCES public.principals(id);
+
+ALTER TABLE ONLY public.staff_sessions
+    ADD CONSTRAINT staff_sessions_principal_id_fkey FOREIGN KEY (principal_id) REFERENCES public.principals(id);
+
 ALTER TABLE ONLY public.webhook_deliveries
     ADD CONSTRAINT webhook_deliveries_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES public.webhooks(id) ON DELETE CASCADE;
 
@@ -531,6 +613,14 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.reports TO registry_app;
 
 GRANT SELECT ON TABLE public.schema_migrations TO registry_app;
 GRANT SELECT ON TABLE public.schema_migrations TO registry_keyservice_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.staff_links TO registry_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.staff_oidc_logins TO registry_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.staff_oidc_subjects TO registry_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.staff_sessions TO registry_app;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.subject_aggregates TO registry_app;
 

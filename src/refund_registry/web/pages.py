@@ -18,11 +18,12 @@ from refund_registry.services.appeals import Subject
 from refund_registry.web import render
 from refund_registry.web.render import language_of, page, refusal, secure
 from refund_registry.web.security import (
-    FORM_COOKIE,
     FORM_FIELD,
     PATH,
+    PORTAL,
     SESSION_COOKIE,
     SIGNIN_COOKIE,
+    Area,
     removed,
     same_origin,
     token_matches,
@@ -111,18 +112,21 @@ def remembered_identifier(request: Request[Any, Any, Any]) -> tuple[str, str] | 
 # -- hooks and error pages ------------------------------------------------------------------
 
 
+def form_accepted(request: Request[Any, Any, Any], form: Any, area: Area = PORTAL) -> bool:
+    """Whether a POST carries this area's form token and comes from this very site."""
+    sent = form.get(FORM_FIELD)
+    return same_origin(request.headers) and token_matches(
+        request.cookies.get(area.form_cookie),
+        request.cookies.get(area.session_cookie),
+        sent if isinstance(sent, str) else None,
+    )
+
+
 async def check_form(request: Request[Any, Any, Any]) -> Response[Any] | None:
     """Refuse, before anything else, a POST whose form token is missing or wrong."""
     if request.method != "POST":
         return None
-    form = await request.form()
-    sent = form.get(FORM_FIELD)
-    good = same_origin(request.headers) and token_matches(
-        request.cookies.get(FORM_COOKIE),
-        request.cookies.get(SESSION_COOKIE),
-        sent if isinstance(sent, str) else None,
-    )
-    if good:
+    if form_accepted(request, await request.form()):
         return None
     language = language_of(request)
     return page(

@@ -22,8 +22,8 @@ from refund_registry.errors import RegistryError
 from refund_registry.web import i18n
 from refund_registry.web.i18n import N_, Language
 from refund_registry.web.security import (
-    FORM_COOKIE,
-    SESSION_COOKIE,
+    PORTAL,
+    Area,
     cookie,
     form_token,
     new_form_key,
@@ -166,28 +166,29 @@ def page(
     status: int = 200,
     cookies: Iterable[Cookie] = (),
     signed_in: bool = False,
+    area: Area = PORTAL,
     **context: Any,
 ) -> Template:
-    """Render ``portal/<name>`` with what every page shares.
+    """Render ``<area>/<name>`` (``portal/`` unless told) with what every page shares.
 
     A browser that has no form key yet gets one with this page, and the
     page's forms carry the token for it.
     """
     language = language_of(request)
     sent: list[Cookie] = list(cookies)
-    key = request.cookies.get(FORM_COOKIE)
+    key = request.cookies.get(area.form_cookie)
     if not key:
         key = new_form_key()
-        sent.append(cookie(FORM_COOKIE, key, secure=secure(request)))
+        sent.append(cookie(area.form_cookie, key, secure=secure(request), path=area.path))
     return Template(
-        template_name=f"portal/{name}",
+        template_name=f"{area.templates}/{name}",
         status_code=status,
         cookies=sent,
         context={
             "language": language,
             "html_lang": language.html_lang,
             "locale": language.locale,
-            "csrf_token": form_token(key, request.cookies.get(SESSION_COOKIE)),
+            "csrf_token": form_token(key, request.cookies.get(area.session_cookie)),
             "signed_in": signed_in,
             "path": request.url.path,
             "error": None,

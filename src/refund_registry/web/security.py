@@ -7,7 +7,10 @@ page (pages hold personal data; only the static assets may be cached).
 
 **Cookies.** The buyer's session (``rr_buyer``) and the form key
 (``rr_csrf``) are HttpOnly, SameSite=Lax, limited to ``/portal``, and
-``Secure`` whenever the registry's public URL is https.
+``Secure`` whenever the registry's public URL is https. The staff console
+(``/console``) is another :class:`Area` with cookies of its own names,
+limited to its own path: a buyer's cookies never reach the console, nor a
+staff member's the portal.
 
 **Forms.** Every form carries a token that only a page of this portal can
 know: an HMAC keyed with the browser's own ``rr_csrf`` cookie over the buyer's
@@ -25,6 +28,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -39,6 +43,27 @@ SIGNIN_COOKIE: Final = "rr_signin"
 FORM_FIELD: Final = "csrf_token"
 PATH: Final = "/portal"
 STATIC_PATH: Final = "/portal/static"
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A set of pages with its own path, cookies and templates (the portal, the console).
+
+    Both share the machinery of this module: the headers, the form tokens,
+    the cookie attributes; only names and the path differ.
+    """
+
+    path: str
+    session_cookie: str
+    form_cookie: str
+    templates: str
+
+
+PORTAL: Final = Area(
+    path=PATH, session_cookie=SESSION_COOKIE, form_cookie=FORM_COOKIE, templates="portal"
+)
+STATIC_PATHS: Final = (STATIC_PATH + "/", "/console/static/")
+"""Where the vendored assets are served (the only responses that may be cached)."""
 
 CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -70,7 +95,7 @@ def secure_headers(app: ASGIApp) -> ASGIApp:
         if str(scope["type"]) != "http":
             await app(scope, receive, send)
             return
-        static = str(scope.get("path", "")).startswith(STATIC_PATH + "/")
+        static = str(scope.get("path", "")).startswith(STATIC_PATHS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -96,12 +121,14 @@ def cookie(
     secure: bool,
     max_age: int | None = None,
     expires: int | None = None,
+    path: str = PATH,
 ) -> Cookie:
-    """A portal cookie: HttpOnly, SameSite=Lax, Path=/portal, Secure over https."""
+    """A page cookie: HttpOnly, SameSite=Lax, limited to its area's path (``/portal``
+    unless told), Secure over https."""
     return Cookie(
         key=name,
         value=value,
-        path=PATH,
+        path=path,
         httponly=True,
         samesite="lax",
         secure=secure,
@@ -110,10 +137,10 @@ def cookie(
     )
 
 
-def removed(name: str, *, secure: bool) -> Cookie:
-    """The instruction to forget a portal cookie."""
+def removed(name: str, *, secure: bool, path: str = PATH) -> Cookie:
+    """The instruction to forget a page cookie (of ``/portal`` unless told)."""
     return Cookie(
-        key=name, value="", path=PATH, httponly=True, samesite="lax", secure=secure, max_age=0
+        key=name, value="", path=path, httponly=True, samesite="lax", secure=secure, max_age=0
     )
 
 

@@ -9,6 +9,7 @@ earlier appeals on the same report allow, ``errors`` the refusals, and
 from refund_registry.domain.appeals.deadlines import (
     Appeal,
     DeadlinePolicy,
+    days_left,
     deadlines,
     due_deadline,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "check_rationale",
     "check_subject_statement",
     "check_waiting",
+    "days_left",
     "deadlines",
     "due_deadline",
     "mermaid_diagram",

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 
 from refund_registry.domain.appeals.states import OPEN_STATES, AppealState, Grounds
 
+DAY = timedelta(days=1)
+
 
 @dataclass(frozen=True, slots=True)
 class DeadlinePolicy:
@@ -112,3 +114,21 @@ def due_deadline(appeal: Appeal, now: datetime) -> bool:
     require_aware("now", now)
     due = appeal.current_due
     return due is not None and now >= due
+
+
+def days_left(due: datetime | None, now: datetime) -> int | None:
+    """Whole days until ``due`` at ``now``, a part of a day counting as one; ``None``
+    without a deadline (a closed appeal).
+
+    Positive exactly while the deadline is ahead, so that it agrees with
+    :func:`due_deadline` (at ``now == due`` the deadline has passed: 0); ``-n``
+    once it passed at least ``n`` days ago. Precisely, with ``d`` the answer:
+    ``(d - 1) days < due - now <= d days``. Computed on whole microseconds, so
+    no rounding of floating point can move a boundary. Precondition: both
+    times are timezone-aware.
+    """
+    require_aware("now", now)
+    if due is None:
+        return None
+    require_aware("due", due)
+    return -((now - due) // DAY)
