@@ -22,8 +22,8 @@ from refund_registry.domain.audit_console import (
 )
 from refund_registry.domain.audit_views import EntryFilter
 from refund_registry.services.audit_console import csv_line
-from refund_registry.web.audit_charts import Bar, bar_chart, share_bar
-from refund_registry.web.audit_filters import parse_filters, purpose_shares, query_string
+from refund_registry.web.console.audit_charts import Bar, bar_chart, share_bar
+from refund_registry.web.console.audit_filters import parse_filters, purpose_shares, query_string
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
 moments = st.datetimes(

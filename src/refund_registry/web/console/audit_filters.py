@@ -19,7 +19,7 @@ from refund_registry.domain.access import ACTIONS
 from refund_registry.domain.audit_summary import DEFAULT_SUMMARY_POLICY
 from refund_registry.domain.audit_views import EntryFilter
 from refund_registry.errors import InvalidInput, MalformedBody
-from refund_registry.web.audit_charts import Bar, bar_chart, share_bar
+from refund_registry.web.console.audit_charts import Bar, bar_chart, share_bar
 from refund_registry.web.i18n import N_, Language
 
 FILTER_NAMES: Final = ("member", "action", "purpose", "since", "until")
