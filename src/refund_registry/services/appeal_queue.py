@@ -118,6 +118,8 @@ async def appeal_queue(
                 "filters": {"state": state, "due_before": iso(due_before)},
                 "after": after,
                 "count": len(shown),
+                # Console work is marked so an auditor tells it from signed API calls.
+                **({"via": viewer.via} if viewer.via else {}),
             },
         )
     )

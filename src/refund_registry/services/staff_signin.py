@@ -209,6 +209,16 @@ class StaffSignIn:
         async with translated(), self.pool.acquire() as conn:
             await store.delete_session(conn, rules.session_digest(session))
 
+    async def names(self, principal_ids: set[str]) -> dict[str, str]:
+        """The display names of these principals (members in a queue, say)."""
+        found: dict[str, str] = {}
+        async with translated(), self.pool.acquire() as conn:
+            for principal_id in sorted(principal_ids):
+                who = await store.principal(conn, principal_id)
+                if who is not None:
+                    found[who.id] = who.name
+        return found
+
     # -- identity-provider subjects ---------------------------------------------------------
 
     async def map_subject(self, issuer: str, subject: str, principal_id: str) -> dict[str, str]:

@@ -29,7 +29,7 @@ from litestar.static_files import create_static_files_router
 from refund_registry import errors
 from refund_registry.config import Settings
 from refund_registry.web import render
-from refund_registry.web.console import signin
+from refund_registry.web.console import inbox, queue, signin
 from refund_registry.web.console.guard import (
     PATH,
     STATIC_PATH,
@@ -51,6 +51,8 @@ PAGES: list[Any] = [
     signin.use_link,
     signin.sign_out,
     signin.switch_language,
+    *queue.PAGES,
+    *inbox.PAGES,
 ]
 """The console's own handlers; each section module appends its pages (see ``routes``)."""
 
