@@ -32,7 +32,6 @@ from refund_registry.services.duties import Duties
 from refund_registry.services.sequencer import run_sequencer
 from refund_registry.storage.db import ping
 from refund_registry.web import console, portal
-from refund_registry.web.console import audit as console_audit
 
 
 @get("/health/live", tags=["operations"], summary="Liveness")
@@ -197,7 +196,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
             _Metrics,
             *all_routes(settings),
             *portal.routes(settings),
-            *console.routes(settings, sections=console_audit.SECTION),
+            *console.routes(settings),
             openapi_ui.assets_router(),
         ],
         template_config=portal.template_config(),

@@ -275,7 +275,7 @@ async def data_consistency(
     return Response(proof.as_json())
 
 
-SECTION: Final = [
+PAGES: Final = [
     log_browser,
     members,
     checkpoints,
@@ -285,4 +285,4 @@ SECTION: Final = [
     data_entries,
     data_consistency,
 ]
-"""The handlers the console registers for its audit section (``console.routes``)."""
+"""The handlers of the console's audit section (listed in ``web/console/__init__.py``)."""

@@ -178,6 +178,7 @@
     const verdict = document.getElementById("verify-verdict");
     const steps = document.getElementById("verify-steps");
     if (!button || !verdict || !steps) return;
+    button.disabled = false; // disabled until this script is ready to verify
     button.addEventListener("click", async () => {
       button.disabled = true;
       steps.textContent = "";
