@@ -9,6 +9,7 @@ from refund_registry.http import (
     admin,
     appeals,
     audit,
+    audit_export,
     buyer,
     keyservice_proxy,
     reports,
@@ -29,5 +30,6 @@ def all_routes(settings: Settings) -> list[Any]:
         *subject.ROUTES,
         *appeals.ROUTES,
         *audit.ROUTES,
+        *audit_export.ROUTES,
         *webhooks.ROUTES,
     ]
