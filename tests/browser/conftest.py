@@ -10,13 +10,15 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from refund_registry.config import Settings
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, Inbox, Portal, start_portal
+from tests.support.browser import Watch
 from tests.support.waiting import free_port
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -68,3 +70,25 @@ def portal(settings: Settings, inbox: Inbox) -> Iterator[Portal]:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture
+def open_context(chromium: Browser, portal: Portal) -> Iterator[Any]:
+    """``open_context(js=True)``: a fresh context and page, watched; closed after the test."""
+    opened: list[tuple[BrowserContext, Watch]] = []
+
+    def open_one(js: bool = True) -> tuple[Page, Watch]:
+        context = chromium.new_context(
+            viewport={"width": 1100, "height": 900}, java_script_enabled=js
+        )
+        context.set_default_timeout(10_000)
+        watch = Watch(context, portal.base_url)
+        page = context.new_page()
+        watch.attach(page)
+        opened.append((context, watch))
+        return page, watch
+
+    yield open_one
+    for context, watch in opened:
+        context.close()
+        watch.check()

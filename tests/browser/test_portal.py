@@ -9,14 +9,12 @@ no error (a Content Security Policy violation would be one).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from refund_registry.client.signing import Signer
 from tests.browser.harness import Inbox, Portal
@@ -94,53 +92,6 @@ def make_cast(portal: Portal) -> Cast:
     )
     portal.query(checker, [ident], "refund_decision")
     return Cast(shop_a, shop_b, checker, adjudicator, ident, report_a, report_b)
-
-
-class Watch:
-    """Every request and browser error of a context, checked at the end of a test."""
-
-    def __init__(self, context: BrowserContext, base_url: str) -> None:
-        self.host = urlsplit(base_url).netloc
-        self.requests: list[str] = []
-        self.errors: list[str] = []
-        context.on("request", lambda request: self.requests.append(request.url))
-        context.on("weberror", lambda error: self.errors.append(str(error.error)))
-
-    def attach(self, page: Page) -> None:
-        page.on(
-            "console",
-            lambda msg: self.errors.append(msg.text) if msg.type == "error" else None,
-        )
-
-    def check(self) -> None:
-        assert self.requests, "no request was recorded"
-        elsewhere = [u for u in self.requests if urlsplit(u).netloc != self.host]
-        assert elsewhere == [], f"requests left the registry: {elsewhere}"
-        # A refused form is answered 403 on purpose; Chromium logs any 4xx.
-        unexpected = [e for e in self.errors if "status of 4" not in e]
-        assert unexpected == [], unexpected
-
-
-@pytest.fixture
-def open_context(chromium: Browser, portal: Portal) -> Iterator[Any]:
-    """``open_context(js=True)``: a fresh context and page, watched; closed after the test."""
-    opened: list[tuple[BrowserContext, Watch]] = []
-
-    def open_one(js: bool = True) -> tuple[Page, Watch]:
-        context = chromium.new_context(
-            viewport={"width": 1100, "height": 900}, java_script_enabled=js
-        )
-        context.set_default_timeout(10_000)
-        watch = Watch(context, portal.base_url)
-        page = context.new_page()
-        watch.attach(page)
-        opened.append((context, watch))
-        return page, watch
-
-    yield open_one
-    for context, watch in opened:
-        context.close()
-        watch.check()
 
 
 def shot(page: Page, folder: Path, name: str) -> None:

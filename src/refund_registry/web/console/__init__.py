@@ -29,7 +29,7 @@ from litestar.static_files import create_static_files_router
 from refund_registry import errors
 from refund_registry.config import Settings
 from refund_registry.web import render
-from refund_registry.web.console import audit, inbox, queue, signin
+from refund_registry.web.console import audit, inbox, oidc, queue, signin
 from refund_registry.web.console.guard import (
     PATH,
     STATIC_PATH,
@@ -53,6 +53,7 @@ PAGES: list[Any] = [
     signin.switch_language,
     *queue.PAGES,
     *inbox.PAGES,
+    *oidc.PAGES,
     *audit.PAGES,
 ]
 """The console's own handlers; each section module appends its pages (see ``routes``)."""
