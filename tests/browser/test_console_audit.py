@@ -88,6 +88,11 @@ def test_an_auditor_filters_sees_a_sweep_and_verifies_the_log(
     expect(page).to_have_url(portal.base_url + "/console/audit")
     expect(page.locator("tr.entry")).to_have_count(50)
     page.screenshot(path=str(screenshots / "console-audit-log.png"), full_page=False)
+    page.click("#next-page")  # keyset paging: the page after index 49
+    expect(page.locator("tr.entry").first).to_have_attribute("data-index", "50")
+    expect(page.locator("tr.entry")).to_have_count(50)
+    page.click("#first-page")
+    expect(page.locator("tr.entry").first).to_have_attribute("data-index", "0")
 
     # Filter by member: only the calm member's four queries.
     page.fill("#f-member", CALM)

@@ -144,7 +144,9 @@ def _log_page(
         status=status,
         view="log",
         entries=page["entries"] if page else [],
-        next_link=f"{PATH}?{query_string(filters, after=next_after)}" if next_after else None,
+        next_link=(
+            f"{PATH}?{query_string(filters, after=next_after)}" if next_after is not None else None
+        ),
         first_link=f"{PATH}?{query_string(filters)}" if after is not None else None,
         csv_link=f"{PATH}/export.csv?{query_string(filters)}",
         form=form,
