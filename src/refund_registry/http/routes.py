@@ -9,6 +9,7 @@ from refund_registry.http import (
     admin,
     appeals,
     audit,
+    audit_export,
     buyer,
     keyservice_proxy,
     listings,
@@ -31,5 +32,6 @@ def all_routes(settings: Settings) -> list[Any]:
         *appeals.ROUTES,
         *listings.ROUTES,
         *audit.ROUTES,
+        *audit_export.ROUTES,
         *webhooks.ROUTES,
     ]

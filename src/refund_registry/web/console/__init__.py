@@ -29,7 +29,7 @@ from litestar.static_files import create_static_files_router
 from refund_registry import errors
 from refund_registry.config import Settings
 from refund_registry.web import render
-from refund_registry.web.console import inbox, oidc, queue, signin
+from refund_registry.web.console import audit, inbox, oidc, queue, signin
 from refund_registry.web.console.guard import (
     PATH,
     STATIC_PATH,
@@ -54,6 +54,7 @@ PAGES: list[Any] = [
     *queue.PAGES,
     *inbox.PAGES,
     *oidc.PAGES,
+    *audit.PAGES,
 ]
 """The console's own handlers; each section module appends its pages (see ``routes``)."""
 
