@@ -155,8 +155,34 @@ async def test_framework_refusals_and_unsigned_calls_are_translated(api: Api) ->
 async def test_json_answers_carry_content_language_and_the_portal_does_not(api: Api) -> None:
     live = await api.client.get("/health/live", headers={"Accept-Language": "en"})
     assert live.headers["content-language"] == "en"
+    assert "accept-language" in varies(live)
     page = await api.client.get("/portal/signin", headers={"Accept-Language": "en"})
     assert "content-language" not in page.headers
+    assert "accept-language" not in varies(page)
+
+
+def varies(response: httpx.Response) -> list[str]:
+    """The fields a response's ``Vary`` names, lower case."""
+    return [t.strip().lower() for t in response.headers.get("vary", "").split(",") if t.strip()]
+
+
+async def test_caches_are_told_the_language_was_negotiated(
+    api: Api, make_principal: MakePrincipal
+) -> None:
+    member = await make_principal()
+    body = {"identifiers": [ident(pseudonym())], "purpose": "refund_decision"}
+    bad = {**body, "purpose": "curiosity"}
+    for language in ("zh-CN", "en"):
+        sent = {"Accept-Language": language}
+        answers = [
+            await api.call(member, "POST", "/v1/risk/query", body, headers=sent),
+            await api.call(member, "POST", "/v1/risk/query", bad, headers=sent),
+            await api.client.get("/v1/no-such-route", headers=sent),
+            await api.call(member, "GET", "/v1/events", headers=sent),
+        ]
+        for response in answers:
+            assert response.headers["content-language"] == language, response.request.url
+            assert varies(response).count("accept-language") == 1, response.request.url
 
 
 async def test_the_sdk_sends_its_locale_and_reads_the_answer_language(
