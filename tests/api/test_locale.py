@@ -209,3 +209,25 @@ async def test_the_sdk_sends_its_locale_and_reads_the_answer_language(
         answer = await default.query([buyer], "refund_decision")
         assert answer.content_language == "zh-CN"
         assert chinese(answer.notice)
+
+
+async def test_the_feed_describes_events_in_the_negotiated_language(
+    api: Api, make_principal: MakePrincipal
+) -> None:
+    member = await make_principal()
+    filed = await api.call(
+        member, "POST", "/v1/reports", report_body(identifiers=[ident(pseudonym())])
+    )
+    report_id = filed.json()["report_id"]
+    pages = {}
+    for language in ("zh-CN", "en"):
+        sent = {"Accept-Language": language}
+        response = await api.call(member, "GET", "/v1/events", headers=sent)
+        assert response.headers["content-language"] == language
+        pages[language] = response.json()["events"]
+    (zh,), (en,) = pages["zh-CN"], pages["en"]
+    assert {k: v for k, v in zh.items() if k != "description"} == {
+        k: v for k, v in en.items() if k != "description"
+    }
+    assert en["description"].startswith(f"Report {report_id} was filed")
+    assert zh["description"].startswith(f"报告 {report_id} 已提交")

@@ -24,6 +24,7 @@ import refund_registry.domain.merkle.tree
 import refund_registry.domain.oprf  # noqa: F401
 from refund_registry import errors, i18n
 from refund_registry.config import Settings
+from refund_registry.domain.feed import DESCRIPTION, OTHER_EVENT
 from refund_registry.domain.scoring.reasons import REASON_TEXT
 from refund_registry.http.app import create_app
 
@@ -41,8 +42,9 @@ def placeholders(text: str) -> set[str]:
 
 
 def api_messages() -> set[str]:
-    """What API answers show in the caller's language: reasons, notice, problem texts."""
-    found: set[str] = set(REASON_TEXT.values())
+    """What API answers show in the caller's language: reasons, notice, problem texts,
+    event descriptions."""
+    found: set[str] = set(REASON_TEXT.values()) | set(DESCRIPTION.values()) | {OTHER_EVENT}
     for module in API_MODULES:
         for _, message, _, _ in extract_from_file("python", PACKAGE / module):
             assert isinstance(message, str)

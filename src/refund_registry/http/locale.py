@@ -3,8 +3,9 @@
 
 Every API route answers in Simplified Chinese unless the caller asks for
 English (or the operator's ``REGISTRY_DEFAULT_LOCALE`` says otherwise). Only
-the human texts change: the reasons' ``text``, the ``notice``, and a problem
-document's ``title`` and ``detail``; codes, bands, kinds and states never do.
+the human texts change: the reasons' ``text``, the ``notice``, a problem
+document's ``title`` and ``detail``, and the events' ``description``; codes,
+bands, kinds and states never do. Every such answer says ``Vary: Accept-Language``.
 The portal keeps its own switch (a cookie) and is left alone here.
 """
 
