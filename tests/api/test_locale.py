@@ -231,3 +231,29 @@ async def test_the_feed_describes_events_in_the_negotiated_language(
     }
     assert en["description"].startswith(f"Report {report_id} was filed")
     assert zh["description"].startswith(f"报告 {report_id} 已提交")
+
+
+async def test_every_kind_of_refusal_has_a_chinese_detail(
+    api: Api, make_principal: MakePrincipal
+) -> None:
+    member = await make_principal()
+    zh = {"Accept-Language": "zh-CN"}
+    body = {"identifiers": [ident(pseudonym())], "purpose": "refund_decision"}
+    refusals = [
+        await api.client.get("/v1/nowhere", headers=zh),
+        await api.client.delete("/health/live", headers=zh),
+        await api.call(member, "GET", "/v1/whoami", raw=b"{" + b" " * (2 << 20) + b"}", headers=zh),
+        await api.call(member, "POST", "/v1/risk/query", raw=b"{not json", headers=zh),
+        await api.call(member, "POST", "/v1/risk/query", {**body, "extra": 1}, headers=zh),
+        await api.call(member, "GET", "/v1/events?limit=0", headers=zh),
+        await api.call(member, "GET", "/v1/events?after=nope", headers=zh),
+        await api.call(member, "GET", "/v1/reports/rpt_x", headers=zh),
+        await api.client.post("/v1/risk/query", json=body, headers=zh),
+        await api.call(member, "POST", "/v1/risk/query/batch", {"queries": []}, headers=zh),
+    ]
+    for response in refusals:
+        doc = response.json()
+        assert response.status_code >= 400, doc
+        assert response.headers["content-language"] == "zh-CN"
+        assert chinese(doc["title"]), doc
+        assert chinese(doc["detail"]), doc

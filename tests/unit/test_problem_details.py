@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
 
@@ -182,3 +183,10 @@ def test_a_template_with_any_values_reads_as_its_translation(
     english = template % values
     assert problems.translate("en", english) == english
     assert problems.translate("zh-CN", english) == gettext("zh-CN", template) % values
+
+
+def test_the_frameworks_own_details_are_translated() -> None:
+    """Litestar refuses with the status phrase as the detail (``Not Found``, …)."""
+    for status in problems._HTTP_CODES:
+        phrase = HTTPStatus(status).phrase
+        assert HAN.search(problems.translate("zh-CN", phrase)), phrase
