@@ -190,3 +190,9 @@ def test_the_frameworks_own_details_are_translated() -> None:
     for status in problems._HTTP_CODES:
         phrase = HTTPStatus(status).phrase
         assert HAN.search(problems.translate("zh-CN", phrase)), phrase
+
+
+def test_a_very_long_detail_is_left_as_it_is() -> None:
+    long = "no report '" + "x" * 5000 + "'"
+    assert problems.translated("zh-CN", long) is None
+    assert problems.translate("zh-CN", long) == long

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any, Final, NamedTuple, TypeVar
 
 import msgspec
@@ -121,6 +122,7 @@ _FRAMES: Final = tuple(
     )
 )
 _COLON: Final = {"zh-CN": "：", "en": ": "}
+_LONGEST: Final = 2000
 _CHINESE: Final = TAGS[DEFAULT]
 """A sentence is in the catalogs when its Chinese differs from it (English is itself)."""
 
@@ -136,12 +138,18 @@ def _sentence(tag: str, text: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def translated(tag: str, text: str) -> str | None:
     """A title or detail in language ``tag``, or None if the catalogs do not hold it.
 
     A detail that names where the problem is (``queries[3].purpose: ...``)
-    keeps that name and has the sentence after it translated.
+    keeps that name and has the sentence after it translated. Cached: the
+    same refusal (a rate limit, a bad token) comes back again and again. A
+    text longer than any sentence of ours with its values is left as it is,
+    so that no value a caller sent makes the matching slow.
     """
+    if len(text) > _LONGEST:
+        return None
     whole = _sentence(tag, text)
     if whole is not None:
         return whole
