@@ -201,6 +201,9 @@ async def test_the_sdk_sends_its_locale_and_reads_the_answer_language(
         assert all(r.text == REASON_TEXT[r.code] for r in answer.reasons)
         batch = await english.query_batch([([buyer], "refund_decision")])
         assert batch.content_language == "en"
+        page = await english.events()
+        assert page.content_language == "en"
+        assert page.events[0].description.startswith("Report rpt_")
         with pytest.raises(RegistryApiError) as refused:
             await english.query([buyer], "curiosity")
         assert (refused.value.code, refused.value.content_language) == ("query.purpose", "en")
