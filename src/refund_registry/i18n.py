@@ -82,6 +82,24 @@ def load_all() -> None:
         translations(locale)
 
 
+@cache
+def marked(comment: str) -> tuple[str, ...]:
+    """The message ids the catalog files mark with the extracted comment ``#. comment``.
+
+    The problem details are found this way: each sentence a detail may be
+    (with ``%(name)s`` for a value it quotes) is a catalog entry marked
+    ``#. problem detail``, so a new sentence needs no list in the code.
+    """
+    found: list[str] = []
+    for source in catalog_files(LOCALES[-1]):
+        with source.open("rb") as handle:
+            catalog = read_po(handle, locale=LOCALES[-1])
+        found.extend(
+            m.id for m in catalog if isinstance(m.id, str) and m.id and comment in m.auto_comments
+        )
+    return tuple(found)
+
+
 def gettext(tag: str, message: str) -> str:
     """``message`` in the language ``tag`` (``zh-CN`` or ``en``); itself if not in the catalog."""
     text: str = translations(CATALOG_OF[tag]).gettext(message)

@@ -117,7 +117,9 @@ def build_webhooks(settings: Settings, pool: asyncpg.Pool) -> WebhookService:
     sender = WebhookSender(
         allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout_seconds
     )
-    return WebhookService(pool, key, sender, require_https=production)
+    return WebhookService(
+        pool, key, sender, require_https=production, language=settings.default_locale
+    )
 
 
 @dataclass

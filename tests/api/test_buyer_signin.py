@@ -92,8 +92,8 @@ async def test_a_buyer_signs_in_with_a_code_by_phone_and_sees_their_record(
     (entry,) = outbox.read(settings.data_dir / OUTBOX_FILE)
     assert (entry.channel, entry.to) == ("sms", "+8613812345678")
     code = last_code(settings)
-    assert entry.body.startswith(f"【退款登记处】验证码 {code},10 分钟内有效。")
-    assert f"Refund Registry code {code}, valid for 10 minutes." in entry.body
+    # In the language the code was asked in: Chinese unless the buyer asked otherwise.
+    assert entry.body == f"【退款登记处】验证码 {code}，10 分钟内有效。请勿告诉任何人。"
 
     opened = await sign_in(api, "phone", "+86 138-1234-5678", code)
     assert opened.status_code == 201, opened.text
@@ -415,7 +415,44 @@ async def test_an_email_code_over_real_smtp_signs_the_buyer_in(
     text = message.get_content()
     found = re.search(r"验证码 (\d{6})", text)
     assert found is not None
-    assert f"Refund Registry code {found.group(1)}" in text
+    assert message["Subject"] == f"【退款登记处】验证码 {found.group(1)}"
+    assert "Refund Registry" not in text
     opened = await sign_in(api, "email", "  BUYER.NAME@example.COM ", found.group(1))
     assert opened.status_code == 201, opened.text
     assert not (settings.data_dir / OUTBOX_FILE).exists()
+
+
+async def test_a_code_asked_in_english_is_mailed_and_texted_in_english(
+    api: Api, runtime: Runtime, settings: Settings, smtp: tuple[Inbox, int]
+) -> None:
+    from email import message_from_bytes
+    from email.policy import default as email_policy
+
+    inbox, port = smtp
+    configured = settings.with_overrides(
+        smtp_url=f"smtp://127.0.0.1:{port}", smtp_from="Refund Registry <codes@example.com>"
+    )
+    runtime.parts.buyers.channels = code_channels(configured)
+    english = {"Accept-Language": "en-GB, zh;q=0.5"}
+    body = {"kind": "email", "value": EMAIL}
+    asked = await api.call(None, "POST", "/v1/buyer/code", body, headers=english)
+    assert asked.status_code == 202, asked.text
+    (raw,) = inbox.messages
+    message = message_from_bytes(raw, policy=email_policy)
+    found = re.fullmatch(
+        r"Refund Registry code (\d{6}), valid for 10 minutes\. Do not share it\.\s*",
+        message.get_content(),
+    )
+    assert found is not None, message.get_content()
+    assert message["Subject"] == f"Refund Registry code {found.group(1)}"
+    opened = await sign_in(api, "email", EMAIL, found.group(1))
+    assert opened.status_code == 201, opened.text
+
+
+async def test_a_texted_code_follows_accept_language(api: Api, settings: Settings) -> None:
+    sent = {"Accept-Language": "en"}
+    body = {"kind": "phone", "value": PHONE}
+    assert (await api.call(None, "POST", "/v1/buyer/code", body, headers=sent)).status_code == 202
+    (entry,) = outbox.read(settings.data_dir / OUTBOX_FILE)
+    code = last_code(settings)
+    assert entry.body == f"Refund Registry code {code}, valid for 10 minutes. Do not share it."

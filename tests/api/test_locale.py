@@ -106,9 +106,35 @@ async def test_problem_documents_in_each_language(api: Api, make_principal: Make
     # The field name and the listed values stay as they are; the sentence is Chinese.
     assert zh["detail"].startswith("purpose：请说明用途")
     assert "refund_decision" in zh["detail"]
-    assert {k: v for k, v in zh.items() if k not in {"title", "detail"}} == {
-        k: v for k, v in en.items() if k not in {"title", "detail"}
-    }
+    assert without_texts(zh) == without_texts(en)
+    (zh_violation,) = zh["violations"]
+    assert zh_violation["detail"] == zh["detail"].partition("：")[2]
+    assert chinese(zh_violation["detail"])
+
+
+def without_texts(doc: dict[str, Any]) -> dict[str, Any]:
+    """A problem document without its human texts (title, detail, each violation's detail)."""
+    kept = {k: v for k, v in doc.items() if k not in {"title", "detail"}}
+    if "violations" in kept:
+        kept["violations"] = [
+            {k: v for k, v in x.items() if k != "detail"} for x in doc["violations"]
+        ]
+    return kept
+
+
+async def test_details_built_from_values_keep_the_values(
+    api: Api, make_principal: MakePrincipal
+) -> None:
+    member = await make_principal()
+    docs = {}
+    for language in ("zh-CN", "en"):
+        sent = {"Accept-Language": language}
+        response = await api.call(member, "GET", "/v1/reports/rpt_nosuchreport", headers=sent)
+        docs[language] = assert_problem(response, 404)
+    zh, en = docs["zh-CN"], docs["en"]
+    assert en["detail"] == "no report 'rpt_nosuchreport'"
+    assert zh["detail"] == "没有报告 'rpt_nosuchreport'"
+    assert without_texts(zh) == without_texts(en)
 
 
 async def test_framework_refusals_and_unsigned_calls_are_translated(api: Api) -> None:
@@ -129,8 +155,34 @@ async def test_framework_refusals_and_unsigned_calls_are_translated(api: Api) ->
 async def test_json_answers_carry_content_language_and_the_portal_does_not(api: Api) -> None:
     live = await api.client.get("/health/live", headers={"Accept-Language": "en"})
     assert live.headers["content-language"] == "en"
+    assert "accept-language" in varies(live)
     page = await api.client.get("/portal/signin", headers={"Accept-Language": "en"})
     assert "content-language" not in page.headers
+    assert "accept-language" not in varies(page)
+
+
+def varies(response: httpx.Response) -> list[str]:
+    """The fields a response's ``Vary`` names, lower case."""
+    return [t.strip().lower() for t in response.headers.get("vary", "").split(",") if t.strip()]
+
+
+async def test_caches_are_told_the_language_was_negotiated(
+    api: Api, make_principal: MakePrincipal
+) -> None:
+    member = await make_principal()
+    body = {"identifiers": [ident(pseudonym())], "purpose": "refund_decision"}
+    bad = {**body, "purpose": "curiosity"}
+    for language in ("zh-CN", "en"):
+        sent = {"Accept-Language": language}
+        answers = [
+            await api.call(member, "POST", "/v1/risk/query", body, headers=sent),
+            await api.call(member, "POST", "/v1/risk/query", bad, headers=sent),
+            await api.client.get("/v1/no-such-route", headers=sent),
+            await api.call(member, "GET", "/v1/events", headers=sent),
+        ]
+        for response in answers:
+            assert response.headers["content-language"] == language, response.request.url
+            assert varies(response).count("accept-language") == 1, response.request.url
 
 
 async def test_the_sdk_sends_its_locale_and_reads_the_answer_language(
@@ -149,6 +201,9 @@ async def test_the_sdk_sends_its_locale_and_reads_the_answer_language(
         assert all(r.text == REASON_TEXT[r.code] for r in answer.reasons)
         batch = await english.query_batch([([buyer], "refund_decision")])
         assert batch.content_language == "en"
+        page = await english.events()
+        assert page.content_language == "en"
+        assert page.events[0].description.startswith("Report rpt_")
         with pytest.raises(RegistryApiError) as refused:
             await english.query([buyer], "curiosity")
         assert (refused.value.code, refused.value.content_language) == ("query.purpose", "en")
@@ -157,3 +212,51 @@ async def test_the_sdk_sends_its_locale_and_reads_the_answer_language(
         answer = await default.query([buyer], "refund_decision")
         assert answer.content_language == "zh-CN"
         assert chinese(answer.notice)
+
+
+async def test_the_feed_describes_events_in_the_negotiated_language(
+    api: Api, make_principal: MakePrincipal
+) -> None:
+    member = await make_principal()
+    filed = await api.call(
+        member, "POST", "/v1/reports", report_body(identifiers=[ident(pseudonym())])
+    )
+    report_id = filed.json()["report_id"]
+    pages = {}
+    for language in ("zh-CN", "en"):
+        sent = {"Accept-Language": language}
+        response = await api.call(member, "GET", "/v1/events", headers=sent)
+        assert response.headers["content-language"] == language
+        pages[language] = response.json()["events"]
+    (zh,), (en,) = pages["zh-CN"], pages["en"]
+    assert {k: v for k, v in zh.items() if k != "description"} == {
+        k: v for k, v in en.items() if k != "description"
+    }
+    assert en["description"].startswith(f"Report {report_id} was filed")
+    assert zh["description"].startswith(f"报告 {report_id} 已提交")
+
+
+async def test_every_kind_of_refusal_has_a_chinese_detail(
+    api: Api, make_principal: MakePrincipal
+) -> None:
+    member = await make_principal()
+    zh = {"Accept-Language": "zh-CN"}
+    body = {"identifiers": [ident(pseudonym())], "purpose": "refund_decision"}
+    refusals = [
+        await api.client.get("/v1/nowhere", headers=zh),
+        await api.client.delete("/health/live", headers=zh),
+        await api.call(member, "GET", "/v1/whoami", raw=b"{" + b" " * (2 << 20) + b"}", headers=zh),
+        await api.call(member, "POST", "/v1/risk/query", raw=b"{not json", headers=zh),
+        await api.call(member, "POST", "/v1/risk/query", {**body, "extra": 1}, headers=zh),
+        await api.call(member, "GET", "/v1/events?limit=0", headers=zh),
+        await api.call(member, "GET", "/v1/events?after=nope", headers=zh),
+        await api.call(member, "GET", "/v1/reports/rpt_x", headers=zh),
+        await api.client.post("/v1/risk/query", json=body, headers=zh),
+        await api.call(member, "POST", "/v1/risk/query/batch", {"queries": []}, headers=zh),
+    ]
+    for response in refusals:
+        doc = response.json()
+        assert response.status_code >= 400, doc
+        assert response.headers["content-language"] == "zh-CN"
+        assert chinese(doc["title"]), doc
+        assert chinese(doc["detail"]), doc

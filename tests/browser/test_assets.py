@@ -24,13 +24,14 @@ import refund_registry.domain.merkle.tree
 import refund_registry.domain.oprf  # noqa: F401
 from refund_registry import errors, i18n
 from refund_registry.config import Settings
+from refund_registry.domain.feed import DESCRIPTION, OTHER_EVENT
 from refund_registry.domain.scoring.reasons import REASON_TEXT
 from refund_registry.http.app import create_app
 
 WEB = Path(str(resources.files("refund_registry.web")))
 PACKAGE = WEB.parent
-API_MODULES = ("http/problems.py", "services/risk.py")
-"""Where the API marks the texts of its answers (notice, problem titles and details)."""
+API_MODULES = ("http/problems.py", "services/risk.py", "services/buyer_signin.py")
+"""Where the API marks the texts of its answers (notice, problem titles) and of code messages."""
 HTMX_SHA256 = "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|\{(\w+)\}")
 
@@ -41,8 +42,9 @@ def placeholders(text: str) -> set[str]:
 
 
 def api_messages() -> set[str]:
-    """What API answers show in the caller's language: reasons, notice, problem texts."""
-    found: set[str] = set(REASON_TEXT.values())
+    """What API answers show in the caller's language: reasons, notice, problem texts,
+    event descriptions."""
+    found: set[str] = set(REASON_TEXT.values()) | set(DESCRIPTION.values()) | {OTHER_EVENT}
     for module in API_MODULES:
         for _, message, _, _ in extract_from_file("python", PACKAGE / module):
             assert isinstance(message, str)

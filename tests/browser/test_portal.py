@@ -8,6 +8,8 @@ no error (a Content Security Policy violation would be one).
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ EMAIL = "li.wei@example.cn"
 WORDS: dict[str, dict[str, str]] = {
     "zh_CN": {
         "lang": "zh-CN",
+        "code_subject": "【退款登记处】验证码 %s",
         "category_a": "伪造或AI生成的证据（照片、视频、聊天记录）",
         "category_b": "退回空包裹或调包商品",
         "amount_a": "¥1,299.00",
@@ -44,6 +47,7 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "en": {
         "lang": "en",
+        "code_subject": "Refund Registry code %s",
         "category_a": "Forged or AI-generated evidence (photos, videos, chats)",
         "category_b": "Returned an empty box or different goods",
         "amount_a": "CN¥1,299.00",
@@ -125,7 +129,12 @@ def test_buyer_journey(
     expect(page).to_have_url(re.compile(r"/portal/signin/code$"))
     expect(page.locator("main")).to_contain_text("l***@example.cn")
     shot(page, screenshots, f"{tag}-02-code")
-    page.fill("#code", inbox.code_for(EMAIL))
+    code = inbox.code_for(EMAIL)
+    page.fill("#code", code)
+    # The mail speaks the language the portal was in when the code was asked for.
+    raw = next(c for to, c in reversed(inbox.messages) if EMAIL in to)
+    subject = email.message_from_bytes(raw, policy=email.policy.default)["Subject"]
+    assert subject == words["code_subject"] % code
     page.click("#sign-in")
 
     expect(page).to_have_url(re.compile(r"/portal/record$"))

@@ -91,7 +91,7 @@ async def test_token_used_before_a_flush_is_refused_after(
             doc = assert_problem(
                 await client.get(WHOAMI, headers=whoami(signed)), 401, "auth.replay_window"
             )
-            assert "fresh token" in doc["detail"]
+            assert doc["detail"].endswith("请签发新令牌")  # in the default language
             epoch = int(await redis.get("rr:jti:epoch") or b"0")
             assert now - EPOCH_GRACE <= epoch <= int(time.time()) - EPOCH_GRACE
             # The client signs a fresh token: accepted once.

@@ -113,12 +113,31 @@ async def test_events_arrive_signed_in_feed_order_with_the_feed_item_as_data(
         assert payload == {"type": item["type"], "timestamp": item["at"], "data": item}
         assert got.headers["webhook-id"] == f"evt_{item['cursor']}"
         assert got.headers["content-type"] == "application/json"
+        assert got.headers["content-language"] == "zh-CN"
+        assert item["description"] == f"报告 {item['report_id']} 已提交（案件编号 -）。"
     assert [b["data"]["n"] for b in receiver.bodies()] == [0, 1, 2]
     assert await svc.deliver_due() == 0  # nothing left, nothing sent twice
     log = await svc.deliveries(member, created["id"], "", 100)
     assert [(d["attempt"], d["status_code"], d["outcome"]) for d in log["deliveries"]] == [
         (1, 200, "delivered")
     ] * 3
+
+
+async def test_deliveries_describe_the_event_in_the_registrys_language(
+    runtime: Runtime, make_principal: MakePrincipal, clock: Clock, receiver: Receiver
+) -> None:
+    member = (await make_principal()).principal_id
+    sender = WebhookSender(allow_private=True, timeout=0.5)
+    svc = WebhookService(runtime.pool, KEY, sender, require_https=False, clock=clock, language="en")
+    await svc.register(member, receiver.url, None)
+    await add_events(runtime, member, 1)
+    assert await svc.deliver_due() == 1
+    (got,) = receiver.received
+    assert got.headers["content-language"] == "en"
+    (body,) = receiver.bodies()
+    (item,) = (await runtime.ledger.feed(member, "", 100, language="en"))["events"]
+    assert body["data"] == item
+    assert item["description"] == "Report rpt_report_0 was filed (case reference -)."
 
 
 async def test_a_failing_event_backs_off_holds_later_events_and_recovers(

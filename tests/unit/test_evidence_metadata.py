@@ -406,8 +406,10 @@ def test_the_bundle_digest_is_the_documented_manifest_hash() -> None:
 
 def test_the_documented_shell_pipeline_gives_the_same_digest(tmp_path: Path) -> None:
     """An adjudicator with coreutils alone gets the same digest, with the command the docs give."""
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "evidence.md").read_text()
-    blocks = re.findall(r"```\n(\{ printf 'rr-evidence-bundle/1.*?)\n```", docs, re.DOTALL)
+    folder = Path(__file__).resolve().parents[2] / "docs"
+    docs = [(folder / name).read_text() for name in ("evidence.md", "evidence.zh-CN.md")]
+    pattern = r"```\n(\{ printf 'rr-evidence-bundle/1.*?)\n```"
+    blocks = [b for text in docs for b in re.findall(pattern, text, re.DOTALL)]
     assert len(blocks) == 2
     assert blocks[0] == blocks[1]  # the same command in both languages
     (tmp_path / "claim 1.jpg").write_bytes(b"claim bytes")

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from refund_registry.config import ConfigError, Settings
 from refund_registry.domain.scoring.reasons import REASON_TEXT
+from refund_registry.http.locale import with_vary
 from refund_registry.http.problems import translate
 from refund_registry.i18n import SUPPORTED_TAGS, negotiate
 from refund_registry.services.risk import REASON_TEXTS
@@ -129,3 +130,28 @@ def test_the_chinese_scoring_guide_lists_the_catalog_reasons() -> None:
     english_table = _reason_table(DOCS / "scoring.md", "## Reason codes")
     assert chinese_table == REASON_TEXTS["zh-CN"]
     assert english_table == REASON_TEXTS["en"] == dict(REASON_TEXT)
+
+
+TOKENS = st.sampled_from([b"Origin", b"Authorization", b"accept-language", b"Accept-Encoding"])
+
+
+@given(st.lists(TOKENS, max_size=4), st.booleans())
+def test_vary_names_accept_language_once_and_keeps_the_rest(
+    listed: list[bytes], has_vary: bool
+) -> None:
+    headers = [(b"content-type", b"application/json")]
+    if has_vary and listed:
+        headers.append((b"vary", b", ".join(listed)))
+    out = with_vary(headers, b"Accept-Language")
+    (vary,) = [v for n, v in out if n.lower() == b"vary"]
+    tokens = [t.strip().lower() for t in vary.split(b",")]
+    before = listed.count(b"accept-language") if has_vary else 0
+    assert tokens.count(b"accept-language") == max(1, before)
+    if has_vary and listed:
+        assert vary.startswith(b", ".join(listed))
+    assert (b"content-type", b"application/json") in out
+
+
+def test_vary_star_already_covers_the_language() -> None:
+    headers = [(b"vary", b"*")]
+    assert with_vary(headers, b"Accept-Language") == headers

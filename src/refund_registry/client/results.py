@@ -156,6 +156,8 @@ class Event:
     data: Mapping[str, Any] = field(repr=False)
     report_id: str | None = None
     appeal_id: str | None = None
+    description: str = ""
+    """What happened, in one sentence in the page's language; for people, never to act on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,11 @@ class EventPage:
     events: tuple[Event, ...]
     next_cursor: str
     http: ApiResult = field(repr=False, compare=False)
+
+    @property
+    def content_language(self) -> str | None:
+        """The language of the events' ``description``."""
+        return self.http.content_language
 
 
 # --------------------------------------------------------------------------- listings

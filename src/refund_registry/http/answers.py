@@ -114,6 +114,13 @@ class Event(Struct):
     at: Time
     report_id: str | None = None
     appeal_id: str | None = None
+    description: Annotated[
+        str,
+        Meta(
+            description="what happened, in one sentence in the answer's language "
+            "(`Content-Language`); for people, never to act on"
+        ),
+    ] = ""
 
 
 class EventPage(Answer):

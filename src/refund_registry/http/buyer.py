@@ -23,6 +23,7 @@ from refund_registry.http.common import (
     bearer_value,
     runtime,
 )
+from refund_registry.http.locale import locale_of
 from refund_registry.http.openapi import BODY, CODE_SIGNIN, COMMON, HANDOFF, errors_for
 
 Kind = Annotated[str, Meta(max_length=16, description="`phone` or `email`", examples=["phone"])]
@@ -87,7 +88,8 @@ async def send_code(data: JSONBody[CodeIn], request: Request[Any, Any, Any]) -> 
     client address. A refusal is 429 ``buyer.code_rate_limited``.
     """
     address = request.client.host if request.client else ""
-    await runtime(request).parts.buyers.send_code(data.kind, data.value, address)
+    language = locale_of(request)
+    await runtime(request).parts.buyers.send_code(data.kind, data.value, address, language=language)
     expires_in = int(CODE_LIFETIME.total_seconds())
     return answer({"status": "sent", "expires_in": expires_in}, CodeSent, status=202)
 

@@ -3,8 +3,9 @@
 
 Every API route answers in Simplified Chinese unless the caller asks for
 English (or the operator's ``REGISTRY_DEFAULT_LOCALE`` says otherwise). Only
-the human texts change: the reasons' ``text``, the ``notice``, and a problem
-document's ``title`` and ``detail``; codes, bands, kinds and states never do.
+the human texts change: the reasons' ``text``, the ``notice``, a problem
+document's ``title`` and ``detail``, and the events' ``description``; codes,
+bands, kinds and states never do. Every such answer says ``Vary: Accept-Language``.
 The portal keeps its own switch (a cookie) and is left alone here.
 """
 
@@ -50,10 +51,13 @@ def locale_of(request: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 
 async def content_language(message: Message, scope: Scope) -> None:
-    """``before_send`` hook: every JSON answer of the API says which language it speaks.
+    """``before_send`` hook: every JSON answer of the API says which language it speaks,
+    and that it was chosen by ``Accept-Language``.
 
-    Problem documents carry the header already; portal pages speak the
-    buyer's chosen language and are left as they are.
+    ``Vary: Accept-Language`` keeps a shared cache from giving a Chinese
+    answer to a caller who asked for English (and back). Problem documents
+    carry ``Content-Language`` already and get the ``Vary`` here; portal pages
+    speak the buyer's chosen language (a cookie) and are left as they are.
     """
     if message["type"] != "http.response.start":
         return
@@ -62,10 +66,22 @@ async def content_language(message: Message, scope: Scope) -> None:
         return
     headers = list(message.get("headers", ()))
     names = {name.lower() for name, _ in headers}
-    if b"content-language" in names:
-        return
-    media = next((v for n, v in headers if n.lower() == b"content-type"), b"")
-    if b"json" not in media:
-        return
-    headers.append((b"content-language", locale_of_scope(scope).encode("ascii")))
-    message["headers"] = headers
+    if b"content-language" not in names:
+        media = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+        if b"json" not in media:
+            return
+        headers.append((b"content-language", locale_of_scope(scope).encode("ascii")))
+    message["headers"] = with_vary(headers, b"Accept-Language")
+
+
+def with_vary(headers: list[tuple[bytes, bytes]], field: bytes) -> list[tuple[bytes, bytes]]:
+    """``headers`` whose ``Vary`` lists ``field`` (added to the list there is, once)."""
+    at = next((i for i, (n, _) in enumerate(headers) if n.lower() == b"vary"), None)
+    if at is None:
+        return [*headers, (b"vary", field)]
+    listed = {t.strip().lower() for t in headers[at][1].split(b",")}
+    if field.lower() in listed or b"*" in listed:
+        return headers
+    out = list(headers)
+    out[at] = (headers[at][0], headers[at][1] + b", " + field)
+    return out

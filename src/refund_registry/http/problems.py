@@ -7,10 +7,13 @@ client sees one vocabulary whichever layer refused. Every code is listed in
 ``docs/errors.md``.
 
 The ``title`` and ``detail`` are in the language of the request (see
-:mod:`refund_registry.http.locale`): titles and the fixed sentences come from
-the shared catalogs; a value a detail quotes (a field name, a parser's message)
-stays as it is, and a detail with no translation is sent in English. The
-``code`` and every other machine field never change with the language.
+:mod:`refund_registry.http.locale`), and so is the ``detail`` of each of a
+refusal's ``violations``. Every sentence a detail may be is a catalog entry
+marked ``#. problem detail``; a value the sentence quotes (a field name, a
+limit, a parser's message) is a ``%(name)s`` placeholder and is kept as it is.
+A test walks every place the code raises an error and checks that its detail
+is such a sentence. The ``code`` and every other machine field never change
+with the language.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any, Final, NamedTuple, TypeVar
 
 import msgspec
@@ -27,7 +31,7 @@ from litestar.types import ExceptionHandlersMap
 
 from refund_registry import errors
 from refund_registry.http.locale import content_language, locale_of
-from refund_registry.i18n import N_, SUPPORTED_TAGS, gettext
+from refund_registry.i18n import DEFAULT, N_, TAGS, gettext, marked
 
 T = TypeVar("T")
 log = logging.getLogger("refund_registry.http")
@@ -91,36 +95,13 @@ ERROR_TITLES: Final = (
     N_("Invalid cursor"),
 )
 
-# The fixed sentences of the most common details. ``%(name)s`` stands for a
-# value the detail quotes as it is (a field name, a list of options, a parser's
-# message); it is never translated.
-DETAILS: Final = (
-    N_("the request body is empty; a JSON object is expected"),
-    N_("the body does not match the schema: %(error)s"),
-    N_("the body is not valid JSON: %(error)s"),
-    N_("query parameter %(name)s: %(message)s"),
-    N_("the registry failed to handle this request; it has been logged"),
-    N_("send 'Authorization: Bearer <signed JWT>'"),
-    N_("the Authorization header must use the Bearer scheme"),
-    N_("this token's 'jti' has already been used"),
-    N_("'kid' does not name a registered key"),
-    N_("this key has been revoked"),
-    N_("role %(role)s may not use this route"),
-    N_("state a purpose, one of %(purposes)s"),
-    N_("must be one of %(options)s"),
-    N_("must be 86 base64url characters (64 bytes)"),
-    N_("1 to %(count)s identifiers"),
-    N_("a batch holds 1 to %(count)s queries"),
-    N_("rate limit of %(limit)s per second reached; slow down"),
-    N_("daily quota of %(quota)s exhausted; it resets at 00:00 UTC"),
-    N_("the access log could not be written; nothing was answered"),
-    N_("Not Found"),
-    N_("Method Not Allowed"),
-    N_("'after' must be a cursor from an earlier page"),
-    N_("'after' is a cursor from another listing, caller or filter; start again without it"),
-    N_("limit must be 1 to %(count)s"),
-    N_("must be a time with a UTC offset"),
-)
+DETAIL_MARK: Final = "problem detail"
+"""How the catalogs mark the sentences a ``detail`` may be (see :func:`i18n.marked`).
+
+A detail that quotes values is written in the code as an English sentence
+(an f-string); its catalog entry stands for each value with ``%(name)s``, and
+the value is kept as it is (a field name, a limit, a parser's message).
+"""
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
@@ -133,29 +114,24 @@ def _frame(message: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-# Built once at start-up: the exact sentences, and the patterns of those with values.
-_EXACT: Final = {
-    tag: {
-        m: gettext(tag, m)
-        for m in (
-            *DETAILS,
-            *ERROR_TITLES,
-            *(r.title for r in _HTTP_CODES.values()),
-            _OTHER.title,
-            _INTERNAL.title,
-        )
-    }
-    for tag in SUPPORTED_TAGS
-}
-_FRAMES: Final = tuple((_frame(m), m) for m in DETAILS if "%(" in m)
+# Built once at start-up; the longest fixed text first, so that "no principal
+# %(id)s that is not revoked" is tried before "no principal %(id)s".
+_FRAMES: Final = tuple(
+    sorted(
+        ((_frame(m), m) for m in marked(DETAIL_MARK) if _PLACEHOLDER.search(m)),
+        key=lambda frame: -len(_PLACEHOLDER.sub("", frame[1])),
+    )
+)
 _COLON: Final = {"zh-CN": "：", "en": ": "}
+_LONGEST: Final = 2000
+_CHINESE: Final = TAGS[DEFAULT]
+"""A sentence is in the catalogs when its Chinese differs from it (English is itself)."""
 
 
 def _sentence(tag: str, text: str) -> str | None:
     """``text`` in language ``tag`` if it is one of the catalog's sentences, else None."""
-    exact = _EXACT[tag].get(text)
-    if exact is not None:
-        return exact
+    if gettext(_CHINESE, text) != text:  # in the catalogs as it is: no value in it
+        return gettext(tag, text)
     for pattern, message in _FRAMES:
         found = pattern.fullmatch(text)
         if found is not None:
@@ -163,21 +139,64 @@ def _sentence(tag: str, text: str) -> str | None:
     return None
 
 
-def translate(tag: str, text: str) -> str:
-    """A title or detail in language ``tag``; what has no translation is left in English.
+@lru_cache(maxsize=4096)
+def translated(tag: str, text: str) -> str | None:
+    """A title or detail in language ``tag``, or None if the catalogs do not hold it.
 
     A detail that names where the problem is (``queries[3].purpose: ...``)
-    keeps that name and has the sentence after it translated.
+    keeps that name and has the sentence after it translated. Cached: the
+    same refusal (a rate limit, a bad token) comes back again and again. A
+    text longer than any sentence of ours with its values is left as it is,
+    so that no value a caller sent makes the matching slow.
     """
+    if len(text) > _LONGEST:
+        return None
     whole = _sentence(tag, text)
     if whole is not None:
         return whole
-    where, sep, rest = text.partition(": ")
-    if sep:
-        tail = _sentence(tag, rest)
+    at = text.find(": ")
+    while at >= 0:
+        tail = _sentence(tag, text[at + 2 :])
         if tail is not None:
-            return where + _COLON[tag] + tail
-    return text
+            return text[:at] + _COLON[tag] + tail
+        at = text.find(": ", at + 2)
+    return None
+
+
+def translate(tag: str, text: str) -> str:
+    """A title or detail in language ``tag``; what the catalogs do not hold stays in English."""
+    return translated(tag, text) or text
+
+
+def _violations(tag: str, items: Any) -> Any:
+    """The ``violations`` of a refusal with each ``detail`` in language ``tag``."""
+    if not isinstance(items, list):
+        return items
+    return [
+        {**v, "detail": translate(tag, v["detail"])}
+        if isinstance(v, dict) and isinstance(v.get("detail"), str)
+        else v
+        for v in items
+    ]
+
+
+def localise_extra(tag: str, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The extension members of a problem with their human ``detail`` texts in language ``tag``.
+
+    ``violations`` (and those of each of ``invalid_items``) carry a ``detail``
+    each, worded like the problem's own; their codes and fields never change.
+    """
+    out = dict(extra)
+    if "violations" in out:
+        out["violations"] = _violations(tag, out["violations"])
+    if isinstance(out.get("invalid_items"), list):
+        out["invalid_items"] = [
+            {**item, "violations": _violations(tag, item.get("violations"))}
+            if isinstance(item, dict)
+            else item
+            for item in out["invalid_items"]
+        ]
+    return out
 
 
 QueryRefusal = Callable[[str, str], errors.RegistryError]
@@ -205,6 +224,7 @@ def problem(
     """A problem document; with ``language``, its title and detail in that language."""
     if language is not None:
         title, detail = translate(language, title), translate(language, detail)
+        extra = localise_extra(language, extra) if extra else extra
         headers = {**(headers or {}), "Content-Language": language}
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,

@@ -23,6 +23,7 @@ from refund_registry.http.common import (
     runtime,
     signed,
 )
+from refund_registry.http.locale import locale_of
 from refund_registry.http.openapi import AUTH, BODY, COMMON, errors_for
 
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
@@ -209,7 +210,8 @@ async def events(
     """At-least-once, stable cursors: an event committed late is never skipped."""
     caller = caller_of(request)
     rt = runtime(request)
-    return answer(await rt.ledger.feed(caller.principal_id, after, limit), EventPage)
+    page = await rt.ledger.feed(caller.principal_id, after, limit, language=locale_of(request))
+    return answer(page, EventPage)
 
 
 def routes(max_bulk_body: int) -> list[Any]:

@@ -68,6 +68,7 @@ from refund_registry.errors import (
     RateLimited,
     Unavailable,
 )
+from refund_registry.i18n import N_, gettext
 from refund_registry.services import principals
 from refund_registry.services.authn import Authenticator
 from refund_registry.services.parties import Subject
@@ -120,15 +121,17 @@ class Pseudonyms(Protocol):
     async def close(self) -> None: ...
 
 
-def code_message(code: str) -> tuple[str, str]:
-    """The subject and text of a code message: Chinese first, then English."""
-    minutes = int(rules.CODE_LIFETIME.total_seconds() // 60)
-    subject = f"【退款登记处】验证码 {code} / Refund Registry code"
-    body = (
-        f"【退款登记处】验证码 {code},{minutes} 分钟内有效。请勿告诉任何人。"
-        f"Refund Registry code {code}, valid for {minutes} minutes. Do not share it."
-    )
-    return subject, body
+CODE_SUBJECT: Final = N_("Refund Registry code %(code)s")
+CODE_TEXT: Final = N_(
+    "Refund Registry code %(code)s, valid for %(minutes)s minutes. Do not share it."
+)
+
+
+def code_message(code: str, language: str = "zh-CN") -> tuple[str, str]:
+    """The subject and text of a code message in ``language`` (``zh-CN`` or ``en``): the
+    language the buyer asked for the code in (the portal's switch, or ``Accept-Language``)."""
+    values = {"code": code, "minutes": int(rules.CODE_LIFETIME.total_seconds() // 60)}
+    return gettext(language, CODE_SUBJECT) % values, gettext(language, CODE_TEXT) % values
 
 
 def _limit_subject(subject_key: bytes) -> str:
@@ -341,8 +344,10 @@ class BuyerSignIn:
     async def _subject_key(self, kind: str, normalised: str) -> bytes:
         return self.keyring.subject_key(await self.pseudonyms.pseudonym(kind, normalised))
 
-    async def send_code(self, kind: str, value: str, client_address: str) -> None:
-        """Send a fresh code to this phone number or e-mail address.
+    async def send_code(
+        self, kind: str, value: str, client_address: str, *, language: str = "zh-CN"
+    ) -> None:
+        """Send a fresh code to this phone number or e-mail address, in ``language``.
 
         The same answer whether or not anything is on record: nothing here
         looks. A new code replaces the pending one (and its tries), at most
@@ -378,7 +383,7 @@ class BuyerSignIn:
             if not stored:  # another request sent one a moment ago
                 raise self._too_soon(now, now)
             await self._purge(conn, now)
-        subject, body = code_message(code)
+        subject, body = code_message(code, language)
         await self.channels[kind].send(normalised, subject, body)
 
     @staticmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -20,6 +21,7 @@ from refund_registry.domain import reports as rules
 from refund_registry.domain.access import AccessRecord
 from refund_registry.domain.wire import iso
 from refund_registry.errors import NotFound
+from refund_registry.i18n import gettext
 from refund_registry.services.appeal_closing import close_for_retraction
 from refund_registry.services.locking import (
     SubjectsChanged,
@@ -139,8 +141,11 @@ class ReportLifecycle:
             "receipt": receipt,
         }
 
-    async def feed(self, member_id: str, after: str, limit: int) -> dict[str, Any]:
-        """A page of the member's events after cursor ``after`` (at-least-once, stable)."""
+    async def feed(
+        self, member_id: str, after: str, limit: int, *, language: str = "zh-CN"
+    ) -> dict[str, Any]:
+        """A page of the member's events after cursor ``after`` (at-least-once, stable),
+        each with its ``description`` in ``language`` (a supported tag)."""
         txid, event_id = feed_rules.parse_cursor(after)
         feed_rules.check_limit(limit)
         async with translated(), self.pool.acquire() as conn:
@@ -156,6 +161,9 @@ class ReportLifecycle:
             }
             for row in rows
         ]
+        text = partial(gettext, language)
+        for item in page:
+            item["description"] = feed_rules.describe(item, text)
         return {"events": page, "next_cursor": page[-1]["cursor"] if page else after}
 
     async def expire(self, as_of: datetime, *, batch: int = 500) -> int:

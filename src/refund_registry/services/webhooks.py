@@ -33,6 +33,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 import asyncpg
@@ -43,6 +44,7 @@ from refund_registry.domain import feed as feed_rules
 from refund_registry.domain import webhooks as rules
 from refund_registry.domain.wire import iso
 from refund_registry.errors import Conflict, NotFound, RegistryError
+from refund_registry.i18n import gettext
 from refund_registry.storage import events
 from refund_registry.storage import webhooks as store
 from refund_registry.storage.db import translated
@@ -125,8 +127,10 @@ class WebhookService:
         clock: Callable[[], datetime] = _utcnow,
         jitter: Callable[[], float] = random.random,
         config: DeliveryConfig | None = None,
+        language: str = "zh-CN",
     ) -> None:
         self.pool = pool
+        self.language = language  # of each delivery's ``description``: the registry's default
         self._key = key
         self.sender = sender
         self.require_https = require_https
@@ -312,6 +316,7 @@ class WebhookService:
         item = rules.feed_item(
             cursor, event.type, event.at, event.report_id, event.appeal_id, event.data
         )
+        item["description"] = feed_rules.describe(item, partial(gettext, self.language))
         body = msgspec.json.encode(rules.payload(item))
         stamp = now.replace(microsecond=0)
         message_id = rules.message_id(cursor)
@@ -322,6 +327,7 @@ class WebhookService:
             "webhook-signature": " ".join(
                 Webhook(key).sign(message_id, stamp, text) for key in keys
             ),
+            "content-language": self.language,
         }
         sent = await self.sender.post(endpoint.url, body, headers)
         finished = self.clock()

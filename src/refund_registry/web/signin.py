@@ -11,6 +11,7 @@ from litestar.params import Parameter
 from litestar.response import Redirect
 
 from refund_registry import errors
+from refund_registry.i18n import TAGS
 from refund_registry.web import views
 from refund_registry.web.pages import (
     SIGNIN_SECONDS,
@@ -65,7 +66,9 @@ async def send_code(request: Request[Any, Any, Any]) -> Response[Any]:
     try:
         if not value:
             raise errors.InvalidInput("empty identifier", code="identifier.invalid")
-        await runtime_of(request).parts.buyers.send_code(kind, value, client)
+        await runtime_of(request).parts.buyers.send_code(
+            kind, value, client, language=TAGS[language.locale]
+        )
     except (errors.InvalidInput, errors.RateLimited) as exc:
         status = 429 if isinstance(exc, errors.RateLimited) else 422
         return page(
@@ -125,7 +128,9 @@ async def resend_code(request: Request[Any, Any, Any]) -> Response[Any]:
     client = request.client.host if request.client else ""
     language = language_of(request)
     try:
-        await runtime_of(request).parts.buyers.send_code(kind, value, client)
+        await runtime_of(request).parts.buyers.send_code(
+            kind, value, client, language=TAGS[language.locale]
+        )
     except (errors.InvalidInput, errors.RateLimited) as exc:
         status = 429 if isinstance(exc, errors.RateLimited) else 422
         return page(
