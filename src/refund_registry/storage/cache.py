@@ -37,8 +37,8 @@ Every Redis dependency here says what happens when Redis is gone:
   an outage: a process that recorded tokens in ``used_jtis`` raises the epoch
   to the moment Redis answered again, so tokens from the outage cannot be
   replayed through Redis. (With ``memory`` a process still finds the tokens
-  it recorded itself, which it checks before Redis.) The epoch needs ``SET …
-  NX GET`` (Valkey, or Redis 7 and later). Tokens live at most 120 s, so the check only ever
+  it recorded itself, which it checks before Redis.) Tokens live at most
+  120 s, so the check only ever
   refuses anything during that long after a restart. A client whose clock
   runs *ahead* by ``d`` seconds (up to the allowed skew) keeps a replay window
   of the ``d`` seconds before a restart; API servers must keep their clocks
@@ -227,8 +227,10 @@ FALLBACKS = ("database", "memory", "refuse")
 class ReplayGuard:
     """Single use of ``jti``: ``SET key 1 NX EX ttl``, pipelined per event-loop tick.
 
-    Beside the claims, each pipeline carries one ``SET rr:jti:epoch <now> NX
-    GET``: the replay store epoch (module docstring).
+    Beside the claims, each pipeline carries one ``SET rr:jti:epoch <now> NX``
+    and one ``GET rr:jti:epoch``: the replay store epoch (module docstring).
+    The embedded Valkey of zero-setup mode sets the epoch itself when it
+    starts, before any client can reach it (``cli/embedded_valkey.py``).
     """
 
     def __init__(
@@ -283,9 +285,13 @@ class ReplayGuard:
         moment = self._clock()
         now = int(moment)
         start = now - EPOCH_GRACE
-        epoch_reply = self.batcher.submit_once(
-            "epoch", "SET", self.epoch_key, str(start).encode(), "NX", "GET"
-        )
+        # SET NX, then GET, in the same pipeline (so on one connection, in
+        # order): the epoch as it stands once this claim may have created it.
+        # (Not ``SET … NX GET``: redis-py turns that reply into a bool.)
+        self.batcher.submit_once(
+            "epoch-set", "SET", self.epoch_key, str(start).encode(), "NX"
+        ).add_done_callback(_ignore_outcome)
+        epoch_reply = self.batcher.submit_once("epoch", "GET", self.epoch_key)
         claim_reply = self.batcher.submit("SET", self.prefix + key, b"1", "NX", "EX", max(ttl, 1))
         try:
             epoch_raw = await epoch_reply
