@@ -37,6 +37,7 @@ from refund_registry.cli.serving import ServerLimits, _config_options, guarded_p
 
 log = logging.getLogger("refund_registry.cli")
 
+WORKER_HEALTHCHECK_SECONDS = 30
 START_SECONDS = 120.0
 """How long the first workers may take to start before ``serve`` stops waiting to announce."""
 
@@ -51,6 +52,10 @@ class WorkerConfig(uvicorn.Config):
             "refund_registry.http.asgi:app_from_env",
             factory=True,
             workers=workers,
+            # A worker that does not answer its supervisor's ping within this
+            # many seconds is taken for hung and replaced. uvicorn's 5 s can be
+            # shorter than a fresh interpreter's imports on a busy host.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             **_config_options(limits),
         )
         self.registry_settings = settings
