@@ -69,11 +69,22 @@ def _write_private(path: Path, text: str) -> None:
     path.chmod(0o600)
 
 
-def _sockets(valkey_dir: Path) -> tuple[Path, Path]:
-    """The socket clients use, and the staging socket beside it."""
+def _sockets(valkey_dir: Path, endpoint_file: Path) -> tuple[Path, Path]:
+    """The socket clients use, and the staging socket beside it.
+
+    A folder whose path is too long for a unix socket gets a short temporary
+    folder for it; a restart reuses the one its clients already know.
+    """
     socket_file = valkey_dir / "valkey.sock"
     if len(os.fsencode(str(valkey_dir / "valkey.new.sock"))) >= SUN_PATH_MAX:
-        socket_file = Path(tempfile.mkdtemp(prefix="rr-valkey-")) / "valkey.sock"
+        try:
+            known = Path(str(json.loads(endpoint_file.read_text())["url"]).removeprefix("unix://"))
+        except (OSError, ValueError, KeyError):
+            known = None
+        if known is not None and known.parent.is_dir() and known.name == "valkey.sock":
+            socket_file = known
+        else:
+            socket_file = Path(tempfile.mkdtemp(prefix="rr-valkey-")) / "valkey.sock"
     return socket_file, socket_file.with_name("valkey.new.sock")
 
 
@@ -92,7 +103,7 @@ def ensure_valkey(valkey_dir: Path, endpoint_file: Path) -> str:
     _private_folder(valkey_dir)
     # Left by an older release, which kept snapshots: this store keeps nothing.
     (valkey_dir / "valkey.db").unlink(missing_ok=True)
-    socket_file, staging = _sockets(valkey_dir)
+    socket_file, staging = _sockets(valkey_dir, endpoint_file)
     staging.unlink(missing_ok=True)
     conf = valkey_dir / "valkey.conf"
     _write_private(
