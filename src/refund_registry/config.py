@@ -59,6 +59,11 @@ class Settings:
     header_timeout_seconds: float = 10.0
     keep_alive_seconds: int = 5
     max_concurrency: int = 1000
+    # ``serve``: worker processes (0: one per core in production, one otherwise),
+    # and the proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+    # (none unless listed: a forged header must not pass for a loopback client).
+    workers: int = 0
+    forwarded_allow_ips: tuple[str, ...] = ()
     db_pool_min: int = 2
     db_pool_max: int = 10
     log_level: str = "INFO"
@@ -197,6 +202,8 @@ class Settings:
         read("header_timeout_seconds", _float(1.0, 300.0))
         read("keep_alive_seconds", _int(1, 300))
         read("max_concurrency", _int(1, 1_000_000))
+        read("workers", _int(0, 512))
+        read("forwarded_allow_ips", lambda v: tuple(a.strip() for a in v.split(",") if a.strip()))
         read("db_pool_min", _int(1, 1000))
         read("db_pool_max", _int(1, 1000))
         read("log_level", _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True))

@@ -39,7 +39,7 @@ from refund_registry.storage import keyfiles
 from refund_registry.storage import principals as principal_store
 from refund_registry.storage.accesslog import AccessLog
 from refund_registry.storage.cache import RedisBatcher, RedisBreaker, ReplayGuard, create_redis
-from refund_registry.storage.db import create_pool
+from refund_registry.storage.db import CONNECT_TIMEOUT, create_pool
 from refund_registry.storage.lookup import SubjectLookup
 from refund_registry.storage.ratelimit import RateLimiter
 
@@ -291,7 +291,7 @@ class Runtime:
     async def _listen(self) -> None:
         """One dedicated connection hears key and principal changes from any process."""
         try:
-            conn = await asyncpg.connect(self.settings.database_url)
+            conn = await asyncpg.connect(self.settings.database_url, timeout=CONNECT_TIMEOUT)
             await conn.add_listener("registry_principals", self._principals_changed)
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning(

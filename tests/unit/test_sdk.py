@@ -140,6 +140,35 @@ def test_filing_is_retried_on_503_with_a_fresh_token_each_time() -> None:
     assert len(set(tokens)) == 3
 
 
+def test_a_replay_window_refusal_is_signed_anew_and_sent_again_even_when_not_idempotent() -> None:
+    """401 auth.replay_window comes before the call takes effect: any call may be re-sent."""
+    tokens: list[str] = []
+    answers = iter(
+        [
+            json_answer(
+                401,
+                {"code": "auth.replay_window"},
+                **{"WWW-Authenticate": 'Bearer error="invalid_token", '
+                   'error_description="auth.replay_window"'},
+            ),
+            json_answer(200, RISK),
+        ]
+    )  # fmt: skip
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        tokens.append(request.headers["authorization"])
+        return next(answers)
+
+    sleeps: list[float] = []
+    with client(handler, sleep=sleeps.append) as rr:
+        answered = rr.query(IDS, "refund_decision")
+    assert answered.matched_kinds == ("phone",)
+    assert len(tokens) == 2
+    assert len(set(tokens)) == 2
+    assert len(sleeps) == 1
+    assert 0 < sleeps[0] <= 1.05  # until the clock is in the next second
+
+
 def test_the_generic_call_and_the_old_get_post_methods() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "GET":

@@ -102,8 +102,18 @@ def load_settings(args: argparse.Namespace) -> Settings:
 @contextlib.contextmanager
 def backing_servers(settings: Settings) -> Iterator[Settings]:
     """Yield settings whose URLs point at real servers, embedded ones if need be."""
+    with attached_servers(settings) as (live, _):
+        yield live
+
+
+@contextlib.contextmanager
+def attached_servers(settings: Settings) -> Iterator[tuple[Settings, EmbeddedServers | None]]:
+    """:func:`backing_servers`, with the embedded servers it attached (None: none).
+
+    ``serve`` keeps the embedded servers running (``cli/supervisor.py``).
+    """
     if not settings.embedded:
-        yield settings
+        yield settings, None
         return
     servers = EmbeddedServers(
         settings.data_dir, postgres=not settings.database_url, valkey=not settings.redis_url
@@ -115,15 +125,21 @@ def backing_servers(settings: Settings) -> Iterator[Settings]:
         raise CommandError(str(exc)) from exc
     try:
         if settings.database_url:
-            yield settings.with_overrides(redis_url=settings.redis_url or endpoints.redis_url)
+            yield (
+                settings.with_overrides(redis_url=settings.redis_url or endpoints.redis_url),
+                servers,
+            )
         else:
             # The API logs in as its own role; the superuser's URL serves only
             # to migrate (and to rotate the registry key).
-            yield settings.with_overrides(
-                database_url=endpoints.api_database_url,
-                owner_database_url=endpoints.database_url,
-                keyservice_database_url=endpoints.keyservice_database_url,
-                redis_url=settings.redis_url or endpoints.redis_url,
+            yield (
+                settings.with_overrides(
+                    database_url=endpoints.api_database_url,
+                    owner_database_url=endpoints.database_url,
+                    keyservice_database_url=endpoints.keyservice_database_url,
+                    redis_url=settings.redis_url or endpoints.redis_url,
+                ),
+                servers,
             )
     finally:
         servers.release()

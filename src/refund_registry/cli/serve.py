@@ -6,31 +6,32 @@ starts one as a child process on a free port of its own (or on
 and points the API's key-service URL at it: two ``serve`` processes on one
 host each talk to their own key service. A child that cannot bind its port or
 dies during start-up stops ``serve`` with one clear line.
+
+In zero-setup mode ``serve`` also supervises what it started: the embedded
+PostgreSQL and Valkey and the key-service child are restarted, with back-off,
+when they die (``cli/supervisor.py``). ``--workers N`` runs N API processes
+(``cli/serving_workers.py``) after checking that their connection pools fit
+PostgreSQL's ``max_connections`` (``cli/workers.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
-import json
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 
-from refund_registry.cli import boundaries, serving
+from refund_registry.cli import boundaries, serving, workers
 from refund_registry.cli.common import (
     CommandError,
-    backing_servers,
+    attached_servers,
     exclusive,
     load_settings,
     log,
     migrate_schema,
 )
+from refund_registry.cli.embedded import EmbeddedServers
+from refund_registry.cli.keyservice_child import KeyServiceChild
+from refund_registry.cli.supervisor import Part, Supervisor
 from refund_registry.config import Settings
 
 KEYSERVICE_START_SECONDS = 60.0
@@ -63,11 +64,17 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="port of the key-service child (default: $REGISTRY_KEYSERVICE_PORT, "
         "else a free port chosen at start)",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="API worker processes (default: $REGISTRY_WORKERS, else one per core in "
+        "production and one in zero-setup mode)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    from refund_registry.http.app import create_app
     from refund_registry.storage import keyfiles
 
     settings = load_settings(args)
@@ -85,13 +92,18 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 child_wanted = True
             else:
                 child_wanted = False
-            with backing_servers(settings) as live:
+            with attached_servers(settings) as (live, embedded):
                 applied = migrate_schema(live)
                 if applied:
                     log.info("schema migrated", extra={"applied": applied})
                 role_problems = asyncio.run(boundaries.login_role_refusals(live))
                 if role_problems:
                     raise CommandError("refusing to start: " + "; ".join(role_problems))
+                count = _worker_count(args, live)
+                budget = asyncio.run(workers.budget(live, count, keyservice_child=child_wanted))
+                refusal = budget.refusal()
+                if refusal:
+                    raise CommandError("refusing to start: " + refusal)
                 if child_wanted:
                     boundaries.zero_setup_notice(live)
                 generate = live.environment != "production"
@@ -101,14 +113,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 try:
                     if child is not None:
                         child.wait_until_answering(KEYSERVICE_START_SECONDS)
-                    serving.serve(
-                        create_app(live),
-                        live.host,
-                        live.port,
-                        sock=api_socket,
-                        on_ready=lambda: _announce(live, child, out),
-                        limits=serving.ServerLimits.of(live),
-                    )
+                    with Supervisor(_parts(embedded, child)):
+                        _run_api(live, api_socket, count, lambda: _announce(live, count, out))
                 finally:
                     if child is not None:
                         child.stop()
@@ -116,6 +122,43 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             api_socket.close()
     log.info("stopped")
     return 0
+
+
+def _run_api(live: Settings, sock: Any, count: int, on_ready: Any) -> None:
+    """Serve the API in this process (one worker) or in ``count`` worker processes."""
+    from refund_registry.http.app import create_app
+
+    limits = serving.ServerLimits.of(live)
+    if count == 1:
+        serving.serve(
+            create_app(live), live.host, live.port, sock=sock, on_ready=on_ready, limits=limits
+        )
+        return
+    from refund_registry.cli.serving_workers import serve_workers
+
+    serve_workers(live, sock, count, limits=limits, on_ready=on_ready)
+
+
+def _worker_count(args: argparse.Namespace, live: Settings) -> int:
+    """``--workers``, else ``REGISTRY_WORKERS``, else the default of ``cli/workers.py``."""
+    count = args.workers if args.workers is not None else live.workers
+    if count is not None and count < 0:
+        raise CommandError("--workers must be 1 or more")
+    return count or workers.default_workers(live)
+
+
+def _parts(embedded: EmbeddedServers | None, child: KeyServiceChild | None) -> list[Part]:
+    """What ``serve`` started and keeps running, in the order they depend on each other."""
+    parts: list[Part] = []
+    if embedded is not None and embedded.want_postgres:
+        parts.append(
+            Part("embedded PostgreSQL", embedded.postgres_alive, embedded.restart_postgres)
+        )
+    if embedded is not None and embedded.want_valkey:
+        parts.append(Part("embedded Valkey", embedded.valkey_alive, embedded.restart_valkey))
+    if child is not None:
+        parts.append(Part("key service", child.alive, child.restart))
+    return parts
 
 
 def with_public_url(settings: Settings) -> Settings:
@@ -136,20 +179,23 @@ def with_public_url(settings: Settings) -> Settings:
     return settings.with_overrides(public_url=f"http://{host}:{settings.port}")
 
 
-def _announce(live: Settings, child: KeyServiceChild | None, out: TextIO) -> None:
+def _announce(live: Settings, count: int, out: TextIO) -> None:
     """The API accepts requests and its key service answers: say so, once."""
     url = f"http://{live.host}:{live.port}"
     log.info(
         "serving",
-        extra={"url": url, "keyservice_url": live.keyservice_url, "data_dir": str(live.data_dir)},
+        extra={
+            "url": url,
+            "keyservice_url": live.keyservice_url,
+            "data_dir": str(live.data_dir),
+            "workers": count,
+        },
     )
     out.write(
         f"Refund Registry ready at {url} (key service {live.keyservice_url}, "
-        f"data in {live.data_dir})\n"
+        f"data in {live.data_dir}, {count} worker{'s' if count != 1 else ''})\n"
     )
     out.flush()
-    if child is not None:
-        child.watch()
 
 
 def _keyservice_port(args: argparse.Namespace, live: Settings) -> int:
@@ -180,149 +226,3 @@ def _child_url(live: Settings) -> str:
     from refund_registry.http.keyservice_proxy import keyservice_base_url
 
     return keyservice_base_url(live)
-
-
-class KeyServiceChild:
-    """The key service as a child process, its stderr relayed to ours line by line.
-
-    The relay keeps the last lines, so that a child that dies can be explained
-    in one line (its own last error) rather than by a silent 503 later.
-    """
-
-    def __init__(self, process: subprocess.Popen[bytes], url: str) -> None:
-        self.process = process
-        self.url = url
-        self.last_lines: collections.deque[str] = collections.deque(maxlen=20)
-        self._stopping = False
-        self._relay = threading.Thread(target=self._relay_stderr, daemon=True)
-        self._relay.start()
-
-    @classmethod
-    def start(cls, live: Settings) -> KeyServiceChild:
-        """Start ``refund-registry keyservice`` on ``live.keyservice_port``.
-
-        It gets the resolved URLs, so it uses the parent's embedded servers; the
-        API process never opens the key service's key.
-        """
-        env = {
-            **os.environ,
-            # The key service logs in as its own role; it never gets the owner's URL.
-            "DATABASE_URL": live.keyservice_database_url or live.database_url,
-            "REDIS_URL": live.redis_url,
-            "REGISTRY_HOST": live.host,
-            "REGISTRY_KEYSERVICE_PORT": str(live.keyservice_port),
-        }
-        env.pop("REGISTRY_OWNER_DATABASE_URL", None)
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "refund_registry",
-                "keyservice",
-                "--data-dir",
-                str(live.data_dir),
-            ],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,  # a one-line prctl before exec
-        )
-        log.info(
-            "key service starting",
-            extra={"pid": process.pid, "url": live.keyservice_url},
-        )
-        return cls(process, live.keyservice_url)
-
-    def _relay_stderr(self) -> None:
-        stream: IO[bytes] | None = self.process.stderr
-        if stream is None:
-            return
-        target: IO[bytes] | None = getattr(sys.stderr, "buffer", None)
-        for raw in stream:
-            line = raw.decode("utf-8", "replace").strip()
-            if target is not None:
-                target.write(raw)
-                target.flush()
-            else:
-                sys.stderr.write(line + "\n")
-            if line:
-                self.last_lines.append(line)
-
-    def _reason(self) -> str:
-        """The child's last error, as a short text."""
-        self._relay.join(timeout=2)  # the pipe closes when the child is gone
-        for line in reversed(self.last_lines):
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                return line.removeprefix("refund-registry: ")
-            if isinstance(entry, dict) and entry.get("level") in ("error", "critical"):
-                return str(entry.get("message", line))
-        return "no error message (see the log lines above)"
-
-    def wait_until_answering(self, seconds: float) -> None:
-        """Return once the child answers ``/health/live``; raise CommandError if it dies first."""
-        import httpx
-
-        deadline = time.monotonic() + seconds
-        with httpx.Client(timeout=1.0) as client:
-            while True:
-                status = self.process.poll()
-                if status is not None:
-                    raise CommandError(
-                        f"the key service did not start on {self.url} "
-                        f"(exit status {status}): {self._reason()}"
-                    )
-                try:
-                    if client.get(f"{self.url}/health/live").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise CommandError(
-                        f"the key service did not answer on {self.url} within {seconds:.0f} s"
-                    )
-                time.sleep(0.05)
-        # It answers: make sure it is this child that answered and it stays up.
-        if self.process.poll() is not None:
-            raise CommandError(
-                f"the key service on {self.url} exited right after start: {self._reason()}"
-            )
-        log.info("key service ready", extra={"url": self.url, "pid": self.process.pid})
-
-    def watch(self) -> None:
-        """Log an error the moment the child dies while the API still runs."""
-
-        def wait() -> None:
-            status = self.process.wait()
-            if not self._stopping:
-                log.error(
-                    "the key service child exited; /v1/keyservice/* answers 503 "
-                    "until serve is restarted",
-                    extra={"exit_status": status, "url": self.url},
-                )
-
-        threading.Thread(target=wait, daemon=True).start()
-
-    def stop(self) -> None:
-        self._stopping = True
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._relay.join(timeout=2)
-
-
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM if ``serve`` dies without stopping it (kill -9)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass

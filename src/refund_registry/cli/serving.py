@@ -91,6 +91,8 @@ class ServerLimits:
     header_timeout: float = 10.0
     keep_alive: int = 5
     max_concurrency: int = 1000
+    forwarded_allow_ips: tuple[str, ...] = ()
+    """Proxies whose ``X-Forwarded-*`` headers are believed (``REGISTRY_FORWARDED_ALLOW_IPS``)."""
 
     @classmethod
     def of(cls, settings: Any) -> ServerLimits:
@@ -100,6 +102,7 @@ class ServerLimits:
             header_timeout=settings.header_timeout_seconds,
             keep_alive=settings.keep_alive_seconds,
             max_concurrency=settings.max_concurrency,
+            forwarded_allow_ips=tuple(settings.forwarded_allow_ips),
         )
 
 
@@ -210,23 +213,35 @@ def guarded_protocol(limits: ServerLimits) -> type[Any]:
     return GuardedHttpTools
 
 
+def _config_options(limits: ServerLimits) -> dict[str, Any]:
+    """The uvicorn options ``serve`` runs with, one process or several."""
+    return {
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        "timeout_keep_alive": limits.keep_alive,
+        "limit_concurrency": limits.max_concurrency,
+        # Only read by uvicorn's h11 parser, should it ever be chosen instead.
+        "h11_max_incomplete_event_size": limits.max_header_bytes,
+        # X-Forwarded-For rewrites the client address (which /metrics trusts),
+        # so it is believed only from the proxies listed; by default from none
+        # (uvicorn's own default trusts any loopback client).
+        "proxy_headers": bool(limits.forwarded_allow_ips),
+        "forwarded_allow_ips": list(limits.forwarded_allow_ips) or None,
+    }
+
+
+GRACEFUL_SHUTDOWN_SECONDS = 10
+"""Seconds a stopping process lets requests in flight finish before it closes them."""
+
+
 def server_config(app: Any, host: str, port: int, limits: ServerLimits) -> Any:
     """The uvicorn configuration ``serve`` runs ``app`` with."""
     import uvicorn
 
     return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        http=guarded_protocol(limits),
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-        timeout_keep_alive=limits.keep_alive,
-        limit_concurrency=limits.max_concurrency,
-        # Only read by uvicorn's h11 parser, should it ever be chosen instead.
-        h11_max_incomplete_event_size=limits.max_header_bytes,
+        app, host=host, port=port, http=guarded_protocol(limits), **_config_options(limits)
     )
 
 

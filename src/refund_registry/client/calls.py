@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
@@ -79,6 +80,13 @@ def _target(path: str, params: Mapping[str, str | int] | None) -> str:
         # Encoded here, once, so that what is signed (htu) is what is sent.
         return f"{path}{'&' if '?' in path else '?'}{urlencode(params)}"
     return path
+
+
+def _replay_window(response: httpx.Response) -> bool:
+    """A 401 ``auth.replay_window``: the token predates the replay store's record; sign anew."""
+    return response.status_code == 401 and "auth.replay_window" in response.headers.get(
+        "www-authenticate", ""
+    )
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -207,7 +215,13 @@ class CallCore:
         self, attempt: int, idempotent: bool, response: httpx.Response | None
     ) -> float | None:
         """Seconds to wait before trying again, or None to stop now."""
-        if not idempotent or attempt + 1 >= self.retry.attempts:
+        if attempt + 1 >= self.retry.attempts:
+            return None
+        if response is not None and _replay_window(response):
+            # Refused before it took effect, so safe to send again whatever the
+            # call: re-signed once the clock has moved past the refused second.
+            return 1.05 - (time.time() % 1.0)
+        if not idempotent:
             return None
         if response is not None and response.status_code != 503:
             return None

@@ -17,7 +17,11 @@ are idempotent by design (``/v1/keyservice/evaluate`` evaluates the same
 blinded points to the same answer; ``/v1/reports`` answers a case reference
 already filed with the first report, status 200 instead of 201). They are
 retried on 503 and on connection errors, with exponential backoff and jitter,
-honouring ``Retry-After``. Everything else is sent once.
+honouring ``Retry-After``. Everything else is sent once, except after a 401
+``auth.replay_window`` (the replay store cannot vouch for tokens signed before
+it restarted or became unreachable): the refusal came before the call took
+effect, so any call is signed anew and sent again once the clock has moved to
+the next second.
 
 Pseudonyms need the key service's public key, pinned by the member: a proof
 only shows that *some* key was used consistently, and comparing with the

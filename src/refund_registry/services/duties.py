@@ -25,7 +25,7 @@ from refund_registry.services.appeals import AppealService
 from refund_registry.services.audit import expire_subject_links
 from refund_registry.services.ledger import Ledger
 from refund_registry.services.webhooks import WebhookService
-from refund_registry.storage.cache import prune_used_jtis
+from refund_registry.storage.used_jtis import prune_used_jtis
 
 log = logging.getLogger("refund_registry.duties")
 

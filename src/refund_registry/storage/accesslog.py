@@ -33,7 +33,7 @@ from refund_registry.domain.checkpoint import sign_receipt
 from refund_registry.domain.wire import b64url
 from refund_registry.errors import Unavailable
 from refund_registry.storage.conn import Conn
-from refund_registry.storage.db import translating
+from refund_registry.storage.db import copy_records, translating
 from refund_registry.storage.queries import Q
 
 log = logging.getLogger("refund_registry.accesslog")
@@ -104,11 +104,9 @@ async def copy_entries(conn: Any, entries: Sequence[EncodedEntry]) -> None:
             (key, e.leaf_hash, salt, r.at)
             for key, salt in zip(r.subject_keys, e.salts, strict=True)
         )
-    await conn.copy_records_to_table("access_log", records=rows, columns=_LOG_COLUMNS)
+    await copy_records(conn, "access_log", records=rows, columns=_LOG_COLUMNS)
     if subjects:
-        await conn.copy_records_to_table(
-            "access_subjects", records=subjects, columns=_SUBJECT_COLUMNS
-        )
+        await copy_records(conn, "access_subjects", records=subjects, columns=_SUBJECT_COLUMNS)
 
 
 class AccessLog:

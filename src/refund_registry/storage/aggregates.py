@@ -17,7 +17,7 @@ import msgspec
 
 from refund_registry.domain import reports as rules
 from refund_registry.storage.conn import Conn
-from refund_registry.storage.db import translating
+from refund_registry.storage.db import copy_records, translating
 from refund_registry.storage.queries import Q
 
 FactsByKey = Mapping[bytes, Sequence[rules.Fact]]
@@ -75,7 +75,8 @@ async def copy_new(
     """
     try:
         async with conn.transaction():
-            await conn.copy_records_to_table(
+            await copy_records(
+                conn,
                 "subject_aggregates",
                 records=((*row, 1) for row in zip(*_new_rows(keys, facts, kinds), strict=True)),
                 columns=_COLUMNS,

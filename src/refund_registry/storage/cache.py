@@ -17,6 +17,14 @@ Every Redis dependency here says what happens when Redis is gone:
 
   ``/health/ready`` reports Redis as degraded throughout.
 
+  Neither fallback holds the tokens Redis accepted before it went away, so
+  while falling back a process refuses, with 401 ``auth.replay_window``, every
+  token that Redis may have seen: one issued (``iat``) no later than the
+  second of this process's last successful claim in Redis. The client signs a
+  fresh token (the SDK does so by itself); a token Redis accepted through any
+  process up to then is not accepted again during the outage. (A process that
+  never reached Redis has no such moment and applies no such bound.)
+
 * an empty Redis (restarted without persistence, flushed, failed over) holds
   no record of the tokens it accepted before. The guard therefore keeps a
   *replay store epoch* in Redis, ``rr:jti:epoch``: the second since which
@@ -29,8 +37,8 @@ Every Redis dependency here says what happens when Redis is gone:
   an outage: a process that recorded tokens in ``used_jtis`` raises the epoch
   to the moment Redis answered again, so tokens from the outage cannot be
   replayed through Redis. (With ``memory`` a process still finds the tokens
-  it recorded itself, which it checks before Redis.) The epoch needs ``SET …
-  NX GET`` (Valkey, or Redis 7 and later). Tokens live at most 120 s, so the check only ever
+  it recorded itself, which it checks before Redis.) Tokens live at most
+  120 s, so the check only ever
   refuses anything during that long after a restart. A client whose clock
   runs *ahead* by ``d`` seconds (up to the allowed skew) keeps a replay window
   of the ``d`` seconds before a restart; API servers must keep their clocks
@@ -48,14 +56,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from refund_registry.storage.queries import Q
+from refund_registry.storage.used_jtis import DatabaseSeen
 
 log = logging.getLogger("refund_registry.cache")
 
@@ -202,6 +209,9 @@ def _ignore_outcome(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
+EPOCH_KEY = "rr:jti:epoch"
+"""The replay store's epoch (module docstring); the embedded Valkey sets it when it starts."""
+
 EPOCH_GRACE = 2
 """Seconds before its first use that a new replay store's epoch is dated.
 
@@ -214,73 +224,13 @@ FALLBACKS = ("database", "memory", "refuse")
 """The replay guard's policies while Redis is unreachable (see the module docstring)."""
 
 
-class _DatabaseSeen:
-    """``used_jtis`` rows: one ``INSERT … ON CONFLICT DO NOTHING`` per event-loop tick."""
-
-    def __init__(self, pool: asyncpg.Pool, clock: Callable[[], float] = time.time) -> None:
-        self.pool = pool
-        self._clock = clock
-        self._pending: list[tuple[str, datetime, asyncio.Future[bool]]] = []
-        self._scheduled = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.statements = 0
-
-    def add(self, key: str, ttl: int) -> asyncio.Future[bool]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        expires = datetime.fromtimestamp(self._clock(), UTC) + timedelta(seconds=max(ttl, 1))
-        self._pending.append((key, expires, future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
-        return future
-
-    def _flush(self) -> None:
-        batch, self._pending, self._scheduled = self._pending, [], False
-        if batch:
-            task = asyncio.get_running_loop().create_task(self._send(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _send(self, batch: list[tuple[str, datetime, asyncio.Future[bool]]]) -> None:
-        self.statements += 1
-        try:
-            rows = await claim_used_jtis(
-                self.pool, [k for k, _, _ in batch], [e for _, e, _ in batch]
-            )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        inserted = set(rows)
-        for key, _, future in batch:
-            # A key twice in one statement is inserted once: only its first claim wins.
-            fresh = key in inserted
-            inserted.discard(key)
-            if not future.done():
-                future.set_result(fresh)
-
-
-async def claim_used_jtis(
-    pool: asyncpg.Pool, keys: list[str], expires: list[datetime]
-) -> list[str]:
-    """Insert ``keys`` into ``used_jtis``; return those that were not there already."""
-    rows = await pool.fetch(Q["used_jtis_claim"], keys, expires)
-    return [row["key"] for row in rows]
-
-
-async def prune_used_jtis(pool: asyncpg.Pool, moment: datetime) -> int:
-    """Delete the ``used_jtis`` rows whose tokens expired by ``moment``; return how many."""
-    status: str = await pool.execute(Q["used_jtis_prune"], moment)
-    return int(status.rsplit(" ", 1)[-1])
-
-
 class ReplayGuard:
     """Single use of ``jti``: ``SET key 1 NX EX ttl``, pipelined per event-loop tick.
 
-    Beside the claims, each pipeline carries one ``SET rr:jti:epoch <now> NX
-    GET``: the replay store epoch (module docstring).
+    Beside the claims, each pipeline carries one ``SET rr:jti:epoch <now> NX``
+    and one ``GET rr:jti:epoch``: the replay store epoch (module docstring).
+    The embedded Valkey of zero-setup mode sets the epoch itself when it
+    starts, before any client can reach it (``cli/embedded_valkey.py``).
     """
 
     def __init__(
@@ -302,9 +252,9 @@ class ReplayGuard:
         self.breaker = breaker
         self.fallback = fallback
         self.prefix = prefix
-        self.epoch_key = prefix + "epoch"
+        self.epoch_key = EPOCH_KEY if prefix == "rr:jti:" else prefix + "epoch"
         self.memory = _MemorySeen()
-        self.database = _DatabaseSeen(pool, clock) if pool is not None else None
+        self.database = DatabaseSeen(pool, clock) if pool is not None else None
         self.batcher = batcher or (RedisBatcher(redis) if redis is not None else None)
         self._clock = clock
         # Set while this process recorded tokens outside Redis; the next claim
@@ -313,6 +263,10 @@ class ReplayGuard:
         # The epoch this process raised after its own fallback, in case Redis
         # has not recorded it (claims of the same pipeline, a lost write).
         self._floor = 0
+        # When this process started, and when Redis last accepted a claim of
+        # it: what Redis may have seen, which the fallbacks do not hold.
+        self._started = clock()
+        self._last_success: float | None = None
 
     @property
     def round_trips(self) -> int:
@@ -327,12 +281,17 @@ class ReplayGuard:
         if key in self.memory:
             return False
         if self.batcher is None or self.breaker.open:
-            return await self._fallback(key, ttl)
-        now = int(self._clock())
+            return await self._fallback(key, ttl, issued_at)
+        moment = self._clock()
+        now = int(moment)
         start = now - EPOCH_GRACE
-        epoch_reply = self.batcher.submit_once(
-            "epoch", "SET", self.epoch_key, str(start).encode(), "NX", "GET"
-        )
+        # SET NX, then GET, in the same pipeline (so on one connection, in
+        # order): the epoch as it stands once this claim may have created it.
+        # (Not ``SET … NX GET``: redis-py turns that reply into a bool.)
+        self.batcher.submit_once(
+            "epoch-set", "SET", self.epoch_key, str(start).encode(), "NX"
+        ).add_done_callback(_ignore_outcome)
+        epoch_reply = self.batcher.submit_once("epoch", "GET", self.epoch_key)
         claim_reply = self.batcher.submit("SET", self.prefix + key, b"1", "NX", "EX", max(ttl, 1))
         try:
             epoch_raw = await epoch_reply
@@ -343,8 +302,9 @@ class ReplayGuard:
                 if reply.done() and not reply.cancelled():
                     reply.exception()
             self.breaker.failed(exc)
-            return await self._fallback(key, ttl)
+            return await self._fallback(key, ttl, issued_at)
         self.breaker.succeeded()
+        self._last_success = moment
         epoch = start if epoch_raw is None else int(epoch_raw)
         if self._fell_back:
             # Tokens of the outage are recorded elsewhere: from now on Redis
@@ -364,7 +324,21 @@ class ReplayGuard:
             )
         return bool(result)
 
-    async def _fallback(self, key: str, ttl: int) -> bool:
+    def _seen_by_redis(self, issued_at: int | None) -> bool:
+        """Whether Redis may have accepted a token issued at ``issued_at`` (module docstring)."""
+        if issued_at is None or self._last_success is None:
+            return False
+        return issued_at <= int(self._last_success)
+
+    def _window(self) -> Exception:
+        from refund_registry.errors import AuthenticationFailed
+
+        return AuthenticationFailed(
+            "this token was issued before the replay store became unreachable; sign a fresh token",
+            code="auth.replay_window",
+        )
+
+    async def _fallback(self, key: str, ttl: int, issued_at: int | None = None) -> bool:
         if self.fallback == "refuse":
             from refund_registry.errors import Unavailable
 
@@ -375,7 +349,7 @@ class ReplayGuard:
         if self.fallback == "database" and self.database is not None:
             self._fell_back = True
             try:
-                return await self.database.add(key, ttl)
+                fresh = await self.database.add(key, ttl)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 from refund_registry.errors import Unavailable
 
@@ -383,4 +357,9 @@ class ReplayGuard:
                     "replay protection is unavailable (Redis and PostgreSQL down); retry shortly",
                     code="auth.replay_guard_unavailable",
                 ) from None
-        return self.memory.add(key, ttl)
+        else:
+            fresh = self.memory.add(key, ttl)
+        # Recorded first, so that a replay of a recorded token is named as one.
+        if fresh and self._seen_by_redis(issued_at):
+            raise self._window()
+        return fresh

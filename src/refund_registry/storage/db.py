@@ -1,11 +1,28 @@
-"""PostgreSQL connections, and the one place driver errors become domain errors."""
+"""PostgreSQL connections, and the one place driver errors become domain errors.
+
+Every call has a bounded time, so that a database that dies mid-call costs a
+request seconds (a 503 with ``Retry-After``), never a hang:
+
+* connecting: :data:`CONNECT_TIMEOUT`; waiting for a pooled connection:
+  :data:`ACQUIRE_TIMEOUT` (:class:`BoundedPool`);
+* every statement: the driver's ``command_timeout`` and the server's
+  ``statement_timeout`` (:data:`COMMAND_TIMEOUT`); a transaction left idle
+  is ended by the server after :data:`IDLE_IN_TRANSACTION_TIMEOUT`;
+* every COPY: :func:`copy_records`, which also wakes the writer the moment
+  its connection is lost (the driver itself waits forever for the socket to
+  drain when the server dies mid-COPY).
+
+Every driver error that means "the connection is gone or the server is not
+there" (:data:`CONNECTION_GONE`) becomes :class:`~refund_registry.errors.Unavailable`
+with code ``db.unavailable``, in :func:`translated` and nowhere else.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import asyncpg
@@ -22,16 +39,34 @@ KEYSERVICE_LOGIN_ROLE = "registry_keyservice"
 """The key service's login role: reads principal keys, counts evaluations, nothing else."""
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
-# Errors that mean "the database is not there right now", not "your input is wrong".
-_UNAVAILABLE = (
-    OSError,
+CONNECT_TIMEOUT = 5.0
+"""Seconds to open a connection (PostgreSQL down or starting: refused much sooner)."""
+ACQUIRE_TIMEOUT = 60.0
+"""Seconds a call waits for a free pooled connection before answering 503 (a queue
+of callers behind a busy pool is normal under load; a queue that never moves is not)."""
+COMMAND_TIMEOUT = 30.0
+"""Seconds one statement (or one COPY) may take, client and server side."""
+IDLE_IN_TRANSACTION_TIMEOUT = 60.0
+"""Seconds the server keeps a transaction whose client went quiet (a dead process)."""
+
+# Errors that mean "the database is not there right now", not "your input is
+# wrong": the connection is gone (killed server, reset socket, a protocol left
+# mid-operation by a lost connection: "cannot switch to state …; another
+# operation is in progress"), the server is starting or shutting down, or a
+# call outlived its time.
+CONNECTION_GONE: tuple[type[BaseException], ...] = (
+    OSError,  # includes TimeoutError and ConnectionError
+    asyncpg.InterfaceError,  # includes ConnectionDoesNotExistError
+    asyncpg.InternalClientError,  # includes ProtocolError
+    asyncpg.PostgresConnectionError,  # class 08
     asyncpg.CannotConnectNowError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.InterfaceError,
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    asyncpg.QueryCanceledError,  # statement_timeout
+    asyncpg.IdleInTransactionSessionTimeoutError,
 )
+_UNAVAILABLE = CONNECTION_GONE
 
 
 # A connection that logged in as a member of the application role (the owner
@@ -77,30 +112,110 @@ def _jsonb_decode(data: bytes) -> Any:
     return msgspec.json.decode(memoryview(data)[1:])
 
 
+class BoundedPool(asyncpg.Pool):
+    """A pool whose :meth:`acquire` gives up after :data:`ACQUIRE_TIMEOUT` by default.
+
+    asyncpg waits for a free connection forever unless told otherwise; every
+    caller of the registry goes through here, so none can wait unbounded.
+    """
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=ACQUIRE_TIMEOUT if timeout is None else timeout)
+
+
+SERVER_SETTINGS = {
+    "application_name": "refund-registry",
+    "statement_timeout": str(int(COMMAND_TIMEOUT * 1000)),
+    "idle_in_transaction_session_timeout": str(int(IDLE_IN_TRANSACTION_TIMEOUT * 1000)),
+}
+"""Session settings of every pooled connection (milliseconds for the timeouts)."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     """A pool whose connections hold no more than the application role's grants.
 
     The boundary is the login role of ``dsn`` (``registry_api`` in production,
     which owns nothing and cannot become the owner); a login role that is a
-    member of ``registry_app`` also switches to it on connect.
+    member of ``registry_app`` also switches to it on connect. Every wait on
+    it is bounded (module docstring).
     """
+    pool = BoundedPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        connect=None,
+        setup=None,
+        init=_init_connection,
+        # Handlers leave no session state behind (no SET, no temp tables, no
+        # LISTEN on pooled connections), so the per-release reset query is
+        # pure overhead on the hot path.
+        reset=_no_reset,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        server_settings=SERVER_SETTINGS,
+        command_timeout=COMMAND_TIMEOUT,
+        timeout=CONNECT_TIMEOUT,
+    )
     try:
-        pool = await asyncpg.create_pool(
-            dsn,
-            min_size=min_size,
-            max_size=max_size,
-            server_settings={"application_name": "refund-registry"},
-            init=_init_connection,
-            # Handlers leave no session state behind (no SET, no temp tables, no
-            # LISTEN on pooled connections), so the per-release reset query is
-            # pure overhead on the hot path.
-            reset=_no_reset,
-            command_timeout=30,
-        )
+        await pool
     except _UNAVAILABLE as exc:
+        await pool.close()
         raise Unavailable(f"PostgreSQL is unreachable: {exc}", code="db.unavailable") from exc
-    assert pool is not None
     return pool
+
+
+async def copy_records(
+    conn: Any,
+    table: str,
+    *,
+    records: Any,
+    columns: Sequence[str],
+    within: float = COMMAND_TIMEOUT,
+) -> None:
+    """``COPY table (columns) FROM STDIN`` of ``records``, bounded in time.
+
+    The driver's COPY writer waits for the socket to drain before each chunk
+    and is never woken when the connection is lost meanwhile (the server
+    died), so the COPY runs as a task of its own, raced against the
+    connection's termination and a deadline of ``within`` seconds; either
+    ends it with :class:`asyncpg.ConnectionDoesNotExistError` or
+    :class:`TimeoutError`, which :func:`translated` answers with 503.
+    """
+    loop = asyncio.get_running_loop()
+    lost: asyncio.Future[None] = loop.create_future()
+
+    def on_lost(_: object) -> None:
+        if not lost.done():
+            lost.set_result(None)
+
+    conn.add_termination_listener(on_lost)
+    task = loop.create_task(
+        conn.copy_records_to_table(table, records=records, columns=list(columns))
+    )
+    try:
+        done, _ = await asyncio.wait(
+            {task, lost}, timeout=within, return_when=asyncio.FIRST_COMPLETED
+        )
+    except BaseException:  # cancelled from outside: take the COPY down with us
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            conn.remove_termination_listener(on_lost)
+    if task in done:
+        task.result()
+        return
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    if lost.done():
+        raise asyncpg.ConnectionDoesNotExistError(f"the connection was lost during COPY {table}")
+    raise TimeoutError(f"COPY {table} did not finish within {within:.0f} s")
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
@@ -189,7 +304,7 @@ async def login_role_problems(dsn: str) -> list[str]:
     REVOKE. Raises :class:`Unavailable` when PostgreSQL cannot be reached.
     """
     try:
-        conn = await asyncpg.connect(dsn)
+        conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT)
     except _UNAVAILABLE as exc:
         raise Unavailable(f"PostgreSQL is unreachable: {exc}", code="db.unavailable") from exc
     try:

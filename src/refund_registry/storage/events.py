@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from refund_registry.storage.conn import Conn
-from refund_registry.storage.db import translating
+from refund_registry.storage.db import copy_records, translating
 from refund_registry.storage.queries import Q
 
 
@@ -79,7 +79,8 @@ async def copy_filed(
     conn: Conn, at: datetime, member_id: str, filed: Sequence[tuple[str, dict[str, Any]]]
 ) -> None:
     """COPY one ``report.filed`` event per ``(report id, data)``: a bulk upload's events."""
-    await conn.copy_records_to_table(
+    await copy_records(
+        conn,
         "events",
         records=[(at, "report.filed", member_id, report_id, data) for report_id, data in filed],
         columns=["at", "type", "member_id", "report_id", "data"],

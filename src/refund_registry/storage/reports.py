@@ -18,7 +18,7 @@ import asyncpg
 
 from refund_registry.domain.intake import Prepared
 from refund_registry.storage.conn import Conn
-from refund_registry.storage.db import translating
+from refund_registry.storage.db import copy_records, translating
 from refund_registry.storage.queries import Q
 
 
@@ -173,7 +173,7 @@ async def copy_reports(
         for p in reports
     ]  # fmt: skip
     try:
-        await conn.copy_records_to_table("reports", records=rows, columns=_REPORT_COLUMNS)
+        await copy_records(conn, "reports", records=rows, columns=_REPORT_COLUMNS)
     except asyncpg.UniqueViolationError:
         return False
     return True

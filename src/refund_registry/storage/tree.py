@@ -19,7 +19,7 @@ import asyncpg
 
 from refund_registry.domain import merkle
 from refund_registry.storage.conn import Conn
-from refund_registry.storage.db import translating
+from refund_registry.storage.db import copy_records, translating
 from refund_registry.storage.queries import Q
 
 Reader = asyncpg.Pool | Conn
@@ -157,8 +157,8 @@ async def store_batch(
 
     Precondition: inside the caller's transaction, holding the sequencer lock.
     """
-    await conn.copy_records_to_table("log_leaves", records=leaves, columns=_LEAF_COLUMNS)
-    await conn.copy_records_to_table("log_nodes", records=nodes, columns=_NODE_COLUMNS)
+    await copy_records(conn, "log_leaves", records=leaves, columns=_LEAF_COLUMNS)
+    await copy_records(conn, "log_nodes", records=nodes, columns=_NODE_COLUMNS)
 
 
 @translating

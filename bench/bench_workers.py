@@ -1,0 +1,114 @@
+"""Signed risk queries per second with ``serve --workers 1`` and ``--workers 2``, in one run.
+
+Seeds a ledger, then runs ``refund-registry serve`` against the same PostgreSQL
+and Valkey twice, with one worker and with two, and drives each with the same
+load generator as ``bench_risk.py`` (wrk, one thread, pre-signed single-use
+tokens bound to their bodies, half known buyers). Nothing is pinned: the
+workers, wrk, PostgreSQL and Valkey share every core, as they would on one
+host. Prints requests per second, p50/p99 and the ratio; asserts nothing.
+
+    .venv/bin/python bench/bench_workers.py [--seconds 10] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: shared set-up
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
+
+import load
+import servers
+from signed_posts import query_bodies, run_signed_post, seed
+
+from tests.support.waiting import free_port
+
+
+@contextmanager
+def serve(backing: servers.Backing, workers: int) -> Iterator[str]:
+    """``refund-registry serve --workers N`` on the backing servers; its URL once ready."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": backing.database_url,
+        "REDIS_URL": backing.redis_url,
+        "REGISTRY_DATA_DIR": tempfile.mkdtemp(prefix="rr-bench-workers-"),
+        "REGISTRY_QUERY_RATE_PER_SECOND": "1000000",
+        "REGISTRY_QUERY_QUOTA_PER_DAY": "10000000000",
+        "REGISTRY_LOG_LEVEL": "WARNING",
+    }
+    command = [str(servers.VENV_BIN / "refund-registry"), "serve", f"--port={port}"]
+    process = subprocess.Popen(
+        [*command, f"--workers={workers}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if "ready at" not in line:
+            raise RuntimeError(f"serve did not start: {line!r}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--buyers", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=2, help="alternations of 1 and 2 workers")
+    args = parser.parse_args()
+    wrk = load.ensure_wrk()
+    if wrk is None:
+        raise SystemExit("wrk is needed (apt-get install wrk)")
+    results: list[tuple[int, load.LoadResult]] = []
+    with servers.backing_servers() as backing:
+        print(f"seeding {args.buyers} buyers ...", flush=True)
+        pseudonyms = asyncio.run(seed(backing.database_url, backing.redis_url, args.buyers))
+        workdir = Path(tempfile.mkdtemp(prefix="rr-bench-workers-"))
+        # Alternated, so that a change in the machine's other load hits both alike.
+        for _ in range(args.rounds):
+            for workers in (1, 2):
+                bodies = query_bodies(pseudonyms, int(args.seconds * 8000))
+                with serve(backing, workers) as url:
+                    time.sleep(1.0)  # let every worker finish its start-up work
+                    results.append((workers, run_signed_post(
+                        wrk, url, backing.signer, bodies, seconds=args.seconds,
+                        connections=args.connections, workdir=workdir, pin=False,
+                    )))  # fmt: skip
+    print(f"\nPOST /v1/risk/query, signed; wrk -t1 -c{args.connections}, {args.seconds:.0f} s")
+    print(f"{'workers':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for workers, r in results:
+        print(f"{workers:7d} {r.rps:9,.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d}")
+    one = sum(r.requests for w, r in results if w == 1) / sum(
+        r.seconds for w, r in results if w == 1
+    )
+    two = sum(r.requests for w, r in results if w == 2) / sum(
+        r.seconds for w, r in results if w == 2
+    )
+    print(f"1 worker: {one:,.0f} req/s, 2 workers: {two:,.0f} req/s; ratio {two / one:.2f}")
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Signed risk queries for the benches: a seeded ledger, and wrk sending pre-signed POSTs.
+
+Shared by ``bench_risk.py`` and ``bench_workers.py`` (bench scripts never import
+each other). Every request carries its own single-use token bound to its body.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: shared set-up
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
+
+import load
+import placement
+
+from tests.support.factories import pseudonym
+
+QUERY = "/v1/risk/query"
+
+
+async def seed(database_url: str, redis_url: str, buyers: int) -> list[str]:
+    """File reports about ``buyers`` pseudonyms; return them (about 3 in 4 have reports)."""
+    from datetime import UTC, datetime
+
+    from data import report
+
+    from refund_registry.config import Settings
+    from refund_registry.http.reports import BulkIn, to_domain
+    from refund_registry.runtime import Runtime
+    from tests.support.principals import register_principal
+
+    settings = Settings(
+        environment="test",
+        data_dir=Path(tempfile.mkdtemp(prefix="rr-bench-seed-")),
+        database_url=database_url,
+        redis_url=redis_url,
+    )
+    rt = await Runtime.start(settings)
+    try:
+        members = [
+            (await register_principal(rt.pool, "member", f"seed {i}")).principal_id
+            for i in range(3)
+        ]
+        pseudonyms = [pseudonym() for _ in range(buyers)]
+        now = datetime.now(UTC)
+        for m, member in enumerate(members):
+            bodies = []
+            for i, p in enumerate(pseudonyms):
+                if i % 4 > m:  # buyer i has (i % 4) reports, from platforms 0..
+                    body = report(now)
+                    body["identifiers"] = [{"kind": "phone", "pseudonym": p}]
+                    bodies.append(body)
+            import msgspec
+
+            for start in range(0, len(bodies), 10_000):
+                chunk = msgspec.convert(
+                    {"reports": bodies[start : start + 10_000]}, BulkIn, strict=False
+                )
+                await rt.ledger.file_bulk(member, [to_domain(r) for r in chunk.reports])
+        return pseudonyms
+    finally:
+        await rt.close()
+
+
+_LUA_SIGNED_POST = """
+local items = {}
+local n = 0
+init = function(args)
+  for line in io.lines(%(file)s) do
+    local tab = string.find(line, "\\t", 1, true)
+    items[#items + 1] = {string.sub(line, 1, tab - 1), string.sub(line, tab + 1)}
+  end
+end
+request = function()
+  n = n + 1
+  local item = items[n] or items[#items]
+  return wrk.format("POST", %(path)s, {["Authorization"] = "Bearer " .. item[1],
+    ["Content-Type"] = "application/json"}, item[2])
+end
+"""
+
+
+def run_signed_post(
+    wrk: str, url: str, signer: Any, bodies: list[bytes], *, seconds: float, connections: int,
+    workdir: Path, pin: bool = True,
+) -> load.LoadResult:  # fmt: skip
+    lines = [f"{signer.request_token('POST', QUERY, b)}\t{b.decode()}" for b in bodies]
+    items = workdir / f"items-{secrets.token_hex(4)}.txt"
+    items.write_text("\n".join(lines) + "\n")
+    script = workdir / f"post-{secrets.token_hex(4)}.lua"
+    script.write_text(
+        _LUA_SIGNED_POST % {"file": json.dumps(str(items)), "path": json.dumps(QUERY)}
+        + load.LUA_DONE
+    )
+    argv = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
+            "-s", str(script), url + QUERY]  # fmt: skip
+    import subprocess
+
+    done = subprocess.run(
+        placement.pinned(argv, placement.LOAD_CORE) if pin else argv,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
+    data = json.loads(line.removeprefix("RESULT "))
+    return load.LoadResult(
+        data["requests"], data["duration_us"] / 1e6, data["p50_us"] / 1000,
+        data["p99_us"] / 1000, data["errors"],
+    )  # fmt: skip
+
+
+def query_bodies(pseudonyms: list[str], count: int) -> list[bytes]:
+    """``count`` one-identifier queries, half about seeded buyers, half about unknown ones."""
+    bodies = []
+    for i in range(count):
+        p = pseudonyms[i % len(pseudonyms)] if i % 2 else pseudonym()
+        bodies.append(
+            json.dumps(
+                {"identifiers": [{"kind": "phone", "pseudonym": p}], "purpose": "refund_decision"},
+                separators=(",", ":"),
+            ).encode()
+        )
+    return bodies
