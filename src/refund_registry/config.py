@@ -18,6 +18,8 @@ from typing import Any
 
 import platformdirs
 
+from refund_registry.domain.quotas import EVALUATION_CEILING, QUERY_CEILING
+
 
 class ConfigError(Exception):
     """Raised with one line per invalid setting."""
@@ -71,14 +73,19 @@ class Settings:
     keyservice_url: str = ""
     keyservice_port: int = 8081
     keyservice_key_file: Path | None = None
-    # Key-service limits per member, in evaluations (blinded elements). 1,000 a
-    # second admits ten full batches: far above a refund desk's needs and about
-    # a tenth of one key-service process (~10k evaluations/s), so one member
-    # cannot starve the others. The daily quota bounds brute force: sweeping the
-    # ~1.7 billion allocated Chinese mobile numbers would take over four years.
+    # Key-service limits per organisation (all its principals together), in
+    # evaluations (blinded elements). 1,000 a second admits ten full batches:
+    # far above a refund desk's needs and about a tenth of one key-service
+    # process (~10k evaluations/s), so one organisation cannot starve the
+    # others. The daily quota bounds brute force: sweeping the ~1.7 billion
+    # allocated Chinese mobile numbers would take over four years. Risk queries
+    # are counted per identifier looked up; 5,000 a second admits one full
+    # batch (1,000 queries of up to five identifiers). Daily defaults may not
+    # exceed the ceilings of ``domain/quotas.py``; an organisation above them
+    # takes `principals quota --above-ceiling`.
     keyservice_rate_per_second: int = 1000
     keyservice_quota_per_day: int = 1_000_000
-    query_rate_per_second: int = 2000
+    query_rate_per_second: int = 5000
     query_quota_per_day: int = 2_000_000
     metrics_allow: tuple[str, ...] = ()
     # The migration owner's URL: only ``migrate`` and key rotation log in with
@@ -193,9 +200,9 @@ class Settings:
         read("keyservice_port", _int(1, 65535))
         read("keyservice_key_file", lambda v: Path(v).expanduser())
         read("keyservice_rate_per_second", _int(100, 1_000_000))  # >= one full batch
-        read("keyservice_quota_per_day", _int(1, 10_000_000_000))
-        read("query_rate_per_second", _int(1000, 1_000_000))  # >= one full batch query
-        read("query_quota_per_day", _int(1, 10_000_000_000))
+        read("keyservice_quota_per_day", _int(1, EVALUATION_CEILING))
+        read("query_rate_per_second", _int(5000, 1_000_000))  # >= one full batch query
+        read("query_quota_per_day", _int(1, QUERY_CEILING))
         read("metrics_allow", lambda v: tuple(a.strip() for a in v.split(",") if a.strip()))
         read("smtp_url", _url("smtp", "smtps"))
         read("smtp_starttls", _bool)

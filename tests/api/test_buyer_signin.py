@@ -340,8 +340,8 @@ async def test_reads_in_a_hand_off_session_count_against_the_members_quota(
     before = int(await runtime.redis.get(day_key) or 0)
     assert (await api.call(None, "GET", "/v1/subject/record", headers=buyer)).status_code == 200
     assert int(await runtime.redis.get(day_key) or 0) == before + 1
-    # With the quota used up, the member's hand-off reads nothing more.
-    limiter.limits = Limits(per_second=limiter.limits.per_second, per_day=before + 1)
+    # With the organisation's quota used up, the member's hand-off reads nothing more.
+    runtime.parts.query_quota.default_per_day = before + 1
     refused = await api.call(None, "GET", "/v1/subject/record", headers=buyer)
     assert_problem(refused, 429, "rate.quota_exhausted")
 
