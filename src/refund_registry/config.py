@@ -47,7 +47,10 @@ class Settings:
     redis_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
-    audience: str = "refund-registry"
+    # The ``aud`` that signed tokens must carry: this registry's public URL
+    # unless set, so that a token minted for one deployment is refused by
+    # every other.
+    audience: str = ""
     public_url: str = "http://127.0.0.1:8080"
     clock_skew_seconds: int = 30
     max_body_bytes: int = 1_048_576
@@ -152,6 +155,10 @@ class Settings:
         """Where a key lives when its file is not configured explicitly."""
         explicit: Path | None = getattr(self, f"{name}_key_file")
         return explicit if explicit is not None else self.data_dir / "keys" / f"{name}.key"
+
+    def __post_init__(self) -> None:
+        if not self.audience:
+            object.__setattr__(self, "audience", self.public_url.rstrip("/"))
 
     def with_overrides(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -296,7 +296,7 @@ def handmade_subject_token(signer: Signer, ids: list[dict[str, str]], lifetime: 
     now = int(time.time())
     claims = {
         "iss": signer.principal_id,
-        "aud": "refund-registry",
+        "aud": signer.audience,
         "iat": now,
         "exp": now + lifetime,
         "jti": secrets.token_urlsafe(16),

@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 
 MakePrincipal = Callable[..., Awaitable["Signer"]]
 
+AUDIENCE = "http://127.0.0.1:8080"
+"""The audience of the tests' tokens: the default public URL of ``Settings``, which
+the registry's audience defaults to."""
+
 
 async def register_principal(
     pool: asyncpg.Pool, role: str = "member", name: str | None = None, *, org: str | None = None
@@ -35,4 +39,4 @@ async def register_principal(
     added = await principals.add_principal(
         pool, name=name or f"{role} {secrets.token_hex(3)}", role=role, pem=pem, org=org
     )
-    return Signer(principal_id=added["id"], kid=added["kid"], private_key=key)
+    return Signer(principal_id=added["id"], kid=added["kid"], private_key=key, audience=AUDIENCE)

@@ -108,7 +108,7 @@ class RegistryClient(CallCore):
         locale: str | None = None,
     ) -> None:
         super().__init__(
-            signer,
+            signer.for_registry(base_url),
             keyservice_public_key=_one_key(keyservice_public_key, public_key),
             cache_size=cache_size,
             retry=retry,
@@ -245,7 +245,7 @@ class AsyncRegistryClient(CallCore):
         locale: str | None = None,
     ) -> None:
         super().__init__(
-            signer,
+            signer.for_registry(base_url),
             keyservice_public_key=_one_key(keyservice_public_key, public_key),
             cache_size=cache_size,
             retry=retry,
