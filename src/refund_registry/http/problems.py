@@ -113,6 +113,13 @@ DETAILS: Final = (
     N_("rate limit of %(limit)s per second reached; slow down"),
     N_("daily quota of %(quota)s exhausted; it resets at 00:00 UTC"),
     N_("the access log could not be written; nothing was answered"),
+    # Enumeration budgets and the token audience (quotas.po).
+    N_("a query names one buyer: at most one identifier of each kind"),
+    N_("one request may look up at most %(limit)s identifiers; split the batch"),
+    N_(
+        "%(legacy)s was an audience shared by every deployment and is no longer accepted: "
+        "tokens for this registry carry its public URL, %(audience)s"
+    ),
     N_("Not Found"),
     N_("Method Not Allowed"),
 )
