@@ -241,6 +241,12 @@ class Settings:
                 problems.append("DATABASE_URL is required when REGISTRY_ENVIRONMENT=production")
             if not settings.redis_url:
                 problems.append("REDIS_URL is required when REGISTRY_ENVIRONMENT=production")
+            if not {"public_url", "audience"} & given:
+                # The default URL would make every deployment's tokens good at every other.
+                problems.append(
+                    "REGISTRY_PUBLIC_URL is required when REGISTRY_ENVIRONMENT=production "
+                    "(it is also the token audience, one per deployment)"
+                )
             for name in ("log", "registry"):
                 if getattr(settings, f"{name}_key_file") is None:
                     problems.append(

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from refund_registry.client import RegistryClient
 from refund_registry.client.signing import Signer
-from refund_registry.config import Settings
+from refund_registry.config import ConfigError, Settings
 from refund_registry.domain.tokens import LEGACY_AUDIENCE
 from tests.support.api import Api, assert_problem
 from tests.support.principals import AUDIENCE, MakePrincipal
@@ -22,6 +22,12 @@ def test_the_audience_defaults_to_the_public_url() -> None:
     assert Settings.from_env(env).audience == "https://registry.example"
     assert Settings().audience == AUDIENCE
     assert Settings.from_env({**env, "REGISTRY_AUDIENCE": "urn:x"}).audience == "urn:x"
+
+
+def test_production_names_its_public_url() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"REGISTRY_ENVIRONMENT": "production"})
+    assert any("REGISTRY_PUBLIC_URL is required" in p for p in caught.value.problems)
 
 
 async def test_a_token_with_the_old_shared_audience_is_refused_with_its_own_code(
