@@ -26,6 +26,11 @@ two stated losses for the length of the outage:
 
 Fixed windows allow up to twice the per-second rate across a window boundary;
 that is the usual trade for one counter per window instead of a log of hits.
+
+The enumeration budgets (key-service evaluations, risk-query lookups) use this
+limiter keyed by organisation as their fast path only: ``services/quotas.py``
+also charges every request to the organisation's durable day count in
+PostgreSQL, so their daily quotas lose nothing when Redis does.
 """
 
 from __future__ import annotations
