@@ -161,6 +161,10 @@ class Settings:
             object.__setattr__(self, "audience", self.public_url.rstrip("/"))
 
     def with_overrides(self, **changes: Any) -> Settings:
+        """These settings with ``changes``; an audience derived from the public URL follows it."""
+        derived = self.audience == self.public_url.rstrip("/") and "audience" not in self.given
+        if "public_url" in changes and "audience" not in changes and derived:
+            changes["audience"] = ""  # filled in again from the new public URL
         return dataclasses.replace(self, **changes)
 
     @classmethod

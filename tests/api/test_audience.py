@@ -22,6 +22,10 @@ def test_the_audience_defaults_to_the_public_url() -> None:
     assert Settings.from_env(env).audience == "https://registry.example"
     assert Settings().audience == AUDIENCE
     assert Settings.from_env({**env, "REGISTRY_AUDIENCE": "urn:x"}).audience == "urn:x"
+    moved = Settings().with_overrides(public_url="http://127.0.0.1:9999")
+    assert moved.audience == "http://127.0.0.1:9999"  # `serve --port` moves both
+    pinned = Settings.from_env({**env, "REGISTRY_AUDIENCE": "urn:x"})
+    assert pinned.with_overrides(public_url="https://elsewhere.example").audience == "urn:x"
 
 
 def test_production_names_its_public_url() -> None:
