@@ -85,7 +85,7 @@ def main() -> None:
     if wrk is None:
         raise SystemExit("wrk is needed (apt-get install wrk)")
     os.environ["REGISTRY_QUERY_RATE_PER_SECOND"] = "1000000"
-    os.environ["REGISTRY_QUERY_QUOTA_PER_DAY"] = "10000000000"
+    os.environ["REGISTRY_QUERY_QUOTA_PER_DAY"] = "5000000"  # the ceiling
     placement.pin_self()
     with servers.backing_servers() as backing:
         print(f"seeding {args.buyers} buyers ...", flush=True)

@@ -18,6 +18,8 @@ from typing import Any
 
 import platformdirs
 
+from refund_registry.domain.quotas import EVALUATION_CEILING, QUERY_CEILING
+
 
 class ConfigError(Exception):
     """Raised with one line per invalid setting."""
@@ -45,7 +47,10 @@ class Settings:
     redis_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
-    audience: str = "refund-registry"
+    # The ``aud`` that signed tokens must carry: this registry's public URL
+    # unless set, so that a token minted for one deployment is refused by
+    # every other.
+    audience: str = ""
     public_url: str = "http://127.0.0.1:8080"
     clock_skew_seconds: int = 30
     max_body_bytes: int = 1_048_576
@@ -76,14 +81,19 @@ class Settings:
     keyservice_url: str = ""
     keyservice_port: int = 8081
     keyservice_key_file: Path | None = None
-    # Key-service limits per member, in evaluations (blinded elements). 1,000 a
-    # second admits ten full batches: far above a refund desk's needs and about
-    # a tenth of one key-service process (~10k evaluations/s), so one member
-    # cannot starve the others. The daily quota bounds brute force: sweeping the
-    # ~1.7 billion allocated Chinese mobile numbers would take over four years.
+    # Key-service limits per organisation (all its principals together), in
+    # evaluations (blinded elements). 1,000 a second admits ten full batches:
+    # far above a refund desk's needs and about a tenth of one key-service
+    # process (~10k evaluations/s), so one organisation cannot starve the
+    # others. The daily quota bounds brute force: sweeping the ~1.7 billion
+    # allocated Chinese mobile numbers would take over four years. Risk queries
+    # are counted per identifier looked up; 5,000 a second admits one full
+    # batch (1,000 queries of up to five identifiers). Daily defaults may not
+    # exceed the ceilings of ``domain/quotas.py``; an organisation above them
+    # takes `principals quota --above-ceiling`.
     keyservice_rate_per_second: int = 1000
     keyservice_quota_per_day: int = 1_000_000
-    query_rate_per_second: int = 2000
+    query_rate_per_second: int = 5000
     query_quota_per_day: int = 2_000_000
     metrics_allow: tuple[str, ...] = ()
     # The bearer token Prometheus sends to ``/metrics``; required in production
@@ -166,7 +176,15 @@ class Settings:
         explicit: Path | None = getattr(self, f"{name}_key_file")
         return explicit if explicit is not None else self.data_dir / "keys" / f"{name}.key"
 
+    def __post_init__(self) -> None:
+        if not self.audience:
+            object.__setattr__(self, "audience", self.public_url.rstrip("/"))
+
     def with_overrides(self, **changes: Any) -> Settings:
+        """These settings with ``changes``; an audience derived from the public URL follows it."""
+        derived = self.audience == self.public_url.rstrip("/") and "audience" not in self.given
+        if "public_url" in changes and "audience" not in changes and derived:
+            changes["audience"] = ""  # filled in again from the new public URL
         return dataclasses.replace(self, **changes)
 
     @classmethod
@@ -215,9 +233,9 @@ class Settings:
         read("keyservice_port", _int(1, 65535))
         read("keyservice_key_file", lambda v: Path(v).expanduser())
         read("keyservice_rate_per_second", _int(100, 1_000_000))  # >= one full batch
-        read("keyservice_quota_per_day", _int(1, 10_000_000_000))
-        read("query_rate_per_second", _int(1000, 1_000_000))  # >= one full batch query
-        read("query_quota_per_day", _int(1, 10_000_000_000))
+        read("keyservice_quota_per_day", _int(1, EVALUATION_CEILING))
+        read("query_rate_per_second", _int(5000, 1_000_000))  # >= one full batch query
+        read("query_quota_per_day", _int(1, QUERY_CEILING))
         read("metrics_allow", lambda v: tuple(a.strip() for a in v.split(",") if a.strip()))
         read("metrics_token", _token)
         read("read_database_url", _url("postgres", "postgresql"))
@@ -255,6 +273,12 @@ class Settings:
                 problems.append("DATABASE_URL is required when REGISTRY_ENVIRONMENT=production")
             if not settings.redis_url:
                 problems.append("REDIS_URL is required when REGISTRY_ENVIRONMENT=production")
+            if not {"public_url", "audience"} & given:
+                # The default URL would make every deployment's tokens good at every other.
+                problems.append(
+                    "REGISTRY_PUBLIC_URL is required when REGISTRY_ENVIRONMENT=production "
+                    "(it is also the token audience, one per deployment)"
+                )
             for name in ("log", "registry"):
                 if getattr(settings, f"{name}_key_file") is None:
                     problems.append(

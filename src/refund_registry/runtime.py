@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -32,6 +33,7 @@ from refund_registry.services.buyer_signin import (
     PortalPseudonyms,
 )
 from refund_registry.services.ledger import Ledger
+from refund_registry.services.quotas import OrgQuota
 from refund_registry.services.risk import RiskService
 from refund_registry.services.staff_signin import StaffSignIn
 from refund_registry.services.webhooks import WebhookService
@@ -41,6 +43,7 @@ from refund_registry.storage.accesslog import AccessLog
 from refund_registry.storage.cache import RedisBatcher, RedisBreaker, ReplayGuard, create_redis
 from refund_registry.storage.db import CONNECT_TIMEOUT, create_pool
 from refund_registry.storage.lookup import SubjectLookup
+from refund_registry.storage.organisations import QUERY
 from refund_registry.storage.ratelimit import RateLimiter
 
 log = logging.getLogger("refund_registry.runtime")
@@ -133,6 +136,7 @@ class RegistryParts:
     lookup: SubjectLookup
     risk: RiskService
     query_limiter: RateLimiter
+    query_quota: OrgQuota
     appeals: AppealService
     buyers: BuyerSignIn
     webhooks: WebhookService
@@ -164,9 +168,16 @@ class RegistryParts:
             per_day=settings.query_quota_per_day,
             batcher=batcher,
         )
+        query_quota = OrgQuota(
+            pool,
+            query_limiter,
+            kind=QUERY,
+            default_per_day=settings.query_quota_per_day,
+            cache_seconds=settings.principal_cache_seconds,
+        )
         appeals = AppealService(pool, keyring, access_log)
         # A read of a buyer's record in a member's hand-off session is a query.
-        appeals.charge_query = query_limiter.acquire
+        appeals.charge_query = query_quota.charge
         code_limiters = (
             RateLimiter(
                 redis,
@@ -191,8 +202,9 @@ class RegistryParts:
             ledger=ledger,
             access_log=access_log,
             lookup=lookup,
-            risk=RiskService(keyring, lookup, access_log, settings.public_url),
+            risk=RiskService(keyring, lookup, access_log, settings.public_url, quota=query_quota),
             query_limiter=query_limiter,
+            query_quota=query_quota,
             appeals=appeals,
             buyers=build_buyers(settings, pool, keyring, auth, code_limiters),
             webhooks=build_webhooks(settings, pool),
@@ -225,6 +237,9 @@ class Runtime:
         """
         return self.pool if self.read_pool is None else self.read_pool
 
+    # Further caches of principals' data to drop on a change (organisations' budgets).
+    on_principals_changed: list[Callable[[], None]] = field(default_factory=list)
+
     @property
     def ledger(self) -> Ledger:
         return self._registry().ledger
@@ -246,9 +261,6 @@ class Runtime:
         if self.registry is None:
             raise RuntimeError("this process holds no registry key (it is the key service)")
         return self.registry
-
-    async def limit_queries(self, member_id: str, units: int) -> None:
-        await self._registry().query_limiter.acquire(member_id, units)
 
     @classmethod
     async def start(cls, settings: Settings, *, registry: bool = True) -> Runtime:
@@ -285,6 +297,7 @@ class Runtime:
             )
         if registry:
             runtime.registry = RegistryParts.build(settings, pool, redis, breaker, batcher, auth)
+            runtime.on_principals_changed.append(runtime.registry.query_quota.clear)
         await runtime._listen()
         return runtime
 
@@ -302,6 +315,8 @@ class Runtime:
 
     def _principals_changed(self, *_: object) -> None:
         self.keys.clear()
+        for forget in self.on_principals_changed:
+            forget()
 
     async def close(self) -> None:
         if self.registry is not None:

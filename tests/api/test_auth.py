@@ -17,7 +17,7 @@ from refund_registry.config import Settings
 from refund_registry.runtime import Runtime
 from refund_registry.services import principals
 from tests.support.api import Api, assert_problem, serving
-from tests.support.principals import MakePrincipal
+from tests.support.principals import AUDIENCE, MakePrincipal
 from tests.support.tokens import WHOAMI, claims_for, token
 
 PATH = WHOAMI
@@ -41,7 +41,7 @@ async def test_es256_keys_work_too(api: Api, runtime: Runtime) -> None:
     )
     added = await principals.add_principal(runtime.pool, name="p256 shop", role="member", pem=pem)
     assert added["alg"] == "ES256"
-    signer = Signer(added["id"], added["kid"], key)
+    signer = Signer(added["id"], added["kid"], key, audience=AUDIENCE)
     assert (await api.call(signer, "GET", PATH)).status_code == 200
 
 
@@ -121,7 +121,9 @@ async def test_kid_of_another_principal(api: Api, make_principal: MakePrincipal)
 
 async def test_bad_signature(api: Api, make_principal: MakePrincipal) -> None:
     member = await make_principal()
-    impostor = Signer(member.principal_id, member.kid, ed25519.Ed25519PrivateKey.generate())
+    impostor = Signer(
+        member.principal_id, member.kid, ed25519.Ed25519PrivateKey.generate(), audience=AUDIENCE
+    )
     assert_problem(await whoami(api, token(impostor)), 401, "auth.bad_signature")
 
 
@@ -219,7 +221,7 @@ async def test_revoked_key_then_rotation(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     added = await principals.add_key(runtime.pool, principal_id=member.principal_id, pem=pem)
-    rotated = Signer(member.principal_id, added["kid"], new_key)
+    rotated = Signer(member.principal_id, added["kid"], new_key, audience=AUDIENCE)
     # Both keys verify during the rotation.
     assert (await api.call(member, "GET", PATH)).status_code == 200
     assert (await api.call(rotated, "GET", PATH)).status_code == 200

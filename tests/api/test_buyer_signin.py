@@ -296,7 +296,7 @@ def handmade_subject_token(signer: Signer, ids: list[dict[str, str]], lifetime: 
     now = int(time.time())
     claims = {
         "iss": signer.principal_id,
-        "aud": "refund-registry",
+        "aud": signer.audience,
         "iat": now,
         "exp": now + lifetime,
         "jti": secrets.token_urlsafe(16),
@@ -340,8 +340,8 @@ async def test_reads_in_a_hand_off_session_count_against_the_members_quota(
     before = int(await runtime.redis.get(day_key) or 0)
     assert (await api.call(None, "GET", "/v1/subject/record", headers=buyer)).status_code == 200
     assert int(await runtime.redis.get(day_key) or 0) == before + 1
-    # With the quota used up, the member's hand-off reads nothing more.
-    limiter.limits = Limits(per_second=limiter.limits.per_second, per_day=before + 1)
+    # With the organisation's quota used up, the member's hand-off reads nothing more.
+    runtime.parts.query_quota.default_per_day = before + 1
     refused = await api.call(None, "GET", "/v1/subject/record", headers=buyer)
     assert_problem(refused, 429, "rate.quota_exhausted")
 

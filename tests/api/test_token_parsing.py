@@ -24,7 +24,7 @@ from refund_registry.domain import tokens
 from refund_registry.runtime import Runtime
 from refund_registry.services import principals
 from tests.support.api import Api, assert_problem
-from tests.support.principals import MakePrincipal
+from tests.support.principals import AUDIENCE, MakePrincipal
 from tests.support.tokens import WHOAMI, claims_for
 
 N = tokens.P256_ORDER
@@ -56,7 +56,7 @@ async def test_deeply_nested_token_is_a_401_not_a_500(
     if where == "unknown_claim":
         claims = claims[:-1] + f', "x": {nested(2500)}}}'
     elif where == "aud":
-        claims = claims.replace('"aud": "refund-registry"', f'"aud": {nested(2500)}')
+        claims = claims.replace(f'"aud": "{member.audience}"', f'"aud": {nested(2500)}')
     else:
         header = header[:-1] + f', "jwk": {nested(2500)}}}'
     token = f"{seg(header.encode())}.{seg(claims.encode())}.{seg(bytes(64))}"
@@ -91,7 +91,7 @@ async def _p256_member(runtime: Runtime) -> tuple[Signer, ec.EllipticCurvePrivat
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     added = await principals.add_principal(runtime.pool, name="p256 shop", role="member", pem=pem)
-    return Signer(added["id"], added["kid"], key), key
+    return Signer(added["id"], added["kid"], key, audience=AUDIENCE), key
 
 
 def _twin(token: str) -> str:
@@ -144,7 +144,7 @@ async def test_a_hand_made_high_s_token_is_refused(api: Api, runtime: Runtime) -
 
 def test_the_sdk_signs_low_s_only() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    signer = Signer("mbr_0123456789abcdef", "kid", key, clock=time.time)
+    signer = Signer("mbr_0123456789abcdef", "kid", key, audience=AUDIENCE, clock=time.time)
     public = key.public_key()
     for i in range(400):
         token = (
@@ -164,7 +164,7 @@ def test_the_sdk_signs_low_s_only() -> None:
 
 def test_the_signing_digest_ignores_the_signature_spelling() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    signer = Signer("mbr_0123456789abcdef", "kid", key)
+    signer = Signer("mbr_0123456789abcdef", "kid", key, audience=AUDIENCE)
     token = signer.request_token("GET", WHOAMI)
     head = tokens.peek(token, tokens.REQUEST_TYP)
     verified = tokens.verify(
@@ -173,7 +173,7 @@ def test_the_signing_digest_ignores_the_signature_spelling() -> None:
         key_principal=signer.principal_id,
         key_alg="ES256",
         key=key.public_key(),
-        audience="refund-registry",
+        audience=AUDIENCE,
         now=time.time(),
         leeway=30,
         max_lifetime=tokens.REQUEST_MAX_LIFETIME,

@@ -11,6 +11,7 @@ HTTP with signed requests, as they would in production.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import email.policy
 import re
@@ -107,7 +108,9 @@ class Portal:
 
     def principal(self, name: str, role: str = "member") -> Signer:
         # Registering principals is the operator's job: the owner's connection, not the API's.
-        return self.run(register_principal(self.owner, role, name))
+        signer = self.run(register_principal(self.owner, role, name))
+        # This portal's public URL is its own address, and so is its token audience.
+        return dataclasses.replace(signer, audience=self.settings.audience)
 
     def call(self, signer: Signer | None, method: str, path: str, body: Any = None) -> Any:
         data = b"" if body is None else msgspec.json.encode(body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -193,6 +194,8 @@ async def test_bulk_upload_killed_mid_flight_leaves_nothing_then_lands_once(
         env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "serve.log").open("w"),
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+    # `serve --port` makes this address its public URL, hence its token audience.
+    member = dataclasses.replace(member, audience=base)
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
             for _ in range(300):

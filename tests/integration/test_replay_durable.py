@@ -198,6 +198,7 @@ def test_production_defaults_to_the_database_fallback() -> None:
         "REGISTRY_PORTAL_KID": "k1",
         "REGISTRY_PORTAL_KEY_FILE": "/keys/portal.key",
         "REGISTRY_KEYSERVICE_PUBLIC_KEY": "abc",
+        "REGISTRY_PUBLIC_URL": "https://registry.example",
     }
     production = Settings.from_env(env)
     assert production.jti_fallback == "database"

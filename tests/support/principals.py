@@ -13,11 +13,18 @@ if TYPE_CHECKING:
 
 MakePrincipal = Callable[..., Awaitable["Signer"]]
 
+AUDIENCE = "http://127.0.0.1:8080"
+"""The audience of the tests' tokens: the default public URL of ``Settings``, which
+the registry's audience defaults to."""
+
 
 async def register_principal(
-    pool: asyncpg.Pool, role: str = "member", name: str | None = None
+    pool: asyncpg.Pool, role: str = "member", name: str | None = None, *, org: str | None = None
 ) -> Signer:
-    """Register a principal with a fresh Ed25519 key; return a signer for it."""
+    """Register a principal with a fresh Ed25519 key; return a signer for it.
+
+    ``org``: the organisation it acts for; by default one of its own.
+    """
     # Deferred: a bench may put another source tree on the path first (--src).
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -30,6 +37,6 @@ async def register_principal(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     added = await principals.add_principal(
-        pool, name=name or f"{role} {secrets.token_hex(3)}", role=role, pem=pem
+        pool, name=name or f"{role} {secrets.token_hex(3)}", role=role, pem=pem, org=org
     )
-    return Signer(principal_id=added["id"], kid=added["kid"], private_key=key)
+    return Signer(principal_id=added["id"], kid=added["kid"], private_key=key, audience=AUDIENCE)

@@ -22,7 +22,7 @@ def claims_for(signer: Signer, **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": signer.principal_id,
-        "aud": "refund-registry",
+        "aud": signer.audience,
         "iat": now,
         "exp": now + 60,
         "jti": secrets.token_urlsafe(16),

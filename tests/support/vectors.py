@@ -36,7 +36,7 @@ from tests.support import oprf_reference as ref
 
 VECTOR_DIR = Path(__file__).resolve().parents[2] / "docs" / "vectors"
 
-AUDIENCE = "refund-registry"
+AUDIENCE = "https://registry.example"
 LEEWAY = 30  # the server's default clock-skew allowance, in seconds
 IAT = 1_767_225_600  # 2026-01-01T00:00:00Z
 MEMBER_ID = "mbr_5eed0000c0ffee01"
@@ -414,7 +414,7 @@ def signing_vectors(oprf: dict[str, Any]) -> dict[str, Any]:
         },
         {
             "description": "another audience configured on the server",
-            "audience": "another-registry",
+            "audience": "https://another-registry.example",
             "expected_code": "auth.audience",
         },
         {

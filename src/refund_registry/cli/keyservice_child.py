@@ -141,6 +141,8 @@ def _spawn(live: Settings) -> subprocess.Popen[bytes]:
         "REDIS_URL": live.redis_url,
         "REGISTRY_HOST": live.host,
         "REGISTRY_KEYSERVICE_PORT": str(live.keyservice_port),
+        # Members sign key-service requests for the registry's audience.
+        "REGISTRY_AUDIENCE": live.audience,
     }
     env.pop("REGISTRY_OWNER_DATABASE_URL", None)
     process = subprocess.Popen(

@@ -68,6 +68,38 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="PEM file with an Ed25519 or P-256 public key (e.g. NAME.pub.pem from keygen)",
     )
 
+    add.add_argument(
+        "--org",
+        metavar="ORG",
+        help="the organisation (platform) it acts for, created when new; its principals share "
+        "one daily budget. Default: an organisation of its own, named by the principal's id",
+    )
+
+    quota = psub.add_parser(
+        "quota",
+        parents=parents,
+        help="set an organisation's daily quotas (logged)",
+        description="Give an organisation daily quotas of its own; a value of 0 returns to the "
+        "deployment's default. Quotas above the ceiling (2,000,000 evaluations or 5,000,000 "
+        "query lookups a day) are refused unless --above-ceiling is given; such a change is "
+        "logged as a warning and kept on the organisation.",
+    )
+    quota.add_argument("--org", required=True, metavar="ORG", help="organisation id")
+    quota.add_argument(
+        "--evaluations-per-day", type=int, metavar="N", help="key-service evaluations a day"
+    )
+    quota.add_argument(
+        "--queries-per-day", type=int, metavar="N", help="risk-query lookups (identifiers) a day"
+    )
+    quota.add_argument(
+        "--above-ceiling",
+        action="store_true",
+        help="allow a quota above the ceiling (an operator's explicit decision)",
+    )
+    psub.add_parser(
+        "orgs", parents=parents, help="organisations: principals, quotas and today's usage"
+    )
+
     add_key = psub.add_parser(
         "add-key", parents=parents, help="add a further key to a principal (rotation)"
     )
@@ -209,7 +241,11 @@ def cmd_principals(args: argparse.Namespace, out: TextIO) -> int:
 
     async def work(pool: Any) -> Any:
         if args.action == "add":
-            return await principals.add_principal(pool, name=args.name, role=args.role, pem=pem)
+            return await principals.add_principal(
+                pool, name=args.name, role=args.role, pem=pem, org=args.org
+            )
+        if args.action in ("quota", "orgs"):
+            return await _organisations(pool, args, settings)
         if args.action == "add-key":
             return await principals.add_key(pool, principal_id=args.id, pem=pem)
         if args.action == "list":
@@ -238,9 +274,48 @@ def cmd_principals(args: argparse.Namespace, out: TextIO) -> int:
         _write_show(out, result)
     elif args.action == "add":
         write_fields(out, {**result, "name": args.name.strip(), "role": args.role})
+    elif args.action == "orgs":
+        write_table(
+            out,
+            [
+                ("ORG", "org"),
+                ("PRINCIPALS", "principals"),
+                ("EVALUATIONS TODAY", "evaluations_today"),
+                ("/ DAY", "evaluations_per_day"),
+                ("QUERIES TODAY", "queries_today"),
+                ("/ DAY", "queries_per_day"),
+                ("ABOVE CEILING", "above_ceiling"),
+            ],
+            result,
+        )
     else:
         write_fields(out, result)
     return 0
+
+
+async def _organisations(pool: Any, args: argparse.Namespace, settings: Any) -> Any:
+    import datetime as dt
+
+    from refund_registry.services import organisations
+
+    if args.action == "orgs":
+        return await organisations.list_all(
+            pool,
+            default_evaluations=settings.keyservice_quota_per_day,
+            default_queries=settings.query_quota_per_day,
+            now=dt.datetime.now(dt.UTC),
+        )
+    given = {
+        name: value or None  # 0: back to the deployment's default
+        for name, value in (
+            ("evaluations_per_day", args.evaluations_per_day),
+            ("queries_per_day", args.queries_per_day),
+        )
+        if value is not None
+    }
+    if not given:
+        raise UsageError("give --evaluations-per-day, --queries-per-day or both (0: the default)")
+    return await organisations.set_quota(pool, args.org, **given, above_ceiling=args.above_ceiling)
 
 
 def _write_list(out: TextIO, rows: list[dict[str, Any]]) -> None:

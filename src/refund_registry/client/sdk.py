@@ -112,7 +112,7 @@ class RegistryClient(PagedCalls):
         locale: str | None = None,
     ) -> None:
         super().__init__(
-            signer,
+            signer.for_registry(base_url),
             keyservice_public_key=_one_key(keyservice_public_key, public_key),
             cache_size=cache_size,
             retry=retry,
@@ -249,7 +249,7 @@ class AsyncRegistryClient(AsyncPagedCalls):
         locale: str | None = None,
     ) -> None:
         super().__init__(
-            signer,
+            signer.for_registry(base_url),
             keyservice_public_key=_one_key(keyservice_public_key, public_key),
             cache_size=cache_size,
             retry=retry,

@@ -6,6 +6,7 @@ install the SDK without any server dependency.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 import time
@@ -60,7 +61,9 @@ class Signer:
     principal_id: str
     kid: str
     private_key: PrivateKey
-    audience: str = "refund-registry"
+    # The registry's public URL (its ``REGISTRY_AUDIENCE``, which defaults to
+    # ``REGISTRY_PUBLIC_URL``). Left empty, the clients fill in their base URL.
+    audience: str = ""
     lifetime: int = 60
     clock: Callable[[], float] = field(default=time.time, repr=False)
     # Each call must give a new value, since the registry refuses a jti it has
@@ -71,12 +74,24 @@ class Signer:
     def alg(self) -> str:
         return _alg_for(self.private_key)
 
+    def for_registry(self, url: str) -> Signer:
+        """This signer, with ``url`` (the registry's public URL) as audience unless one is set."""
+        return self if self.audience else dataclasses.replace(self, audience=url.rstrip("/"))
+
+    def _audience(self) -> str:
+        if not self.audience:
+            raise ValueError(
+                "Signer.audience is not set: it is the registry's public URL "
+                "(RegistryClient sets it from its base URL)"
+            )
+        return self.audience
+
     def request_token(self, method: str, path_and_query: str, body: bytes = b"") -> str:
         """A single-use ``rr-req+jwt`` bound to this method, path (with query) and body."""
         now = int(self.clock())
         claims = {
             "iss": self.principal_id,
-            "aud": self.audience,
+            "aud": self._audience(),
             "iat": now,
             "exp": now + min(self.lifetime, 120),
             "jti": self.jti_factory(),
@@ -106,7 +121,7 @@ class Signer:
         now = int(self.clock())
         claims = {
             "iss": self.principal_id,
-            "aud": self.audience,
+            "aud": self._audience(),
             "iat": now,
             "exp": now + min(lifetime, 600),
             "jti": self.jti_factory(),

@@ -342,7 +342,8 @@ def signer_from(args: argparse.Namespace, env: Mapping[str, str]) -> Signer:
         raise UsageError(f"cannot read the private key {key_file}: {exc}") from exc
     if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
         raise UsageError(f"{key_file} is neither an Ed25519 nor a P-256 private key")
-    audience = args.audience or env.get(ENV_AUDIENCE) or "refund-registry"
+    # The registry's audience is its public URL unless it was configured otherwise.
+    audience = args.audience or env.get(ENV_AUDIENCE) or args.url.rstrip("/")
     return Signer(principal_id=principal, kid=kid, private_key=key, audience=audience)
 
 

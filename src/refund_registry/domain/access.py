@@ -22,7 +22,10 @@ import msgspec
 from refund_registry.domain.merkle import leaf_hash
 from refund_registry.domain.wire import b64url
 
-ENTRY_VERSION = 1
+ENTRY_VERSION = 2
+"""Version 2 adds ``iss`` and ``jti`` (when the access came with a signed token);
+an entry of an access without one is written as version 1, byte for byte as
+before. Entries are never rewritten, so a log holds both."""
 _encoder = msgspec.json.Encoder(order="sorted")
 
 ACTIONS = frozenset(
@@ -66,6 +69,11 @@ class AccessRecord:
     outcome: str | None = None
     query_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # The signed token behind the access: its issuer and ``jti`` (with
+    # ``request_digest``, the digest of its signing input). ``None`` for an
+    # access that came with no token (a deadline, a buyer's session).
+    issuer: str | None = None
+    jti: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +102,9 @@ def encode(record: AccessRecord, salts: Sequence[bytes] | None = None) -> Encode
     if len(chosen) != len(record.subject_keys):
         raise ValueError("one salt per subject key")
     at = micros(record.at)
+    signed = record.jti is not None
     body: dict[str, Any] = {
-        "v": ENTRY_VERSION,
+        "v": ENTRY_VERSION if signed else 1,
         "at": at,
         "actor": record.actor,
         "role": record.role,
@@ -111,6 +120,9 @@ def encode(record: AccessRecord, salts: Sequence[bytes] | None = None) -> Encode
             body[name] = value
     if record.detail:
         body["detail"] = record.detail
+    if signed:
+        body["iss"] = record.issuer if record.issuer is not None else record.actor
+        body["jti"] = record.jti
     entry = _encoder.encode(body)
     return EncodedEntry(record, entry, leaf_hash(entry), at, chosen)
 

@@ -36,6 +36,27 @@ class QueryItem:
     purpose: str
 
 
+def repeated_kinds(kinds: Sequence[str]) -> list[int]:
+    """The positions of identifiers whose kind an earlier identifier already has.
+
+    A query describes one buyer with at most one identifier of each kind:
+    several phone numbers in one query would look up several people for
+    the price of one, and turn the query into an enumeration tool.
+    """
+    seen: set[str] = set()
+    repeated: list[int] = []
+    for index, kind in enumerate(kinds):
+        if kind in seen:
+            repeated.append(index)
+        seen.add(kind)
+    return repeated
+
+
+def units(items: Sequence[QueryItem]) -> int:
+    """What a set of queries costs in the daily quota: one unit per identifier looked up."""
+    return sum(len(item.identifiers) for item in items)
+
+
 def validate(item: QueryItem) -> list[Violation]:
     out: list[Violation] = []
     if item.purpose not in PURPOSES:
@@ -47,6 +68,14 @@ def validate(item: QueryItem) -> list[Violation]:
             )
         )
     out.extend(identifier_violations(item.identifiers, "query"))
+    for index in repeated_kinds([kind for kind, _ in item.identifiers]):
+        out.append(
+            Violation(
+                "query.identifier_kind_repeated",
+                f"identifiers[{index}].kind",
+                "a query names one buyer: at most one identifier of each kind",
+            )
+        )
     return out
 
 

@@ -37,6 +37,9 @@ SUBJECT_TYP = "rr-subject+jwt"
 REQUEST_MAX_LIFETIME = 120
 SUBJECT_MAX_LIFETIME = 10 * 60
 ALLOWED_ALGS = frozenset({"EdDSA", "ES256"})
+LEGACY_AUDIENCE = "refund-registry"
+"""The audience every deployment once shared: a token minted for one registry was
+good at any other. Refused with its own code unless a deployment still sets it."""
 
 
 def fail(code: str, detail: str) -> AuthenticationFailed:
@@ -273,6 +276,12 @@ def verify(
         raise fail("missing_claim", f"the token lacks required claims: {', '.join(missing)}")
     aud = claims["aud"]
     if not (aud == audience or (isinstance(aud, list) and audience in aud)):
+        if aud == LEGACY_AUDIENCE or (isinstance(aud, list) and LEGACY_AUDIENCE in aud):
+            raise fail(
+                "audience_legacy",
+                f"{LEGACY_AUDIENCE!r} was an audience shared by every deployment and is no "
+                f"longer accepted: tokens for this registry carry its public URL, {audience!r}",
+            )
         raise fail("audience", f"the token audience must be {audience!r}")
     iat, exp, jti = claims["iat"], claims["exp"], claims["jti"]
     if not _is_int(iat) or not _is_int(exp):

@@ -28,6 +28,7 @@ from refund_registry.http.metrics import MetricsAccess, metrics
 from refund_registry.http.openapi import AUTH, errors_for, openapi_config
 from refund_registry.runtime import Runtime
 from refund_registry.services.duties import Duties
+from refund_registry.services.quotas import keep_gauges
 from refund_registry.services.sequencer import run_sequencer
 from refund_registry.storage.db import ping
 from refund_registry.web import console, portal
@@ -149,6 +150,15 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
         sequencer = asyncio.create_task(
             run_sequencer(rt.pool, rt.parts.log_key, stop=stop), name="sequencer"
         )
+        gauges = asyncio.create_task(
+            keep_gauges(
+                rt.pool,
+                stop,
+                default_evaluations=settings.keyservice_quota_per_day,
+                default_queries=settings.query_quota_per_day,
+            ),
+            name="org-gauges",
+        )
         worker = (
             asyncio.create_task(
                 Duties(rt.pool, rt.ledger, rt.parts.appeals, rt.parts.webhooks).run(stop),
@@ -163,6 +173,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
         finally:
             stop.set()
             await sequencer
+            await gauges
             if worker is not None:
                 await worker
             await rt.close()

@@ -122,7 +122,10 @@ async def file_report(
     caller = caller_of(request)
     rt = runtime(request)
     created, result = await rt.ledger.file(
-        caller.principal_id, to_domain(data), request_digest=caller.request_digest
+        caller.principal_id,
+        to_domain(data),
+        request_digest=caller.request_digest,
+        jti=caller.jti,
     )
     return answer(result, ReportFiled, status=201 if created else 200)
 
@@ -135,6 +138,7 @@ async def file_bulk(data: JSONBody[BulkIn], request: Request[Any, Any, Any]) -> 
         caller.principal_id,
         [to_domain(r) for r in data.reports],
         request_digest=caller.request_digest,
+        jti=caller.jti,
     )
     return answer(result, BulkFiled, status=201 if result["created"] else 200)
 
@@ -155,6 +159,7 @@ async def get_report(report_id: ReportId, request: Request[Any, Any, Any]) -> Re
         report_id,
         access_log=rt.access_log,
         request_digest=caller.request_digest,
+        jti=caller.jti,
     )
     return answer(report, ReportView)
 
@@ -176,7 +181,11 @@ async def retract_report(
     caller = caller_of(request)
     rt = runtime(request)
     result = await rt.ledger.retract(
-        caller.principal_id, report_id, data.reason, request_digest=caller.request_digest
+        caller.principal_id,
+        report_id,
+        data.reason,
+        request_digest=caller.request_digest,
+        jti=caller.jti,
     )
     return answer(result, Retracted)
 

@@ -48,7 +48,6 @@ async def risk_query(
     caller = caller_of(request)
     rt = runtime(request)
     item = _item(data)
-    await rt.limit_queries(caller.principal_id, 1)
     (result,) = await rt.risk.query(caller, [item], batch=False, locale=locale_of(request))
     return answer(result, RiskAnswer)
 
@@ -63,7 +62,6 @@ async def risk_query_batch(
         raise InvalidInput(
             f"a batch holds 1 to {inquiry.MAX_BATCH:,} queries", code="query.batch_size"
         )
-    await rt.limit_queries(caller.principal_id, len(data.queries))
     results = await rt.risk.query(
         caller, [_item(q) for q in data.queries], batch=True, locale=locale_of(request)
     )

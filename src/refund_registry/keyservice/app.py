@@ -27,7 +27,9 @@ from refund_registry.http.common import EVALUATORS, authenticate, json_response
 from refund_registry.keyservice import MAX_BODY_BYTES
 from refund_registry.keyservice.service import NAMESPACE, KeyService
 from refund_registry.runtime import Runtime
+from refund_registry.services.quotas import OrgQuota
 from refund_registry.storage import keyfiles
+from refund_registry.storage.organisations import EVALUATION
 from refund_registry.storage.ratelimit import Limits, RateLimiter
 
 log = logging.getLogger("refund_registry.keyservice")
@@ -60,7 +62,7 @@ def _service(request: Request[Any, Any, Any]) -> KeyService:
 )
 async def evaluate(request: Request[Any, Any, Any]) -> Any:
     """Members and the registry's portal; signed request. One unit of rate limit and
-    quota per element, per principal."""
+    quota per element, per organisation (all its principals share them)."""
     caller, body = await authenticate(request, EVALUATORS)
     wanted = problems.decode(body, EvaluateRequest)
     result = await _service(request).evaluate(caller.principal_id, parse_blinded(wanted.blinded))
@@ -109,7 +111,7 @@ def load_key(settings: Settings) -> oprf.ServerKey:
 
 
 def configured_limits(settings: Settings) -> Limits:
-    """Per member, in evaluations (blinded elements); defaults in ``Settings``."""
+    """Per organisation, in evaluations (blinded elements); defaults in ``Settings``."""
     return Limits(
         per_second=settings.keyservice_rate_per_second,
         per_day=settings.keyservice_quota_per_day,
@@ -117,6 +119,7 @@ def configured_limits(settings: Settings) -> Limits:
 
 
 def build_service(rt: Runtime, key: oprf.ServerKey, limits: Limits) -> KeyService:
+    """The key service over ``rt``; ``limits`` are per organisation (its default quota)."""
     limiter = RateLimiter(
         rt.redis,
         rt.breaker,
@@ -125,7 +128,15 @@ def build_service(rt: Runtime, key: oprf.ServerKey, limits: Limits) -> KeyServic
         per_day=limits.per_day,
         batcher=rt.replay.batcher,
     )
-    return KeyService(key, limiter, rt.pool)
+    quota = OrgQuota(
+        rt.pool,
+        limiter,
+        kind=EVALUATION,
+        default_per_day=limits.per_day,
+        cache_seconds=rt.settings.principal_cache_seconds,
+    )
+    rt.on_principals_changed.append(quota.clear)
+    return KeyService(key, quota, rt.pool)
 
 
 def create_keyservice_app(

@@ -8,7 +8,10 @@ already been decoded and checked for length.
 Order matters and is deliberate:
 
 1. *rate limit first*, so a throttled member costs one Redis round trip and
-   no elliptic-curve work; a refused request spends no quota;
+   no elliptic-curve work; a refused request spends no quota. Limits and
+   quota belong to the member's organisation (``services/quotas.py``): Redis
+   is the fast path, the day's count in PostgreSQL the backstop that holds
+   when Redis is lost or restarted;
 2. *evaluate*, which refuses an element that is not a valid group element
    (that request has been charged: the member asked for the work);
 3. *count* in PostgreSQL before answering. The count is the durable record of
@@ -27,6 +30,7 @@ from typing import Final
 import asyncpg
 
 from refund_registry.domain import oprf
+from refund_registry.services.quotas import OrgQuota
 from refund_registry.storage import keyservice as usage_counts
 from refund_registry.storage.ratelimit import RateLimiter, Usage
 
@@ -53,11 +57,12 @@ class KeyService:
     def __init__(
         self,
         key: oprf.ServerKey,
-        limiter: RateLimiter,
+        quota: OrgQuota,
         pool: asyncpg.Pool,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        limiter = quota.limiter
         # A full batch must be able to pass the per-second limit, or members
         # sending 100 elements would be refused for ever.
         if limiter.limits.per_second < oprf.MAX_BATCH:
@@ -66,9 +71,13 @@ class KeyService:
                 f"(one full batch), got {limiter.limits.per_second}"
             )
         self._key = key
-        self.limiter = limiter
+        self.quota = quota
         self.pool = pool
         self.clock = clock
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self.quota.limiter
 
     @property
     def public_key(self) -> bytes:
@@ -83,7 +92,7 @@ class KeyService:
         """
         # Checked before charging, so that a malformed request costs no quota.
         oprf.check_batch_shape(blinded)
-        usage = await self.limiter.acquire(member_id, len(blinded))
+        usage = await self.quota.charge(member_id, len(blinded))
         evaluated, proof = oprf.evaluate_batch(self._key, blinded)
         at = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         await usage_counts.count_usage(

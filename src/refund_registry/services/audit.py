@@ -146,6 +146,8 @@ async def record_read(
         role=caller.role,
         action="audit.read",
         request_digest=caller.request_digest,
+        issuer=caller.principal_id,
+        jti=caller.jti,
         subject_keys=(subject_key,) if subject_key is not None else (),
         detail={"view": view, **(detail or {})},
     )

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TTLCache
 from cryptography.hazmat.primitives import serialization
 
 from refund_registry.domain import tokens
@@ -64,26 +65,57 @@ class PendingRequest:
 KeyLoader = Callable[[str], Awaitable[dict[str, Any] | None]]
 
 
+UNKNOWN_KIDS_KEPT = 10_000
+"""How many unknown ``kid``s the negative cache remembers (least recently used go first)."""
+
+
 class KeyCache:
-    def __init__(self, loader: KeyLoader, ttl: float, clock: Callable[[], float] = time.monotonic):
+    """Registered keys by ``kid``, and a bounded negative cache of unknown ones.
+
+    Known keys are as many as the registry has registered, so they are kept
+    in a plain dict. Unknown ``kid``s are chosen by whoever sends a token: they
+    go into a separate :class:`cachetools.TTLCache` of at most
+    ``UNKNOWN_KIDS_KEPT`` entries, so a flood of made-up ``kid``s evicts only
+    other made-up ones and never the registered keys that real callers use.
+    """
+
+    def __init__(
+        self,
+        loader: KeyLoader,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        unknown_kept: int = UNKNOWN_KIDS_KEPT,
+    ):
         self._loader = loader
         self._ttl = ttl
         self._clock = clock
-        self._entries: dict[str, tuple[float, KeyRecord | None]] = {}
+        self._known: dict[str, tuple[float, KeyRecord]] = {}
+        self._unknown: TTLCache[str, bool] = TTLCache(maxsize=unknown_kept, ttl=ttl, timer=clock)
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._known.clear()
+        self._unknown.clear()
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        """(known keys, unknown kids) held now."""
+        return len(self._known), len(self._unknown)
 
     async def get(self, kid: str) -> KeyRecord | None:
         now = self._clock()
-        hit = self._entries.get(kid)
+        hit = self._known.get(kid)
         if hit is not None and hit[0] > now:
             return hit[1]
+        if kid in self._unknown:
+            return None
         row = await self._loader(kid)
-        record = _to_record(row) if row else None
-        if len(self._entries) > 10_000:  # unknown kids must not grow memory without bound
-            self._entries.clear()
-        self._entries[kid] = (now + self._ttl, record)
+        if not row:
+            self._unknown[kid] = True
+            self._known.pop(kid, None)
+            return None
+        record = _to_record(row)
+        self._known[kid] = (now + self._ttl, record)
         return record
 
 

@@ -40,6 +40,9 @@ from refund_registry.storage import reports as report_rows
 from refund_registry.storage.accesslog import copy_entries
 from refund_registry.storage.conn import Conn
 
+Signed = tuple[str, str | None]
+"""The signed request behind a filing: its digest and its ``jti`` (``None``: unsigned)."""
+
 
 def new_report_ids(count: int) -> list[str]:
     """``count`` fresh, time-ordered report ids (see ``domain.intake.new_report_ids``)."""
@@ -79,7 +82,12 @@ class Intake:
     # -- single intake ---------------------------------------------------------
 
     async def file(
-        self, member_id: str, report: rules.ReportInput, *, request_digest: str = ""
+        self,
+        member_id: str,
+        report: rules.ReportInput,
+        *,
+        request_digest: str = "",
+        jti: str | None = None,
     ) -> tuple[bool, dict[str, Any]]:
         """File one report; ``(created, answer)``. A retry returns the first answer.
 
@@ -89,14 +97,14 @@ class Intake:
         now = self.clock()
         p = self.prepare(report, now)
         created, answer = await retrying(
-            self.pool, lambda conn: self._file_in(conn, member_id, p, now, request_digest)
+            self.pool, lambda conn: self._file_in(conn, member_id, p, now, (request_digest, jti))
         )
         if created:
             await notify(self.listeners, p.keys)
         return created, answer
 
     async def _file_in(
-        self, conn: Conn, member_id: str, p: Prepared, now: datetime, request_digest: str
+        self, conn: Conn, member_id: str, p: Prepared, now: datetime, signed: Signed
     ) -> tuple[bool, dict[str, Any]]:
         r = p.report
         expires = self._expiry(r, repeat=False)
@@ -135,7 +143,9 @@ class Intake:
                 actor=member_id,
                 role="member",
                 action="report.file",
-                request_digest=request_digest,
+                request_digest=signed[0],
+                issuer=member_id if signed[1] else None,
+                jti=signed[1],
                 subject_keys=p.keys,
                 outcome="filed",
                 detail={"report_id": p.id, "category": r.category},
@@ -156,14 +166,20 @@ class Intake:
     # -- bulk intake -----------------------------------------------------------
 
     async def file_bulk(
-        self, member_id: str, reports: Sequence[rules.ReportInput], *, request_digest: str = ""
+        self,
+        member_id: str,
+        reports: Sequence[rules.ReportInput],
+        *,
+        request_digest: str = "",
+        jti: str | None = None,
     ) -> dict[str, Any]:
         """All or nothing: one invalid report rejects the batch, naming every bad item."""
         intake.check_bulk_size(len(reports))
         now = self.clock()
         prepared = intake.prepare_bulk(self.keyring, reports, new_report_ids(len(reports)), now)
+        signed = (request_digest, jti)
         existing, fresh = await retrying(
-            self.pool, lambda conn: self._bulk_in(conn, member_id, prepared, now, request_digest)
+            self.pool, lambda conn: self._bulk_in(conn, member_id, prepared, now, signed)
         )
         created_ids = {p.report.case_reference: p.id for p in fresh}
         await notify(self.listeners, list({k for p in fresh for k in p.keys}))
@@ -183,7 +199,7 @@ class Intake:
         member_id: str,
         prepared: list[Prepared],
         now: datetime,
-        request_digest: str,
+        signed: Signed,
     ) -> tuple[dict[str, report_rows.FiledCase], list[Prepared]]:
         """One attempt: the reports already filed, and those this attempt filed."""
         existing = await report_rows.reports_by_cases(
@@ -204,7 +220,7 @@ class Intake:
             )
         fresh = [p for p in prepared if p.report.case_reference not in existing]
         if fresh:
-            await self._merge_bulk(conn, member_id, fresh, now, request_digest)
+            await self._merge_bulk(conn, member_id, fresh, now, signed)
         return existing, fresh
 
     async def _merge_bulk(
@@ -213,7 +229,7 @@ class Intake:
         member_id: str,
         fresh: list[Prepared],
         now: datetime,
-        request_digest: str,
+        signed: Signed,
     ) -> None:
         """COPY the reports, add their facts to the aggregates, COPY the rest.
 
@@ -277,7 +293,8 @@ class Intake:
             encoded = encode_access(
                 AccessRecord(
                     at=now, actor=member_id, role="member", action="report.file",
-                    request_digest=request_digest, subject_keys=p.keys, outcome="filed",
+                    request_digest=signed[0], issuer=member_id if signed[1] else None,
+                    jti=signed[1], subject_keys=p.keys, outcome="filed",
                     detail={"report_id": p.id, "category": p.report.category, "bulk": True},
                 ),
                 [salts[i : i + 16] for i in range(used, used + 16 * len(p.keys), 16)],

@@ -101,6 +101,8 @@ def entry(
         role=party.role,
         action=action,
         request_digest=party.request_digest,
+        issuer=party.principal_id,
+        jti=party.jti,
         subject_keys=list(keys),
         outcome=outcome,
         purpose=purpose,

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from refund_registry.domain.keyring import ROLES, parse_public_key
+from refund_registry.domain.quotas import check_org_id
 from refund_registry.errors import Conflict, InvalidInput, NotFound
 from refund_registry.storage import principals as store
 
@@ -24,8 +25,17 @@ def new_principal_id(role: str) -> str:
     return f"{_PREFIX[role]}_{secrets.token_hex(8)}"
 
 
-async def add_principal(pool: asyncpg.Pool, *, name: str, role: str, pem: bytes) -> dict[str, str]:
-    """Register a principal with its first key; returns ``{"id", "kid", "alg"}``."""
+async def add_principal(
+    pool: asyncpg.Pool, *, name: str, role: str, pem: bytes, org: str | None = None
+) -> dict[str, str]:
+    """Register a principal with its first key; returns ``{"id", "kid", "alg", "org"}``.
+
+    ``org`` is the organisation it acts for (created when new); its principals
+    share one enumeration budget. Without it the principal gets an
+    organisation of its own, named by its id.
+    """
+    if org is not None:
+        check_org_id(org)
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", code="principal.role")
     name = name.strip()
@@ -43,11 +53,12 @@ async def add_principal(pool: asyncpg.Pool, *, name: str, role: str, pem: bytes)
             kid=key.kid,
             alg=key.alg,
             pem=key.pem,
+            org_id=org,
         )
     except Conflict:
         await _refuse_held_key(pool, key.kid)  # registered meanwhile by someone else
         raise
-    return {"id": principal_id, "kid": key.kid, "alg": key.alg}
+    return {"id": principal_id, "kid": key.kid, "alg": key.alg, "org": org or principal_id}
 
 
 async def add_key(pool: asyncpg.Pool, *, principal_id: str, pem: bytes) -> dict[str, str]:
@@ -124,6 +135,7 @@ async def show(pool: asyncpg.Pool, principal_id: str) -> dict[str, Any]:
         "name": principal["name"],
         "role": principal["role"],
         "status": principal["status"],
+        "org": principal["org_id"],
         "created_at": principal["created_at"].isoformat(),
         "changed_at": principal["changed_at"].isoformat(),
         "keys": [
@@ -146,6 +158,7 @@ async def list_all(pool: asyncpg.Pool) -> list[dict[str, Any]]:
             "name": r["name"],
             "role": r["role"],
             "status": r["status"],
+            "org": r["org_id"],
             "created_at": r["created_at"].isoformat(),
             "active_kids": list(r["active_kids"]),
         }

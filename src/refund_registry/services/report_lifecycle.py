@@ -74,6 +74,7 @@ class ReportLifecycle:
         *,
         access_log: AccessLog | None = None,
         request_digest: str = "",
+        jti: str | None = None,
     ) -> dict[str, Any]:
         """One report, for its owner only: anyone else gets the same 404 as for no report.
 
@@ -91,6 +92,8 @@ class ReportLifecycle:
                     role="member",
                     action="report.read",
                     request_digest=request_digest,
+                    issuer=member_id if jti else None,
+                    jti=jti,
                     subject_keys=list(row.subject_keys),
                     detail={"report_id": report_id},
                 )
@@ -98,7 +101,13 @@ class ReportLifecycle:
         return report_view(row)
 
     async def retract(
-        self, member_id: str, report_id: str, reason: str, *, request_digest: str = ""
+        self,
+        member_id: str,
+        report_id: str,
+        reason: str,
+        *,
+        request_digest: str = "",
+        jti: str | None = None,
     ) -> dict[str, Any]:
         """The member takes a report off the record; an open appeal on it ends with it."""
         reason = rules.retraction_reason(reason)
@@ -125,6 +134,8 @@ class ReportLifecycle:
                     role="member",
                     action="report.retract",
                     request_digest=request_digest,
+                    issuer=member_id if jti else None,
+                    jti=jti,
                     subject_keys=keys,
                     outcome="retracted",
                     detail={"report_id": report_id},

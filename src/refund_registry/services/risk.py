@@ -17,6 +17,7 @@ from refund_registry.domain.scoring.reasons import REASON_TEXT
 from refund_registry.errors import InvalidInput
 from refund_registry.i18n import N_, SUPPORTED_TAGS, gettext
 from refund_registry.services.authn import Caller
+from refund_registry.services.quotas import OrgQuota
 from refund_registry.storage.accesslog import AccessLog
 from refund_registry.storage.lookup import SubjectLookup
 
@@ -46,6 +47,9 @@ class RiskService:
     lookup: SubjectLookup
     access_log: AccessLog
     public_url: str
+    # Charges the caller's organisation one query unit per identifier looked
+    # up; ``None`` (tools, tests of scoring) charges nothing.
+    quota: OrgQuota | None = None
     policy: ScoringPolicy = DEFAULT_POLICY
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
@@ -54,6 +58,18 @@ class RiskService:
     def __post_init__(self) -> None:
         portal = {"portal": f"{self.public_url}/portal"}
         self.notices = {tag: gettext(tag, NOTICE) % portal for tag in SUPPORTED_TAGS}
+
+    async def _charge(self, caller: Caller, units: int) -> None:
+        """Spend ``units`` of the organisation's budget; a batch must fit one second's rate."""
+        assert self.quota is not None
+        most = self.quota.limiter.limits.per_second
+        if units > most:
+            raise InvalidInput(
+                f"one request may look up at most {most:,} identifiers; split the batch",
+                code="query.batch_identifiers",
+                extra={"limit": most},
+            )
+        await self.quota.charge(caller.principal_id, units)
 
     @property
     def notice(self) -> str:
@@ -92,6 +108,8 @@ class RiskService:
                 }
             where = f"queries[{index}].{first.field}" if batch else first.field
             raise InvalidInput(f"{where}: {first.detail}", code=first.code, extra=extra)
+        if self.quota is not None:
+            await self._charge(caller, inquiry.units(items))
 
         item_keys: list[list[bytes]] = []
         for item in items:
@@ -129,6 +147,8 @@ class RiskService:
                     role=caller.role,
                     action="risk.query",
                     request_digest=caller.request_digest,
+                    issuer=caller.principal_id,
+                    jti=caller.jti,
                     subject_keys=keys,
                     purpose=item.purpose,
                     outcome=result["band"],

@@ -73,9 +73,9 @@ def inquiry_item(row: inquiries.Inquiry) -> dict[str, Any]:
 class SubjectAccess:
     """Subject access use cases (composed into ``services.appeals.AppealService``).
 
-    ``charge_query`` spends the looking member's query quota; the runtime
-    sets it (``Runtime.limit_queries``). Without it (tools, tests of other
-    rules) reads are not charged.
+    ``charge_query`` spends the query quota of the looking member's
+    organisation; the runtime sets it (``services.quotas.OrgQuota``). Without
+    it (tools, tests of other rules) reads are not charged.
     """
 
     pool: asyncpg.Pool
@@ -90,11 +90,12 @@ class SubjectAccess:
 
         Read in one repeatable-read snapshot, so the three lists agree with
         each other; logged as ``subject.access`` before it is returned. In a
-        hand-off session the member's quota is charged first (one query), so
-        a member over its quota gets a 429 and reads nothing.
+        hand-off session the member's organisation is charged first, one
+        query unit per subject key read (as a risk query is charged per
+        identifier), so a member over its quota gets a 429 and reads nothing.
         """
         if subject.via_member is not None and self.charge_query is not None:
-            await self.charge_query(subject.via_member, 1)
+            await self.charge_query(subject.via_member, max(len(subject.keys), 1))
         now = self.clock()
         keys = list(subject.keys)
         async with (

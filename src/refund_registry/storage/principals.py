@@ -32,10 +32,25 @@ class KeyRecord:
 
 
 async def add_principal(
-    pool: asyncpg.Pool, *, principal_id: str, name: str, role: str, kid: str, alg: str, pem: str
+    pool: asyncpg.Pool,
+    *,
+    principal_id: str,
+    name: str,
+    role: str,
+    kid: str,
+    alg: str,
+    pem: str,
+    org_id: str | None = None,
 ) -> None:
+    """Insert a principal and its first key; ``org_id`` is created when new.
+
+    Without ``org_id`` the principal gets an organisation of its own, named
+    by its id (the table's trigger).
+    """
     async with translated(), pool.acquire() as conn, conn.transaction():
-        await conn.execute(Q["insert_principal"], principal_id, name, role)
+        if org_id is not None:
+            await conn.execute(Q["ensure_organisation"], org_id)
+        await conn.execute(Q["insert_principal"], principal_id, name, role, org_id)
         await conn.execute(Q["insert_key"], kid, principal_id, alg, pem)
 
 

@@ -26,6 +26,11 @@ two stated losses for the length of the outage:
 
 Fixed windows allow up to twice the per-second rate across a window boundary;
 that is the usual trade for one counter per window instead of a log of hits.
+
+The enumeration budgets (key-service evaluations, risk-query lookups) use this
+limiter keyed by organisation as their fast path only: ``services/quotas.py``
+also charges every request to the organisation's durable day count in
+PostgreSQL, so their daily quotas lose nothing when Redis does.
 """
 
 from __future__ import annotations
@@ -90,17 +95,21 @@ class Usage:
     source: str  # "redis" or "memory": which counter decided
 
 
+def quota_refusal(per_day: int, now: float) -> RateLimited:
+    """The 429 of an exhausted daily quota; it resets at the next UTC midnight."""
+    wait = DAY - int(now) % DAY
+    exc = RateLimited(
+        f"daily quota of {per_day} exhausted; it resets at 00:00 UTC",
+        retry_after=max(wait, 1),
+        code=QUOTA_EXHAUSTED,
+    )
+    exc.extra["limit"] = per_day
+    return exc
+
+
 def _refusal(status: int, limits: Limits, now: float) -> RateLimited:
     if status == 2:
-        # The quota resets at the next UTC midnight.
-        wait = DAY - int(now) % DAY
-        exc = RateLimited(
-            f"daily quota of {limits.per_day} exhausted; it resets at 00:00 UTC",
-            retry_after=max(wait, 1),
-            code=QUOTA_EXHAUSTED,
-        )
-        exc.extra["limit"] = limits.per_day
-        return exc
+        return quota_refusal(limits.per_day, now)
     exc = RateLimited(
         f"rate limit of {limits.per_second} per second reached; slow down",
         retry_after=1,
@@ -137,13 +146,18 @@ class MemoryLimiter:
             window[2], window[3] = day, 0
         return window
 
-    def take(self, subject: str, units: int, now: float) -> Usage:
-        """Spend ``units`` or raise :class:`RateLimited` without spending anything."""
+    def take(self, subject: str, units: int, now: float, limits: Limits | None = None) -> Usage:
+        """Spend ``units`` or raise :class:`RateLimited` without spending anything.
+
+        ``limits`` overrides this limiter's own for one subject (an
+        organisation's own quota).
+        """
+        limits = limits or self.limits
         window = self._window(subject, now)
-        if window[3] + units > self.limits.per_day:
-            raise _refusal(2, self.limits, now)
-        if window[1] + units > self.limits.per_second:
-            raise _refusal(1, self.limits, now)
+        if window[3] + units > limits.per_day:
+            raise _refusal(2, limits, now)
+        if window[1] + units > limits.per_second:
+            raise _refusal(1, limits, now)
         window[1] += units
         window[3] += units
         return Usage(second=window[1], day=window[3], source="memory")
@@ -198,18 +212,21 @@ class RateLimiter:
         base = f"{self.namespace}:{{{subject}}}"
         return f"{base}:s:{int(now)}", f"{base}:d:{int(now) // DAY}"
 
-    async def acquire(self, subject: str, units: int = 1) -> Usage:
+    async def acquire(self, subject: str, units: int = 1, *, per_day: int | None = None) -> Usage:
         """Spend ``units`` for ``subject`` or raise :class:`RateLimited` (spending nothing).
 
-        Precondition: ``1 <= units <= per_second``. A larger hit could never be
-        allowed, so it is a configuration error of the caller (the key service
-        checks at start-up that a full batch fits), not a 429.
+        ``per_day`` replaces the limiter's daily quota for this subject (an
+        organisation with a quota of its own). Precondition:
+        ``1 <= units <= per_second``. A larger hit could never be allowed, so
+        it is a configuration error of the caller (the key service checks at
+        start-up that a full batch fits), not a 429.
         """
         if not 1 <= units <= self.limits.per_second:
             raise ValueError(f"units must be between 1 and per_second, got {units}")
+        limits = self.limits if per_day is None else Limits(self.limits.per_second, per_day)
         now = self.clock()
         if self._script is None or self.breaker.open:
-            return self.memory.take(subject, units, now)
+            return self.memory.take(subject, units, now, limits)
         second_key, day_key = self.keys(subject, now)
         # The day key lives until its day is over (plus a minute of clock skew
         # between processes), so no sweeper is needed.
@@ -217,14 +234,14 @@ class RateLimiter:
         try:
             status, second, day = await self._run_script(
                 [second_key, day_key],
-                [units, self.limits.per_second, self.limits.per_day, day_ttl],
+                [units, limits.per_second, limits.per_day, day_ttl],
             )
         except (RedisError, OSError) as exc:
             self.breaker.failed(exc)
-            return self.memory.take(subject, units, now)
+            return self.memory.take(subject, units, now, limits)
         self.breaker.succeeded()
         usage = Usage(second=int(second), day=int(day), source="redis")
         self.memory.observe(subject, usage, now)
         if int(status) != 0:
-            raise _refusal(int(status), self.limits, now)
+            raise _refusal(int(status), limits, now)
         return usage

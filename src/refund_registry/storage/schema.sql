@@ -25,12 +25,46 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.notify_organisation_row() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_notify('registry_principals', NEW.id);
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.notify_principal_row() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
     PERFORM pg_notify('registry_principals', NEW.id);
     RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.org_usage_only_grows() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.org_id <> OLD.org_id OR NEW.day <> OLD.day OR NEW.kind <> OLD.kind
+       OR NEW.units < OLD.units THEN
+        RAISE EXCEPTION 'org_usage counts only grow'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION public.principal_own_organisation() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.org_id IS NULL THEN
+        INSERT INTO organisations (id) VALUES (NEW.id) ON CONFLICT (id) DO NOTHING;
+        NEW.org_id := NEW.id;
+    END IF;
+    RETURN NEW;
 END
 $$;
 
@@ -193,6 +227,27 @@ CREATE TABLE public.log_nodes (
     CONSTRAINT log_nodes_hash_check CHECK ((length(hash) = 32))
 );
 
+CREATE TABLE public.org_usage (
+    org_id text NOT NULL,
+    day date NOT NULL,
+    kind text NOT NULL,
+    units bigint NOT NULL,
+    CONSTRAINT org_usage_kind_check CHECK ((kind = ANY (ARRAY['evaluation'::text, 'query'::text]))),
+    CONSTRAINT org_usage_units_check CHECK ((units > 0))
+);
+
+CREATE TABLE public.organisations (
+    id text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    evaluations_per_day bigint,
+    queries_per_day bigint,
+    quota_changed_at timestamp with time zone,
+    quota_above_ceiling boolean DEFAULT false NOT NULL,
+    CONSTRAINT organisations_evaluations_per_day_check CHECK ((evaluations_per_day > 0)),
+    CONSTRAINT organisations_id_check CHECK (((length(id) >= 1) AND (length(id) <= 64))),
+    CONSTRAINT organisations_queries_per_day_check CHECK ((queries_per_day > 0))
+);
+
 CREATE TABLE public.principal_keys (
     kid text NOT NULL,
     principal_id text NOT NULL,
@@ -210,6 +265,7 @@ CREATE TABLE public.principals (
     status text DEFAULT 'active'::text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     changed_at timestamp with time zone DEFAULT now() NOT NULL,
+    org_id text NOT NULL,
     CONSTRAINT principals_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
     CONSTRAINT principals_role_check CHECK ((role = ANY (ARRAY['member'::text, 'adjudicator'::text, 'auditor'::text, 'admin'::text, 'portal'::text]))),
     CONSTRAINT principals_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'revoked'::text])))
@@ -420,6 +476,12 @@ ALTER TABLE ONLY public.log_leaves
 ALTER TABLE ONLY public.log_nodes
     ADD CONSTRAINT log_nodes_pkey PRIMARY KEY (level, idx);
 
+ALTER TABLE ONLY public.org_usage
+    ADD CONSTRAINT org_usage_pkey PRIMARY KEY (org_id, day, kind);
+
+ALTER TABLE ONLY public.organisations
+    ADD CONSTRAINT organisations_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.principal_keys
     ADD CONSTRAINT principal_keys_pkey PRIMARY KEY (kid);
 
@@ -510,6 +572,8 @@ CREATE INDEX events_report ON public.events USING btree (report_id);
 
 CREATE INDEX principal_keys_principal ON public.principal_keys USING btree (principal_id);
 
+CREATE INDEX principals_org ON public.principals USING btree (org_id);
+
 CREATE INDEX reports_expiring ON public.reports USING btree (expires_at) WHERE (subject_keys <> '{}'::bytea[]);
 
 CREATE INDEX reports_member_filed ON public.reports USING btree (member_id, filed_at, id);
@@ -558,9 +622,15 @@ CREATE TRIGGER log_nodes_append_only BEFORE DELETE OR UPDATE ON public.log_nodes
 
 CREATE TRIGGER log_nodes_no_truncate BEFORE TRUNCATE ON public.log_nodes FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_change();
 
+CREATE TRIGGER org_usage_grows BEFORE UPDATE ON public.org_usage FOR EACH ROW EXECUTE FUNCTION public.org_usage_only_grows();
+
+CREATE TRIGGER organisations_changed AFTER UPDATE ON public.organisations FOR EACH ROW EXECUTE FUNCTION public.notify_organisation_row();
+
 CREATE TRIGGER principal_keys_changed AFTER INSERT OR UPDATE ON public.principal_keys FOR EACH ROW EXECUTE FUNCTION public.notify_key_row();
 
 CREATE TRIGGER principals_changed AFTER INSERT OR UPDATE ON public.principals FOR EACH ROW EXECUTE FUNCTION public.notify_principal_row();
+
+CREATE TRIGGER principals_organisation BEFORE INSERT ON public.principals FOR EACH ROW EXECUTE FUNCTION public.principal_own_organisation();
 
 ALTER TABLE ONLY public.buyer_handoffs
     ADD CONSTRAINT buyer_handoffs_issuer_fkey FOREIGN KEY (issuer) REFERENCES public.principals(id);
@@ -571,8 +641,14 @@ ALTER TABLE ONLY public.buyer_sessions
 ALTER TABLE ONLY public.keyservice_usage
     ADD CONSTRAINT keyservice_usage_member_id_fkey FOREIGN KEY (member_id) REFERENCES public.principals(id);
 
+ALTER TABLE ONLY public.org_usage
+    ADD CONSTRAINT org_usage_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organisations(id);
+
 ALTER TABLE ONLY public.principal_keys
     ADD CONSTRAINT principal_keys_principal_id_fkey FOREIGN KEY (principal_id) REFERENCES public.principals(id);
+
+ALTER TABLE ONLY public.principals
+    ADD CONSTRAINT principals_org_id_fkey FOREIGN KEY (org_id) REFERENCES public.organisations(id);
 
 ALTER TABLE ONLY public.staff_links
     ADD CONSTRAINT staff_links_principal_id_fkey FOREIGN KEY (principal_id) REFERENCES public.principals(id);
@@ -618,6 +694,12 @@ GRANT SELECT,INSERT,UPDATE ON TABLE public.keyservice_usage TO registry_keyservi
 GRANT SELECT,INSERT ON TABLE public.log_leaves TO registry_app;
 
 GRANT SELECT,INSERT ON TABLE public.log_nodes TO registry_app;
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.org_usage TO registry_app;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.org_usage TO registry_keyservice_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.organisations TO registry_app;
+GRANT SELECT ON TABLE public.organisations TO registry_keyservice_app;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.principal_keys TO registry_app;
 GRANT SELECT ON TABLE public.principal_keys TO registry_keyservice_app;

@@ -1,5 +1,6 @@
 -- name: insert_principal
-INSERT INTO principals (id, name, role) VALUES ($1, $2, $3);
+-- $4 the organisation (already there); NULL gives the principal one of its own.
+INSERT INTO principals (id, name, role, org_id) VALUES ($1, $2, $3, $4);
 
 -- name: insert_key
 INSERT INTO principal_keys (kid, principal_id, alg, public_key_pem) VALUES ($1, $2, $3, $4);
@@ -11,7 +12,7 @@ FROM principal_keys k JOIN principals p ON p.id = k.principal_id
 WHERE k.kid = $1;
 
 -- name: list_principals
-SELECT p.id, p.name, p.role, p.status, p.created_at,
+SELECT p.id, p.name, p.role, p.status, p.org_id, p.created_at,
        COALESCE(array_agg(k.kid ORDER BY k.created_at) FILTER (WHERE k.kid IS NOT NULL
                 AND k.revoked_at IS NULL), '{}') AS active_kids
 FROM principals p LEFT JOIN principal_keys k ON k.principal_id = p.id
@@ -36,7 +37,7 @@ FROM principal_keys k JOIN principals p ON p.id = k.principal_id
 WHERE k.kid = $1;
 
 -- name: get_principal_detail
-SELECT id, name, role, status, created_at, changed_at FROM principals WHERE id = $1;
+SELECT id, name, role, status, org_id, created_at, changed_at FROM principals WHERE id = $1;
 
 -- name: list_principal_keys
 SELECT kid, alg, created_at, revoked_at FROM principal_keys

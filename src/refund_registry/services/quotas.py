@@ -1,0 +1,184 @@
+"""Per-organisation enumeration budgets: Redis first, PostgreSQL as the durable backstop.
+
+One :class:`OrgQuota` per kind of unit (key-service evaluations, risk-query
+lookups). A charge is made for a principal but counted for its organisation,
+so several principals of one platform share one budget.
+
+1. The Redis limiter (``storage/ratelimit.py``) keeps the per-second rate and
+   the day's count for the organisation: the fast path, and what refuses a
+   throttled caller with one round trip.
+2. The day's count in PostgreSQL (``org_usage``) is then charged with one
+   conditional upsert that refuses to pass the quota. Redis loses its counters
+   when it is lost, flushed or restarted, and the in-process fallback counts
+   each process alone; this count does neither, so the daily quota holds
+   across every process and every Redis outage.
+
+When PostgreSQL cannot be written the charge fails (503): nothing is handed
+out uncounted. Units Redis accepted and PostgreSQL then refused stay spent in
+Redis for the day, which only makes Redis stricter than the durable count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from typing import Final
+
+import asyncpg
+from cachetools import TTLCache
+from prometheus_client import Gauge
+
+from refund_registry.errors import NotFound, RegistryError
+from refund_registry.storage import organisations as store
+from refund_registry.storage.organisations import EVALUATION, QUERY, OrgBudget
+from refund_registry.storage.ratelimit import RateLimiter, Usage, quota_refusal
+
+log = logging.getLogger("refund_registry.quotas")
+
+EVALUATIONS_TODAY: Final = Gauge(
+    "registry_org_evaluations_today",
+    "Key-service evaluations the organisation spent today (UTC), from the durable count",
+    ["org"],
+)
+DAILY_QUOTA: Final = Gauge(
+    "registry_org_daily_quota",
+    "The organisation's daily quota of key-service evaluations",
+    ["org"],
+)
+QUERIES_TODAY: Final = Gauge(
+    "registry_org_queries_today",
+    "Identifiers the organisation looked up in risk queries today (UTC), from the durable count",
+    ["org"],
+)
+DAILY_QUERY_QUOTA: Final = Gauge(
+    "registry_org_daily_query_quota",
+    "The organisation's daily quota of risk-query lookups (identifiers)",
+    ["org"],
+)
+
+_GAUGES: Final = {
+    EVALUATION: (EVALUATIONS_TODAY, DAILY_QUOTA),
+    QUERY: (QUERIES_TODAY, DAILY_QUERY_QUOTA),
+}
+
+
+class OrgQuota:
+    """Charges units of one ``kind`` to the organisation of the calling principal.
+
+    ``default_per_day`` applies to organisations without a quota of their own.
+    Organisations are looked up once and cached for ``cache_seconds`` (and
+    dropped by :meth:`clear` when a principal or organisation changes).
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        limiter: RateLimiter,
+        *,
+        kind: str,
+        default_per_day: int,
+        cache_seconds: float = 5.0,
+    ) -> None:
+        if kind not in _GAUGES:
+            raise ValueError(f"unknown kind of unit {kind!r}")
+        self.pool = pool
+        self.limiter = limiter
+        self.kind = kind
+        self.default_per_day = default_per_day
+        self._budgets: TTLCache[str, OrgBudget] = TTLCache(maxsize=10_000, ttl=cache_seconds)
+
+    def clear(self) -> None:
+        self._budgets.clear()
+
+    async def budget(self, principal_id: str) -> OrgBudget:
+        hit = self._budgets.get(principal_id)
+        if hit is not None:
+            return hit
+        found = await store.budget_of(self.pool, principal_id)
+        if found is None:
+            raise NotFound(f"no principal {principal_id!r}", code="principal.not_found")
+        self._budgets[principal_id] = found
+        return found
+
+    async def charge(self, principal_id: str, units: int) -> Usage:
+        """Spend ``units`` of the principal's organisation, or raise ``RateLimited``.
+
+        Precondition: ``1 <= units <= the limiter's per-second rate`` (callers
+        bound their batches so that a full one fits).
+        """
+        budget = await self.budget(principal_id)
+        quota = budget.per_day(self.kind) or self.default_per_day
+        usage = await self.limiter.acquire(budget.org_id, units, per_day=quota)
+        now = self.limiter.clock()  # one clock decides the day for both counts
+        total = await store.charge(
+            self.pool,
+            org_id=budget.org_id,
+            day=dt.datetime.fromtimestamp(now, dt.UTC).date(),
+            kind=self.kind,
+            units=units,
+            quota=quota,
+        )
+        today, ceiling = _GAUGES[self.kind]
+        ceiling.labels(org=budget.org_id).set(quota)
+        if total is None:
+            if usage.source == "redis":
+                # Redis believed the day had room: it was flushed or restarted.
+                log.warning(
+                    "daily quota held by the durable count",
+                    extra={"org": budget.org_id, "kind": self.kind, "quota": quota},
+                )
+            raise quota_refusal(quota, now)
+        today.labels(org=budget.org_id).set(total)
+        return usage
+
+
+async def refresh_gauges(
+    pool: asyncpg.Pool,
+    *,
+    default_evaluations: int,
+    default_queries: int,
+    clock: Callable[[], float] = time.time,
+) -> int:
+    """Set every organisation's gauges from today's durable counts; returns how many.
+
+    Run periodically by every API process, so that its ``/metrics`` shows the
+    key service's evaluations too, and so that the counts fall to zero at
+    midnight (UTC) for organisations that made no request since.
+    """
+    day = dt.datetime.fromtimestamp(clock(), dt.UTC).date()
+    rows = await store.list_today(pool, day)
+    for row in rows:
+        org = row["id"]
+        EVALUATIONS_TODAY.labels(org=org).set(row["evaluations_today"])
+        DAILY_QUOTA.labels(org=org).set(row["evaluations_per_day"] or default_evaluations)
+        QUERIES_TODAY.labels(org=org).set(row["queries_today"])
+        DAILY_QUERY_QUOTA.labels(org=org).set(row["queries_per_day"] or default_queries)
+    return len(rows)
+
+
+async def keep_gauges(
+    pool: asyncpg.Pool,
+    stop: asyncio.Event,
+    *,
+    default_evaluations: int,
+    default_queries: int,
+    interval: float = 15.0,
+) -> None:
+    """:func:`refresh_gauges` every ``interval`` seconds until ``stop`` is set.
+
+    A failed refresh (PostgreSQL down) leaves the last values and is logged;
+    the next one tries again.
+    """
+    while not stop.is_set():
+        try:
+            await refresh_gauges(
+                pool, default_evaluations=default_evaluations, default_queries=default_queries
+            )
+        except RegistryError as exc:
+            log.warning("organisation gauges not refreshed", extra={"error": exc.detail})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
