@@ -17,6 +17,7 @@ from refund_registry.cli import (
     outbox,
     principals,
     serve,
+    witness,
     worker,
 )
 from refund_registry.cli.common import CommandError, Parser
@@ -48,7 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # The order here is the order ``--help`` lists the commands in.
-    for group in (serve, migrate, audit, keys, keyservice, worker, principals, outbox, evidence):
+    for group in (
+        serve,
+        migrate,
+        audit,
+        keys,
+        keyservice,
+        worker,
+        principals,
+        outbox,
+        evidence,
+        witness,
+    ):
         group.add_parser(sub, common)
     return parser
 
