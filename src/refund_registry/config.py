@@ -18,6 +18,8 @@ from typing import Any
 
 import platformdirs
 
+from refund_registry.domain.witnessing import ConfiguredWitness, parse_witnesses
+
 
 class ConfigError(Exception):
     """Raised with one line per invalid setting."""
@@ -125,6 +127,11 @@ class Settings:
     # The language of API answers when the request's Accept-Language names
     # none the registry speaks (``zh-CN`` or ``en``).
     default_locale: str = "zh-CN"
+    # Witnesses the checkpoints are submitted to (``REGISTRY_WITNESSES``, comma-separated
+    # "<URL> <witness verifier key>") and how many cosignatures make a checkpoint
+    # witnessed in the registry's stated policy (``REGISTRY_WITNESS_QUORUM``, k of n).
+    witnesses: tuple[ConfiguredWitness, ...] = ()
+    witness_quorum: int = 0
     # The names of the settings the environment set explicitly; every other one
     # holds its default. ``serve`` picks a free key-service port unless one was given.
     given: frozenset[str] = frozenset()
@@ -215,6 +222,8 @@ class Settings:
         read("webhook_timeout_seconds", _float(1.0, 30.0))
         read("serve_worker", _choice("auto", "on", "off"))
         read("default_locale", _choice("zh-CN", "en"))
+        read("witnesses", parse_witnesses)
+        read("witness_quorum", _int(0, 100))
 
         given = frozenset(values)
         if values.get("environment") == "production":
@@ -234,6 +243,11 @@ class Settings:
                         "REGISTRY_ENVIRONMENT=production (no generated keys in production)"
                     )
         problems.extend(_buyer_signin_problems(settings))
+        if settings.witness_quorum > len(settings.witnesses):
+            problems.append(
+                f"REGISTRY_WITNESS_QUORUM={settings.witness_quorum} is more than the "
+                f"{len(settings.witnesses)} witnesses in REGISTRY_WITNESSES"
+            )
         if settings.environment == "production" and settings.webhook_key_file is None:
             problems.append(
                 "REGISTRY_WEBHOOK_KEY_FILE is required when REGISTRY_ENVIRONMENT=production "

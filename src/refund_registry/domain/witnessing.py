@@ -33,6 +33,7 @@ from refund_registry.domain.checkpoint import (
     open_note,
     parse_checkpoint_body,
 )
+from refund_registry.domain.checkpoint.cosignature import CosignerKey, parse_cosigner_key
 from refund_registry.domain.checkpoint.format import b64decode_strict, b64encode
 from refund_registry.errors import RegistryError
 
@@ -196,3 +197,61 @@ def decide(request: AddCheckpoint, logs: dict[str, VerifierKey], held: Held | No
             f"the proof does not show that size {checkpoint.size} extends the held size {held.size}"
         )
     return checkpoint
+
+
+# --------------------------------------------------------------------------- the log's side
+
+
+@dataclass(frozen=True, slots=True)
+class ConfiguredWitness:
+    """A witness the registry submits its checkpoints to: where, and the key it cosigns with."""
+
+    url: str
+    key: CosignerKey
+
+    @property
+    def name(self) -> str:
+        return self.key.name
+
+
+def parse_witness(text: str) -> ConfiguredWitness:
+    """``"<http(s) URL> <witness verifier key>"``, as ``REGISTRY_WITNESSES`` lists them."""
+    parts = text.split()
+    if len(parts) != 2:
+        raise ValueError("a witness is '<URL> <verifier key>'")
+    url, key = parts
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"the witness URL {url!r} is not http(s)")
+    try:
+        return ConfiguredWitness(url.rstrip("/"), parse_cosigner_key(key))
+    except CheckpointError as exc:
+        raise ValueError(exc.detail) from exc
+
+
+def parse_witnesses(text: str) -> tuple[ConfiguredWitness, ...]:
+    """A comma-separated list of :func:`parse_witness` entries; names must be distinct."""
+    witnesses = tuple(parse_witness(item) for item in text.split(",") if item.strip())
+    names = [w.name for w in witnesses]
+    if len(set(names)) != len(names):
+        raise ValueError("two witnesses have the same name")
+    return witnesses
+
+
+def retry_delay(failures: int, *, base: float = 2.0, ceiling: float = 300.0) -> float:
+    """Seconds before the next submission to a witness that failed ``failures`` times in a row.
+
+    Doubles from ``base`` up to ``ceiling``: a witness that is down is asked
+    again within minutes, never hammered.
+    """
+    if failures <= 0:
+        return 0.0
+    return float(min(ceiling, base * float(2 ** min(failures - 1, 32))))
+
+
+def parse_size_answer(text: str) -> int | None:
+    """The size in a 409 answer (``text/x.tlog.size``: decimal and a newline), or ``None``."""
+    match = re.fullmatch(r"(0|[1-9][0-9]{0,19})\n?", text)
+    if match is None:
+        return None
+    size = int(match.group(1))
+    return size if size < merkle.MAX_SIZE else None

@@ -30,6 +30,7 @@ from refund_registry.http.openapi import AUTH, errors_for, openapi_config
 from refund_registry.runtime import Runtime
 from refund_registry.services.duties import Duties
 from refund_registry.services.sequencer import run_sequencer
+from refund_registry.services.witnessing import run_collector
 from refund_registry.storage.db import ping
 from refund_registry.web import portal
 
@@ -169,6 +170,10 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
         sequencer = asyncio.create_task(
             run_sequencer(rt.pool, rt.parts.log_key, stop=stop), name="sequencer"
         )
+        # Beside it, never in its way: checkpoints go to the witnesses for cosigning.
+        collector = asyncio.create_task(
+            run_collector(rt.pool, settings.witnesses, stop=stop), name="witness-collector"
+        )
         worker = (
             asyncio.create_task(
                 Duties(rt.pool, rt.ledger, rt.parts.appeals, rt.parts.webhooks).run(stop),
@@ -183,6 +188,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
         finally:
             stop.set()
             await sequencer
+            await collector
             if worker is not None:
                 await worker
             await rt.close()
