@@ -14,6 +14,7 @@ from refund_registry.http import (
     reports,
     risk,
     subject,
+    tlog,
     webhooks,
 )
 
@@ -29,5 +30,6 @@ def all_routes(settings: Settings) -> list[Any]:
         *subject.ROUTES,
         *appeals.ROUTES,
         *audit.ROUTES,
+        *tlog.ROUTES,
         *webhooks.ROUTES,
     ]
