@@ -31,7 +31,11 @@ from refund_registry.domain.witnessing import (
     WitnessRefusal,
     decide,
     parse_request,
+    parse_size_answer,
+    parse_witness,
+    parse_witnesses,
     request_body,
+    retry_delay,
 )
 from tests.support.witnesses import ToyLog
 
@@ -268,3 +272,42 @@ def test_same_size_other_root_is_422() -> None:
     fork.leaves[3] = merkle.leaf_hash(b"x")
     with pytest.raises(Inconsistent):
         decide(parse_request(fork.body(4)), _logs(log), _held(log, 4))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- the log's side
+
+
+@given(failures=st.integers(0, 10_000))
+def test_retry_delay_doubles_up_to_a_ceiling(failures: int) -> None:
+    delay = retry_delay(failures)
+    assert 0 <= delay <= 300
+    if failures == 0:
+        assert delay == 0
+    else:
+        assert delay >= 2
+        assert retry_delay(failures + 1) in {min(300.0, delay * 2), 300.0}
+
+
+@given(size=st.integers(0, 2**64 - 1))
+def test_a_409_body_names_the_size(size: int) -> None:
+    assert parse_size_answer(f"{size}\n") == size
+    assert parse_size_answer(f"0{size}\n") is None
+    assert parse_size_answer(f"{size} \n") is None
+
+
+def test_witnesses_are_configured_as_url_and_key() -> None:
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    other = ed25519.Ed25519PrivateKey.generate().public_key()
+    one = f"https://w1.example/ {cosigner_key_string('w1.example', key)}"
+    two = f"http://127.0.0.1:8090 {cosigner_key_string('w2.example', other)}"
+    parsed = parse_witnesses(f"{one}, {two}")
+    assert [(w.url, w.name) for w in parsed] == [
+        ("https://w1.example", "w1.example"),
+        ("http://127.0.0.1:8090", "w2.example"),
+    ]
+    with pytest.raises(ValueError, match="same name"):
+        parse_witnesses(f"{one},{one}")
+    with pytest.raises(ValueError, match="not http"):
+        parse_witness(f"ftp://w1 {cosigner_key_string('w1.example', key)}")
+    with pytest.raises(ValueError, match="type 0x04"):
+        parse_witness(f"https://w1 {ToyLog().verifier_key}")
