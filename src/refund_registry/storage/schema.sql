@@ -498,9 +498,6 @@ ALTER TABLE ONLY public.buyer_handoffs
 ALTER TABLE ONLY public.buyer_sessions
     ADD CONSTRAINT buyer_sessions_via_member_fkey FOREIGN KEY (via_member) REFERENCES public.principals(id);
 
-ALTER TABLE ONLY public.checkpoint_cosignatures
-    ADD CONSTRAINT checkpoint_cosignatures_size_fkey FOREIGN KEY (size) REFERENCES public.checkpoints(size);
-
 ALTER TABLE ONLY public.keyservice_usage
     ADD CONSTRAINT keyservice_usage_member_id_fkey FOREIGN KEY (member_id) REFERENCES public.principals(id);
 

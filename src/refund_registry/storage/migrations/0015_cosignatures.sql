@@ -2,10 +2,13 @@
 --
 -- One row per checkpoint and witness: the signature line the witness returned,
 -- checked against the witness's key before it is stored. Append-only, like the
--- checkpoints themselves.
+-- checkpoints themselves. `size` names a row of `checkpoints` (the collector
+-- stores cosignatures of stored checkpoints only); it is not a foreign key, so
+-- that TRUNCATE on `checkpoints` meets the append-only trigger, not a
+-- constraint.
 
 CREATE TABLE checkpoint_cosignatures (
-    size         bigint NOT NULL REFERENCES checkpoints (size),
+    size         bigint NOT NULL,
     witness      text NOT NULL CHECK (length(witness) BETWEEN 1 AND 500),
     line         text NOT NULL CHECK (length(line) BETWEEN 1 AND 1000),
     cosigned_at  timestamptz NOT NULL,
