@@ -19,6 +19,7 @@ from typing import Any
 import platformdirs
 
 from refund_registry.domain.quotas import EVALUATION_CEILING, QUERY_CEILING
+from refund_registry.domain.witnessing import ConfiguredWitness, parse_witnesses
 
 
 class ConfigError(Exception):
@@ -155,6 +156,11 @@ class Settings:
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
     oidc_scopes: str = "openid"
+    # Witnesses the checkpoints are submitted to (``REGISTRY_WITNESSES``, comma-separated
+    # "<URL> <witness verifier key>") and how many cosignatures make a checkpoint
+    # witnessed in the registry's stated policy (``REGISTRY_WITNESS_QUORUM``, k of n).
+    witnesses: tuple[ConfiguredWitness, ...] = ()
+    witness_quorum: int = 0
     # The names of the settings the environment set explicitly; every other one
     # holds its default. ``serve`` picks a free key-service port unless one was given.
     given: frozenset[str] = frozenset()
@@ -261,6 +267,8 @@ class Settings:
         read("oidc_client_id", _nonempty)
         read("oidc_client_secret", _nonempty)
         read("oidc_scopes", _nonempty)
+        read("witnesses", parse_witnesses)
+        read("witness_quorum", _int(0, 100))
 
         given = frozenset(values)
         if values.get("environment") == "production":
@@ -287,6 +295,11 @@ class Settings:
                     )
         problems.extend(_buyer_signin_problems(settings))
         problems.extend(_oidc_problems(settings))
+        if settings.witness_quorum > len(settings.witnesses):
+            problems.append(
+                f"REGISTRY_WITNESS_QUORUM={settings.witness_quorum} is more than the "
+                f"{len(settings.witnesses)} witnesses in REGISTRY_WITNESSES"
+            )
         if settings.environment == "production" and settings.webhook_key_file is None:
             problems.append(
                 "REGISTRY_WEBHOOK_KEY_FILE is required when REGISTRY_ENVIRONMENT=production "

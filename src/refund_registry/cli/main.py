@@ -18,6 +18,7 @@ from refund_registry.cli import (
     outbox,
     principals,
     serve,
+    witness,
     worker,
 )
 from refund_registry.cli.common import CommandError, Parser
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         console,
         outbox,
         evidence,
+        witness,
     ):
         group.add_parser(sub, common)
     return parser

@@ -66,6 +66,7 @@ def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     async def run(live: Settings) -> dict[str, Any]:
         from refund_registry.services.duties import DELIVERY_INTERVAL, Duties
         from refund_registry.services.sequencer import run_sequencer, sequence_once
+        from refund_registry.services.witnessing import run_collector
 
         rt = await Runtime.start(live)
         log_key = rt.parts.log_key
@@ -76,6 +77,7 @@ def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
             if args.once
             else [
                 asyncio.create_task(run_sequencer(rt.pool, log_key, stop=stop)),
+                asyncio.create_task(run_collector(rt.pool, live.witnesses, stop=stop)),
                 # Deliveries keep their own pace (a retry may be due in 5 s), in real time.
                 asyncio.create_task(rt.parts.webhooks.run(stop, interval=DELIVERY_INTERVAL)),
             ]

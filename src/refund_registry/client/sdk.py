@@ -34,7 +34,7 @@ operator publishes, and stores it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -62,11 +62,13 @@ from refund_registry.client.results import (
     BulkFiled,
     EventPage,
     Filed,
+    Receipt,
     Retracted,
     RiskAnswer,
     RiskBatch,
 )
 from refund_registry.client.signing import Signer
+from refund_registry.client.witnessed import ReceiptAudit, audit_receipt_plan
 
 # --------------------------------------------------------------------------- the clients
 
@@ -228,6 +230,27 @@ class RegistryClient(PagedCalls):
         """
         return self._run(self._pseudonymise_plan(pairs))
 
+    # -- the access log
+
+    def audit_receipt(
+        self,
+        receipt: Receipt | Mapping[str, Any],
+        *,
+        verifier_key: str,
+        witnesses: Sequence[str] = (),
+        quorum: int = 0,
+    ) -> ReceiptAudit:
+        """Prove ``receipt``'s entry is in the latest checkpoint with ``quorum`` cosignatures.
+
+        ``verifier_key`` is the log's, ``witnesses`` the witness keys you trust,
+        both pinned out of band. Checks the receipt's signature, the log's
+        signature, ``quorum`` cosignatures by ``witnesses`` and the inclusion
+        proof; raises ``CheckpointError`` saying which failed. A receipt newer
+        than the latest witnessed checkpoint is not in it yet
+        (``RegistryApiError`` ``audit.leaf_not_in_tree``): ask again later.
+        """
+        return self._run(audit_receipt_plan(self, receipt, verifier_key, witnesses, quorum))
+
 
 class AsyncRegistryClient(AsyncPagedCalls):
     """:class:`RegistryClient` for asyncio code; same arguments, awaitable methods."""
@@ -333,6 +356,17 @@ class AsyncRegistryClient(AsyncPagedCalls):
     async def pseudonymise_many(self, pairs: Iterable[tuple[str, str]]) -> list[str]:
         """See :meth:`RegistryClient.pseudonymise_many`."""
         return await self._run(self._pseudonymise_plan(pairs))
+
+    async def audit_receipt(
+        self,
+        receipt: Receipt | Mapping[str, Any],
+        *,
+        verifier_key: str,
+        witnesses: Sequence[str] = (),
+        quorum: int = 0,
+    ) -> ReceiptAudit:
+        """See :meth:`RegistryClient.audit_receipt`."""
+        return await self._run(audit_receipt_plan(self, receipt, verifier_key, witnesses, quorum))
 
 
 def _one_key(given: bytes | str | None, former: bytes | str | None) -> bytes | str | None:

@@ -34,13 +34,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
@@ -50,8 +47,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from refund_registry.client.auditlog import Failed, Leaves, LogReader, Progress, download, locate
+from refund_registry.client.auditstate import State, load_state, save_state
 from refund_registry.client.signing import Signer
-from refund_registry.domain import merkle
+from refund_registry.client.witnessed import check_witnessed
 from refund_registry.domain.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -69,7 +67,6 @@ ENV_VERIFIER_KEY = "REGISTRY_AUDIT_VERIFIER_KEY"
 ENV_AUDIENCE = "REGISTRY_AUDIENCE"
 
 PAGE_SIZE = 1000
-_STATE_VERSION = 1
 
 
 # --------------------------------------------------------------------------- the verdict
@@ -105,53 +102,6 @@ class Verdict:
         return "\n".join(lines) + "\n"
 
 
-# --------------------------------------------------------------------------- state file
-
-
-@dataclass(frozen=True, slots=True)
-class _State:
-    origin: str
-    verifier_key: str
-    size: int
-    root: bytes
-    note: str
-
-
-def _load_state(path: Path) -> _State | None:
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
-        raise ValueError("not a state file written by this command")
-    size, root = data["size"], base64.b64decode(data["root"], validate=True)
-    if not isinstance(size, int) or size < 0 or len(root) != merkle.HASH_SIZE:
-        raise ValueError("the remembered tree size or root is malformed")
-    return _State(str(data["origin"]), str(data["verifier_key"]), size, root, str(data["note"]))
-
-
-def _save_state(path: Path, checkpoint: Checkpoint, key: VerifierKey, note: str) -> None:
-    """Write atomically: a crash mid-write must not cost the auditor the remembered checkpoint."""
-    data = {
-        "version": _STATE_VERSION,
-        "origin": checkpoint.origin,
-        "verifier_key": str(key),
-        "size": checkpoint.size,
-        "root": base64.b64encode(checkpoint.root).decode("ascii"),
-        "note": note,
-        "verified_at": datetime.now(UTC).isoformat(),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # --------------------------------------------------------------------------- verification
 
 
@@ -164,11 +114,15 @@ async def averify(
     transport: httpx.AsyncBaseTransport | None = None,
     page_size: int = PAGE_SIZE,
     request_timeout: float = 30.0,
+    witnesses: Sequence[str] = (),
+    quorum: int = 0,
 ) -> Verdict:
     """Verify the log at ``url`` (see the module docstring); never raises for a bad log.
 
     ``signer`` must be an auditor's (entries are for auditors only). ``state_path``
-    is read when it exists and written only when everything verified.
+    is read when it exists and written only when everything verified. With
+    ``quorum`` k, the checkpoint checked is the latest with k cosignatures and
+    the run fails unless k of ``witnesses`` (witness verifier keys) cosigned it.
     """
     state_file = Path(state_path) if state_path is not None else None
     progress = Progress()
@@ -176,7 +130,7 @@ async def averify(
     note, key = "", None
     entries = 0
     try:
-        state = _load_state(state_file) if state_file is not None else None
+        state = load_state(state_file) if state_file is not None else None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return Verdict(False, url, problems=(f"the state file {state_file} is unusable: {exc}",))
     parts = urlsplit(url)
@@ -188,7 +142,9 @@ async def averify(
             base_url=base, transport=transport, timeout=request_timeout
         ) as client:
             registry = LogReader(client, signer, parts.path)
-            checkpoint, note, key = await _checkpoint(registry, state, verifier_key, progress)
+            checkpoint, note, key = await _checkpoint(
+                registry, state, verifier_key, progress, (tuple(witnesses), quorum)
+            )
             if state is not None and state_file is not None:
                 await _check_consistency(registry, state, state_file, checkpoint, progress)
             elif state_file is not None:
@@ -209,7 +165,7 @@ async def averify(
         progress.problems.append(f"the registry could not be reached: {exc!r}")
     ok = not progress.problems and checkpoint is not None
     if ok and state_file is not None and checkpoint is not None and key is not None:
-        _save_state(state_file, checkpoint, key, note)
+        save_state(state_file, checkpoint, key, note)
         progress.steps.append(f"state: remembered this checkpoint in {state_file}")
     return Verdict(
         ok,
@@ -223,7 +179,11 @@ async def averify(
 
 
 async def _checkpoint(
-    registry: LogReader, state: _State | None, pinned: str | None, progress: Progress
+    registry: LogReader,
+    state: State | None,
+    pinned: str | None,
+    progress: Progress,
+    policy: tuple[tuple[str, ...], int],
 ) -> tuple[Checkpoint, str, VerifierKey]:
     served = (await registry.get("/v1/audit/verifier-key", signed=False)).text.strip()
     try:
@@ -242,7 +202,10 @@ async def _checkpoint(
     progress.steps.append(f"verifier key: {key} ({source})")
     if served != str(key):
         progress.steps.append(f"note: the registry now serves a different verifier key: {served}")
-    note = (await registry.get("/v1/audit/checkpoint")).text
+    witnesses, quorum = policy
+    note = (
+        await registry.get("/v1/audit/checkpoint", {"witnessed": quorum} if quorum else None)
+    ).text
     try:
         checkpoint = parse_and_verify(note, key, origin=state.origin if state is not None else None)
     except CheckpointError as exc:
@@ -251,12 +214,18 @@ async def _checkpoint(
         f"checkpoint: {checkpoint.origin}, size {checkpoint.size}, root "
         f"{base64.b64encode(checkpoint.root).decode()}: signature verified"
     )
+    if quorum:
+        try:
+            witnessed = check_witnessed(note, str(key), witnesses, quorum)
+        except CheckpointError as exc:
+            raise Failed(f"the checkpoint is NOT WITNESSED: {exc.detail}") from exc
+        progress.steps.append(f"witnesses: {witnessed.describe()}, quorum {quorum}")
     return checkpoint, note, key
 
 
 async def _check_consistency(
     registry: LogReader,
-    state: _State,
+    state: State,
     state_file: Path,
     checkpoint: Checkpoint,
     progress: Progress,
@@ -285,6 +254,8 @@ def verify(
     signer: Signer,
     transport: httpx.AsyncBaseTransport | None = None,
     page_size: int = PAGE_SIZE,
+    witnesses: Sequence[str] = (),
+    quorum: int = 0,
 ) -> Verdict:
     """:func:`averify` for callers without an event loop (the command line)."""
     return asyncio.run(
@@ -295,6 +266,8 @@ def verify(
             signer=signer,
             transport=transport,
             page_size=page_size,
+            witnesses=witnesses,
+            quorum=quorum,
         )
     )
 
@@ -323,6 +296,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audience", help=f"token audience (or ${ENV_AUDIENCE})")
     parser.add_argument(
         "--page-size", type=int, default=PAGE_SIZE, help="entries per request (1 to 1000)"
+    )
+    parser.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        metavar="NAME+KEYID+KEY",
+        help="a witness verifier key you trust (repeat for each)",
+    )
+    parser.add_argument(
+        "--quorum",
+        type=int,
+        default=0,
+        help="refuse a checkpoint without this many cosignatures by the --witness keys",
     )
 
 
@@ -361,6 +347,8 @@ def run(
         signer = signer_from(args, env)
         if not 1 <= args.page_size <= 1000:
             raise UsageError("--page-size must be between 1 and 1000")
+        if not 0 <= args.quorum <= len(args.witness):
+            raise UsageError("--quorum must be between 0 and the number of --witness keys")
     except UsageError as exc:
         sys.stderr.write(f"refund-registry audit verify: {exc}\n")
         return 2
@@ -371,6 +359,8 @@ def run(
         signer=signer,
         transport=transport,
         page_size=args.page_size,
+        witnesses=args.witness,
+        quorum=args.quorum,
     )
     out.write(verdict.report())
     return 0 if verdict.ok else 1

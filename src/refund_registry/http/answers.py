@@ -271,6 +271,21 @@ class AuditSummary(Answer):
     receipt: Receipt
 
 
+class WitnessState(Answer):
+    name: str
+    url: str
+    key: Annotated[str, Meta(description="the witness verifier key (cosignature/v1, type 0x04)")]
+    cosigned_size: int | None
+
+
+class WitnessStatus(Answer):
+    """The registry's witness policy and where each witness stands."""
+
+    quorum: int
+    latest_size: int | None
+    witnesses: list[WitnessState]
+
+
 # -- key service ---------------------------------------------------------------------------
 
 

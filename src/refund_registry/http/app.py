@@ -30,6 +30,7 @@ from refund_registry.runtime import Runtime
 from refund_registry.services.duties import Duties
 from refund_registry.services.quotas import keep_gauges
 from refund_registry.services.sequencer import run_sequencer
+from refund_registry.services.witnessing import run_collector
 from refund_registry.storage.db import ping
 from refund_registry.web import console, portal
 
@@ -159,6 +160,10 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
             ),
             name="org-gauges",
         )
+        # Beside it, never in its way: checkpoints go to the witnesses for cosigning.
+        collector = asyncio.create_task(
+            run_collector(rt.pool, settings.witnesses, stop=stop), name="witness-collector"
+        )
         worker = (
             asyncio.create_task(
                 Duties(rt.pool, rt.ledger, rt.parts.appeals, rt.parts.webhooks).run(stop),
@@ -174,6 +179,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
             stop.set()
             await sequencer
             await gauges
+            await collector
             if worker is not None:
                 await worker
             await rt.close()

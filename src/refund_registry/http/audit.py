@@ -26,12 +26,14 @@ from refund_registry.http.answers import (
     AuditSummary,
     ConsistencyProof,
     InclusionProof,
+    WitnessStatus,
 )
 from refund_registry.http.common import AUDITOR, MEMBER, answer, caller_of, runtime, signed
 from refund_registry.http.openapi import AUTH, COMMON, errors_for
 from refund_registry.http.problems import invalid_query
 from refund_registry.services import audit
 from refund_registry.services.sequencer import DEFAULT_ORIGIN
+from refund_registry.services.witnessing import witness_status, witnessed_note
 
 READERS = MEMBER | AUDITOR
 _QUERY = ("request.invalid_query",)
@@ -92,20 +94,67 @@ def _text(content: str) -> Response[str]:
     )
 
 
+def _witnessed(name: str, message: str) -> RegistryError:
+    if "<=" in message or ">=" in message:
+        return InvalidInput("witnessed must be between 0 and 100", code="audit.witnessed")
+    return invalid_query(name, message)
+
+
 @get(
     "/v1/audit/checkpoint",
     tags=["audit"],
-    summary="The latest checkpoint (C2SP signed note)",
+    summary="The latest checkpoint (C2SP signed note), optionally witnessed",
     media_type="text/plain; charset=utf-8",
-    responses=errors_for(AUTH, _QUERY, ("audit.no_checkpoint",), COMMON),
-    **signed(READERS),
+    responses=errors_for(
+        AUTH,
+        _QUERY,
+        ("audit.no_checkpoint", "audit.witnessed", "audit.no_witnessed_checkpoint"),
+        COMMON,
+    ),
+    **signed(READERS, query_refusals={"witnessed": _witnessed}),
 )
-async def checkpoint(request: Request[Any, Any, Any]) -> Response[str]:
-    """The latest signed checkpoint as ``text/plain``; check it with the verifier key."""
+async def checkpoint(
+    request: Request[Any, Any, Any],
+    witnessed: Annotated[
+        int | None,
+        Parameter(
+            ge=0,
+            le=100,
+            description="the latest checkpoint with at least this many witness cosignatures, "
+            "their lines appended to the note",
+        ),
+    ] = None,
+) -> Response[str]:
+    """The latest signed checkpoint as ``text/plain``; check it with the verifier key.
+
+    With ``witnessed=k``: the latest checkpoint that at least ``k`` of the
+    configured witnesses cosigned, with their cosignature lines under the log's.
+    """
     rt = runtime(request)
-    _only(request, frozenset())
+    _only(request, frozenset({"witnessed"}))
+    if witnessed:
+        settings = rt.settings
+        return _text(await witnessed_note(rt.pool, settings.witnesses, witnessed))
     latest = await audit.require_checkpoint(rt.pool)
     return _text(latest.note)
+
+
+@get(
+    "/v1/audit/witnesses",
+    tags=["audit"],
+    summary="The witness policy and each witness's latest cosigned size",
+    responses=errors_for(AUTH, _QUERY, COMMON),
+    **signed(READERS),
+)
+async def witnesses(request: Request[Any, Any, Any]) -> Response[WitnessStatus]:
+    """``{quorum, latest_size, witnesses: [{name, url, key, cosigned_size}]}``.
+
+    ``cosigned_size`` is the largest checkpoint that witness has cosigned (``null``: none).
+    """
+    rt = runtime(request)
+    _only(request, frozenset())
+    status = await witness_status(rt.pool, rt.settings.witnesses, rt.settings.witness_quorum)
+    return answer(status, WitnessStatus)
 
 
 @get(
@@ -310,4 +359,4 @@ async def summary(
     return answer(document, AuditSummary)
 
 
-ROUTES = [checkpoint, verifier_key, inclusion, consistency, entries, summary]
+ROUTES = [checkpoint, witnesses, verifier_key, inclusion, consistency, entries, summary]

@@ -117,6 +117,13 @@ _EXAMPLES: Final[dict[str, tuple[type[errors.RegistryError], str]]] = {
         "a statement follows an appeal decided against you",
     ),
     "audit.no_checkpoint": (errors.NotFound, "no checkpoint has been signed yet"),
+    "audit.no_witnessed_checkpoint": (errors.NotFound, "no checkpoint has 2 cosignatures yet"),
+    "audit.tile_path": (errors.MalformedBody, "the tile index is not in x000/…/000 groups"),
+    "audit.tile_not_found": (
+        errors.NotFound,
+        "tile 0/001 needs 512 leaves; the checkpoint has 300",
+    ),
+    "audit.witnessed": (errors.InvalidInput, "witnessed=3 is more than the 2 configured witnesses"),
     "audit.tree_size": (errors.InvalidInput, "tree_size must be 1 to the latest checkpoint's"),
     "audit.leaf_not_found": (errors.NotFound, "no entry with this leaf hash was ever logged"),
     "audit.leaf_not_sequenced": (errors.NotFound, "the entry is not sequenced yet; retry"),

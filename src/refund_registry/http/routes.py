@@ -16,6 +16,7 @@ from refund_registry.http import (
     reports,
     risk,
     subject,
+    tlog,
     webhooks,
 )
 
@@ -33,5 +34,6 @@ def all_routes(settings: Settings) -> list[Any]:
         *listings.ROUTES,
         *audit.ROUTES,
         *audit_export.ROUTES,
+        *tlog.ROUTES,
         *webhooks.ROUTES,
     ]

@@ -174,6 +174,16 @@ CREATE TABLE public.buyer_sessions (
     CONSTRAINT buyer_sessions_subject_keys_check CHECK (((cardinality(subject_keys) >= 1) AND (cardinality(subject_keys) <= 10)))
 );
 
+CREATE TABLE public.checkpoint_cosignatures (
+    size bigint NOT NULL,
+    witness text NOT NULL,
+    line text NOT NULL,
+    cosigned_at timestamp with time zone NOT NULL,
+    received_at timestamp with time zone NOT NULL,
+    CONSTRAINT checkpoint_cosignatures_line_check CHECK (((length(line) >= 1) AND (length(line) <= 1000))),
+    CONSTRAINT checkpoint_cosignatures_witness_check CHECK (((length(witness) >= 1) AND (length(witness) <= 500)))
+);
+
 CREATE TABLE public.checkpoints (
     size bigint NOT NULL,
     root bytea NOT NULL,
@@ -458,6 +468,9 @@ ALTER TABLE ONLY public.buyer_sessions
 ALTER TABLE ONLY public.buyer_sessions
     ADD CONSTRAINT buyer_sessions_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.checkpoint_cosignatures
+    ADD CONSTRAINT checkpoint_cosignatures_pkey PRIMARY KEY (size, witness);
+
 ALTER TABLE ONLY public.checkpoints
     ADD CONSTRAINT checkpoints_pkey PRIMARY KEY (size);
 
@@ -564,6 +577,8 @@ CREATE INDEX buyer_sessions_expiry ON public.buyer_sessions USING btree (expires
 
 CREATE INDEX buyer_sessions_idle ON public.buyer_sessions USING btree (last_seen_at);
 
+CREATE INDEX checkpoint_cosignatures_witness ON public.checkpoint_cosignatures USING btree (witness, size);
+
 CREATE INDEX events_appeal ON public.events USING btree (appeal_id) WHERE (appeal_id IS NOT NULL);
 
 CREATE INDEX events_feed ON public.events USING btree (member_id, txid, id);
@@ -603,6 +618,10 @@ CREATE INDEX webhooks_member ON public.webhooks USING btree (member_id, created_
 CREATE TRIGGER access_log_append_only BEFORE DELETE OR UPDATE ON public.access_log FOR EACH ROW EXECUTE FUNCTION public.refuse_change();
 
 CREATE TRIGGER access_log_no_truncate BEFORE TRUNCATE ON public.access_log FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_change();
+
+CREATE TRIGGER checkpoint_cosignatures_append_only BEFORE DELETE OR UPDATE ON public.checkpoint_cosignatures FOR EACH ROW EXECUTE FUNCTION public.refuse_change();
+
+CREATE TRIGGER checkpoint_cosignatures_no_truncate BEFORE TRUNCATE ON public.checkpoint_cosignatures FOR EACH STATEMENT EXECUTE FUNCTION public.refuse_change();
 
 CREATE TRIGGER checkpoints_append_only BEFORE DELETE OR UPDATE ON public.checkpoints FOR EACH ROW EXECUTE FUNCTION public.refuse_change();
 
@@ -681,6 +700,8 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.buyer_codes TO registry_app;
 GRANT SELECT,INSERT,DELETE ON TABLE public.buyer_handoffs TO registry_app;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.buyer_sessions TO registry_app;
+
+GRANT SELECT,INSERT ON TABLE public.checkpoint_cosignatures TO registry_app;
 
 GRANT SELECT,INSERT ON TABLE public.checkpoints TO registry_app;
 

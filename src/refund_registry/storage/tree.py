@@ -165,3 +165,10 @@ async def store_batch(
 async def insert_checkpoint(conn: Conn, *, size: int, root: bytes, note: str, at: datetime) -> None:
     """Store a signed checkpoint; one already stored for ``size`` is kept as it is."""
     await conn.execute(Q["seq_insert_checkpoint"], size, root, note, at)
+
+
+@translating
+async def entries_between(db: Reader, start: int, stop: int) -> list[bytes]:
+    """The entry bytes of tree indices ``[start, stop)``, in index order."""
+    rows = await db.fetch(Q["tile_entries"], start, stop)
+    return [bytes(row["entry"]) for row in rows]
