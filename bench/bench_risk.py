@@ -14,6 +14,7 @@ Traffic goes to 127.0.0.1 only; each run is bounded in time. Prints figures;
 asserts nothing.
 
     .venv/bin/python bench/bench_risk.py [--server uvicorn|granian] [--seconds 10]
+        [--profile FILE]   # py-spy the worker during the signed queries; CPU split per stage
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a pack
 import load
 import placement
 import servers
+import stages
 from signed_posts import query_bodies, run_signed_post, seed
 
 from tests.support.factories import pseudonym
@@ -80,6 +82,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--buyers", type=int, default=20_000)
     parser.add_argument("--batch-rounds", type=int, default=10)
+    parser.add_argument("--profile", help="file: py-spy raw profile of the worker (queries)")
     args = parser.parse_args()
     wrk = load.ensure_wrk()
     if wrk is None:
@@ -93,10 +96,12 @@ def main() -> None:
         signer = backing.signer
         workdir = Path(tempfile.mkdtemp(prefix="rr-bench-risk-"))
         with servers.api_server(args.server, backing) as server:
+            live_before = server.cpu_seconds()
             live = load.drive(
                 server, load.LIVE, duration=args.seconds, connections=args.connections,
                 tokens=None, workdir=workdir, wrk=wrk,
             )  # fmt: skip
+            live_cpu = (server.cpu_seconds() - live_before) / max(live.requests, 1) * 1e6
             # More tokens than the run can use.
             bodies = query_bodies(pseudonyms, int(args.seconds * 6000))
             cpu_before = server.cpu_seconds()
@@ -105,13 +110,30 @@ def main() -> None:
                 connections=args.connections, workdir=workdir,
             )  # fmt: skip
             cpu = (server.cpu_seconds() - cpu_before) / max(query.requests, 1) * 1e6
+            if args.profile:  # a second run, sampled: py-spy pauses the worker for each sample
+                pid = stages.worker_pid(server.process.pid)
+                started: list[Any] = []
+                run_signed_post(
+                    wrk, server.url, signer, query_bodies(pseudonyms, int(args.seconds * 6000)),
+                    seconds=args.seconds, connections=args.connections, workdir=workdir,
+                    on_start=lambda: started.append(
+                        stages.start_profiler(pid, Path(args.profile), args.seconds - 1)
+                    ),
+                )  # fmt: skip
+                stages.finish_profiler(started[0])
             lookups = batch_lookups(server.url, signer, pseudonyms, args.batch_rounds)
     print(f"\nserver: {args.server}, one worker pinned; wrk -t1 -c{args.connections}")
     print(f"{'route':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, r in (("GET /health/live", live), ("POST /v1/risk/query", query)):
         print(f"{name:28} {r.rps:9,.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d}")
-    print(f"ratio risk/live: {query.rps / live.rps:.2f}   server CPU per query: {cpu:.0f} us")
+    print(f"ratio risk/live (req/s): {query.rps / live.rps:.2f}")
+    print(f"server CPU per request: live {live_cpu:.0f} us, query {cpu:.0f} us"
+          f" (live/query {live_cpu / cpu:.2f})")  # fmt: skip
     print(f"batch query: {lookups:,.0f} identifier look-ups/s (1,000 queries x 3 identifiers)")
+    if args.profile and Path(args.profile).exists():
+        print(f"\nCPU split of a signed query ({args.profile}):")
+        for line in stages.table(Path(args.profile), cpu):
+            print(line)
 
 
 if __name__ == "__main__":

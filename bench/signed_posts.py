@@ -10,6 +10,7 @@ import json
 import secrets
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +89,10 @@ end
 
 def run_signed_post(
     wrk: str, url: str, signer: Any, bodies: list[bytes], *, seconds: float, connections: int,
-    workdir: Path, pin: bool = True,
+    workdir: Path, pin: bool = True, on_start: Callable[[], object] | None = None,
 ) -> load.LoadResult:  # fmt: skip
+    """wrk sending ``bodies``, each with its own token; ``on_start`` runs once they are
+    signed, just before the load starts (to start a profiler)."""
     lines = [f"{signer.request_token('POST', QUERY, b)}\t{b.decode()}" for b in bodies]
     items = workdir / f"items-{secrets.token_hex(4)}.txt"
     items.write_text("\n".join(lines) + "\n")
@@ -102,6 +105,8 @@ def run_signed_post(
             "-s", str(script), url + QUERY]  # fmt: skip
     import subprocess
 
+    if on_start is not None:
+        on_start()
     done = subprocess.run(
         placement.pinned(argv, placement.LOAD_CORE) if pin else argv,
         capture_output=True,
