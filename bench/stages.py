@@ -27,7 +27,7 @@ STAGES: list[tuple[str, re.Pattern[str]]] = [
     ("receipt: Ed25519 signature", re.compile(r"sign_receipt|receipt_for")),
     ("log entry: encode, commitments, leaf hash", re.compile(r"domain/access\.py")),
     ("group commit: COPY + commit", re.compile(r"storage/accesslog\.py")),
-    ("org budget: durable count", re.compile(r"storage/organisations\.py|quotas\.py")),
+    ("rate limit + org budget", re.compile(r"storage/organisations\.py|quotas\.py")),
     ("rate limit", re.compile(r"storage/ratelimit\.py")),
     ("Valkey pipeline: replay check + rate limit", re.compile(r"storage/cache\.py")),
     ("verify: token parse, key, binding", re.compile(r"domain/tokens\.py|services/authn\.py")),
@@ -35,7 +35,7 @@ STAGES: list[tuple[str, re.Pattern[str]]] = [
     ("scoring and answer", re.compile(r"domain/(inquiry|scoring)")),
     ("JSON: body decode, answer encode", re.compile(r"msgspec|litestar/serialization")),
     ("background: sequencer", re.compile(r"services/sequencer|storage/tree|domain/merkle")),
-    ("edge (http/): auth hook, body, locale", re.compile(r"refund_registry/http/")),
+    ("edge and glue: handler, auth hook, body, locale", re.compile(r"refund_registry/http/")),
     ("service code, other", re.compile(r"refund_registry/")),
 ]
 

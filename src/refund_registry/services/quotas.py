@@ -13,6 +13,16 @@ so several principals of one platform share one budget.
    each process alone; this count does neither, so the daily quota holds
    across every process and every Redis outage.
 
+The durable charges are grouped, as the access log groups its commits: while
+one upsert of an organisation's day is in flight, the charges that arrive in
+the meantime wait and are then summed into the next one (one statement, one
+row lock, however many requests). Each caller still returns only once its own
+units are in the committed count. When a sum would pass the quota, its
+charges are retried one by one in arrival order, so a refusal falls on exactly
+the charges that no longer fit, as if each had been made alone. Grouping
+changes no count: ``org_usage`` holds exactly the units handed out, and never
+more than the quota, across any number of processes.
+
 When PostgreSQL cannot be written the charge fails (503): nothing is handed
 out uncounted. Units Redis accepted and PostgreSQL then refused stay spent in
 Redis for the day, which only makes Redis stricter than the durable count.
@@ -26,7 +36,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Final, NamedTuple
 
 import asyncpg
 from cachetools import TTLCache
@@ -90,6 +100,10 @@ class OrgQuota:
         self.kind = kind
         self.default_per_day = default_per_day
         self._budgets: TTLCache[str, OrgBudget] = TTLCache(maxsize=10_000, ttl=cache_seconds)
+        # Durable charges waiting for the upsert in flight, per organisation and day.
+        self._waiting: dict[tuple[str, dt.date], list[_Waiter]] = {}
+        self._draining: dict[tuple[str, dt.date], asyncio.Task[None]] = {}
+        self.upserts = 0  # durable charge statements run (for the benches and tests)
 
     def clear(self) -> None:
         self._budgets.clear()
@@ -114,14 +128,8 @@ class OrgQuota:
         quota = budget.per_day(self.kind) or self.default_per_day
         usage = await self.limiter.acquire(budget.org_id, units, per_day=quota)
         now = self.limiter.clock()  # one clock decides the day for both counts
-        total = await store.charge(
-            self.pool,
-            org_id=budget.org_id,
-            day=dt.datetime.fromtimestamp(now, dt.UTC).date(),
-            kind=self.kind,
-            units=units,
-            quota=quota,
-        )
+        day = dt.datetime.fromtimestamp(now, dt.UTC).date()
+        total = await self._durable(budget.org_id, day, units, quota)
         today, ceiling = _GAUGES[self.kind]
         ceiling.labels(org=budget.org_id).set(quota)
         if total is None:
@@ -134,6 +142,68 @@ class OrgQuota:
             raise quota_refusal(quota, now)
         today.labels(org=budget.org_id).set(total)
         return usage
+
+    async def _durable(self, org_id: str, day: dt.date, units: int, quota: int) -> int | None:
+        """Add ``units`` to the durable count in the next grouped upsert; the day's
+        total once committed, or ``None`` when they did not fit the quota."""
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        key = (org_id, day)
+        self._waiting.setdefault(key, []).append(_Waiter(units, quota, future))
+        if key not in self._draining:
+            # Started on the next tick: the charges of this tick join the first upsert.
+            self._draining[key] = asyncio.get_running_loop().create_task(self._drain(key))
+        return await future
+
+    async def _drain(self, key: tuple[str, dt.date]) -> None:
+        try:
+            while group := self._waiting.pop(key, None):
+                await self._charge_group(key, group)
+        finally:
+            del self._draining[key]
+
+    async def _charge_group(self, key: tuple[str, dt.date], group: list[_Waiter]) -> None:
+        org_id, day = key
+        try:
+            total = await self._upsert(
+                org_id, day, sum(w.units for w in group), min(w.quota for w in group)
+            )
+        except Exception as exc:  # every waiter must hear of it (Unavailable, ...)
+            for w in group:
+                _settle(w.future, exc=exc)
+            return
+        if total is not None or len(group) == 1:
+            for w in group:
+                _settle(w.future, total)
+            return
+        # The sum does not fit: charge one by one, in arrival order.
+        for w in group:
+            try:
+                _settle(w.future, await self._upsert(org_id, day, w.units, w.quota))
+            except Exception as exc:
+                _settle(w.future, exc=exc)
+
+    async def _upsert(self, org_id: str, day: dt.date, units: int, quota: int) -> int | None:
+        self.upserts += 1
+        return await store.charge(
+            self.pool, org_id=org_id, day=day, kind=self.kind, units=units, quota=quota
+        )
+
+
+class _Waiter(NamedTuple):
+    units: int
+    quota: int
+    future: asyncio.Future[int | None]
+
+
+def _settle(
+    future: asyncio.Future[int | None], total: int | None = None, exc: Exception | None = None
+) -> None:
+    if future.done():  # the caller went away; its units stay charged (stricter)
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(total)
 
 
 async def refresh_gauges(
