@@ -8,31 +8,27 @@ prints, one line per bad value.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
+
+N = TypeVar("N", int, float)
 
 
 def integer(low: int, high: int) -> Callable[[str], int]:
     """A whole number from ``low`` to ``high``."""
-
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError("must be an integer") from None
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return value
-
-    return parse
+    return _within(int, "an integer", low, high)
 
 
 def number(low: float, high: float) -> Callable[[str], float]:
     """A number from ``low`` to ``high``."""
+    return _within(float, "a number", low, high)
 
-    def parse(raw: str) -> float:
+
+def _within(kind: Callable[[str], N], what: str, low: N, high: N) -> Callable[[str], N]:
+    def parse(raw: str) -> N:
         try:
-            value = float(raw)
+            value = kind(raw)
         except ValueError:
-            raise ValueError("must be a number") from None
+            raise ValueError(f"must be {what}") from None
         if not low <= value <= high:
             raise ValueError(f"must be between {low} and {high}")
         return value
