@@ -18,6 +18,13 @@ from typing import Any
 
 import platformdirs
 
+from refund_registry.config_values import boolean as _bool
+from refund_registry.config_values import choice as _choice
+from refund_registry.config_values import integer as _int
+from refund_registry.config_values import nonempty as _nonempty
+from refund_registry.config_values import number as _float
+from refund_registry.config_values import token as _token
+from refund_registry.config_values import url as _url
 from refund_registry.domain.quotas import EVALUATION_CEILING, QUERY_CEILING
 from refund_registry.domain.witnessing import ConfiguredWitness, parse_witnesses
 
@@ -351,75 +358,3 @@ def _oidc_problems(settings: Settings) -> list[str]:
     ):
         problems.append("REGISTRY_OIDC_ISSUER must be https when REGISTRY_ENVIRONMENT=production")
     return problems
-
-
-def _int(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError("must be an integer") from None
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return value
-
-    return parse
-
-
-def _float(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError("must be a number") from None
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return value
-
-    return parse
-
-
-def _choice(*options: str, upper: bool = False) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = raw.upper() if upper else raw
-        if value not in options:
-            raise ValueError(f"must be one of {', '.join(options)}")
-        return value
-
-    return parse
-
-
-def _url(*schemes: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        scheme, sep, rest = raw.partition("://")
-        if not sep or scheme not in schemes or not rest:
-            raise ValueError(
-                f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
-            )
-        return raw
-
-    return parse
-
-
-def _bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("must be true or false")
-
-
-def _token(raw: str) -> str:
-    value = raw.strip()
-    if len(value) < 16:
-        raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 32`)")
-    if any(c.isspace() for c in value):
-        raise ValueError("must not contain spaces")
-    return value
-
-
-def _nonempty(raw: str) -> str:
-    if not raw.strip():
-        raise ValueError("must not be blank")
-    return raw

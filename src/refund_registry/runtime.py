@@ -24,15 +24,15 @@ from refund_registry.delivery.webhooks import WebhookSender
 from refund_registry.domain.keyring import Keyring
 from refund_registry.services.appeals import AppealService
 from refund_registry.services.authn import Authenticator, KeyCache
-from refund_registry.services.buyer_signin import (
+from refund_registry.services.buyer_codes import (
     CODES_PER_ADDRESS_PER_DAY,
     CODES_PER_ADDRESS_PER_SECOND,
     CODES_PER_IDENTIFIER_PER_DAY,
-    BuyerSignIn,
     CodeSender,
-    PortalPseudonyms,
 )
+from refund_registry.services.buyer_signin import BuyerSignIn
 from refund_registry.services.ledger import Ledger
+from refund_registry.services.portal_pseudonyms import PortalPseudonyms
 from refund_registry.services.quotas import OrgQuota
 from refund_registry.services.risk import RiskService
 from refund_registry.services.staff_signin import StaffSignIn

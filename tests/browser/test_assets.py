@@ -30,7 +30,7 @@ from refund_registry.http.app import create_app
 
 WEB = Path(str(resources.files("refund_registry.web")))
 PACKAGE = WEB.parent
-API_MODULES = ("http/problems.py", "services/risk.py", "services/buyer_signin.py")
+API_MODULES = ("http/problems.py", "services/risk.py", "services/buyer_codes.py")
 """Where the API marks the texts of its answers (notice, problem titles) and of code messages."""
 HTMX_SHA256 = "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|\{(\w+)\}")

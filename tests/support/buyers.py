@@ -52,7 +52,7 @@ async def hand_off(
 def attach_keyservice(runtime: Runtime, settings: Settings) -> None:
     """Point the runtime's portal at an in-process key service (same database and Redis)."""
     from refund_registry.keyservice.app import create_keyservice_app
-    from refund_registry.services.buyer_signin import PortalPseudonyms
+    from refund_registry.services.portal_pseudonyms import PortalPseudonyms
     from refund_registry.storage.ratelimit import Limits
 
     app = create_keyservice_app(

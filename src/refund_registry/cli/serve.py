@@ -169,13 +169,9 @@ def with_public_url(settings: Settings) -> Settings:
     """
     if "public_url" in settings.given or settings.environment == "production":
         return settings
-    host = settings.host
-    if host in ("", "0.0.0.0"):  # noqa: S104 - compared, not bound
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    if ":" in host:
-        host = f"[{host}]"
+    from refund_registry.http.keyservice_proxy import connectable_host
+
+    host = connectable_host(settings.host)
     return settings.with_overrides(public_url=f"http://{host}:{settings.port}")
 
 

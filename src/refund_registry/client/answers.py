@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
@@ -20,8 +20,6 @@ from refund_registry.client.results import (
     RiskBatch,
 )
 from refund_registry.domain import oprf
-
-IDEMPOTENT_POSTS: Final = frozenset({pseudonyms.EVALUATE_PATH, "/v1/reports"})
 
 T = TypeVar("T")
 

@@ -217,16 +217,7 @@ class StatementSet(Answer):
     updated_at: Time
 
 
-class AppealView(Answer):
-    appeal_id: str
-    report_id: str
-    state: str
-    grounds: str
-    filed_at: Time
-    member_response_due: Time | None
-    decision_due: Time | None
-    closed_at: Time | None
-    closed_reason: str | None
+class AppealView(AppealSummary):  # the summary's fields, then the appeal's details
     statement: str
     answered_at: Time | None
     member_summary: str | None

@@ -47,15 +47,20 @@ def keyservice_base_url(settings: Settings) -> str:
     """``settings.keyservice_url``, or the child process ``serve`` starts on this host."""
     if settings.keyservice_url:
         return settings.keyservice_url.rstrip("/")
-    host = settings.host
-    # A wildcard listen address is not an address to connect to.
+    return f"http://{connectable_host(settings.host)}:{settings.keyservice_port}"
+
+
+def connectable_host(host: str) -> str:
+    """The listen address ``host`` as a URL's host to connect to on this machine.
+
+    A wildcard listen address is not an address to connect to: it becomes the
+    loopback address of its family; an IPv6 address is bracketed.
+    """
     if host in ("", "0.0.0.0"):  # noqa: S104 - compared, not bound
         host = "127.0.0.1"
     elif host == "::":
         host = "::1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{settings.keyservice_port}"
+    return f"[{host}]" if ":" in host else host
 
 
 def shared_client(app: Litestar, settings: Settings) -> httpx.AsyncClient:

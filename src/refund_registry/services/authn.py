@@ -168,6 +168,28 @@ class Authenticator:
             raise tokens.fail(record.refusal, detail)
         return record
 
+    def _verify(
+        self,
+        token: str,
+        head: tokens.Unverified,
+        record: KeyRecord,
+        max_lifetime: int,
+        required: tuple[str, ...],
+    ) -> tokens.VerifiedClaims:
+        """Signature, audience and times of a token, by the key its head named."""
+        return tokens.verify(
+            token,
+            head=head,
+            key_principal=record.principal_id,
+            key_alg=record.alg,
+            key=record.key,
+            audience=self.audience,
+            now=self.clock(),
+            leeway=self.leeway,
+            max_lifetime=max_lifetime,
+            required=required,
+        )
+
     async def request(
         self,
         authorization: str | None,
@@ -204,17 +226,8 @@ class Authenticator:
         token = _bearer(authorization)
         head = tokens.peek(token, tokens.REQUEST_TYP)
         record = await self._key_for(head)
-        verified = tokens.verify(
-            token,
-            head=head,
-            key_principal=record.principal_id,
-            key_alg=record.alg,
-            key=record.key,
-            audience=self.audience,
-            now=self.clock(),
-            leeway=self.leeway,
-            max_lifetime=tokens.REQUEST_MAX_LIFETIME,
-            required=("htm", "htu", "bsh"),
+        verified = self._verify(
+            token, head, record, tokens.REQUEST_MAX_LIFETIME, ("htm", "htu", "bsh")
         )
         tokens.check_request_target(verified.claims, method=method, path_and_query=path_and_query)
         if record.role not in roles:
@@ -261,18 +274,7 @@ class Authenticator:
         record = await self._key_for(head)
         if record.role != "member":
             raise tokens.fail("issuer_not_member", "subject tokens are issued by members only")
-        verified = tokens.verify(
-            token,
-            head=head,
-            key_principal=record.principal_id,
-            key_alg=record.alg,
-            key=record.key,
-            audience=self.audience,
-            now=self.clock(),
-            leeway=self.leeway,
-            max_lifetime=HANDOFF_SECONDS,
-            required=("pseudonyms",),
-        )
+        verified = self._verify(token, head, record, HANDOFF_SECONDS, ("pseudonyms",))
         pseudonyms = verified.claims["pseudonyms"]
         if (
             not isinstance(pseudonyms, list)

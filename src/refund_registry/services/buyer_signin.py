@@ -17,10 +17,9 @@ both ending in a buyer session bound to the subject keys proved
   (``via_member``), so everything done in it is recorded as done via that
   member.
 
-Sending limits (documented in ``docs/buyers.md``): per identifier, one code
-per :data:`CODE_PACING` and :data:`CODES_PER_IDENTIFIER_PER_DAY` a day; per
-client address, :data:`CODES_PER_ADDRESS_PER_SECOND` a second and
-:data:`CODES_PER_ADDRESS_PER_DAY` a day. A refusal is 429
+Sending limits, the code message and the refusals of a code are in
+``services.buyer_codes``; the key service is asked as the portal principal by
+``services.portal_pseudonyms``. A refusal to send is 429
 ``buyer.code_rate_limited`` with ``Retry-After``, identical whether or not
 anything is on record about the identifier (nothing here ever looks).
 
@@ -36,65 +35,40 @@ expired session as soon as it is presented, so no separate duty is needed;
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Final, Protocol
 
 import asyncpg
-import httpx
-from cryptography.hazmat.primitives import serialization
 
-from refund_registry.client.sdk import (
-    AsyncRegistryClient,
-    RegistryApiError,
-    RetryPolicy,
-    afetch_keyservice_public_key,
-)
-from refund_registry.client.signing import Signer
 from refund_registry.domain import buyer_access as rules
-from refund_registry.domain import identity, oprf
-from refund_registry.domain.keyring import Keyring, parse_public_key
-from refund_registry.errors import (
-    AuthenticationFailed,
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    RateLimited,
-    Unavailable,
-)
-from refund_registry.i18n import N_, gettext
-from refund_registry.services import principals
+from refund_registry.domain import identity
+from refund_registry.domain.keyring import Keyring
+from refund_registry.errors import AuthenticationFailed, Forbidden, InvalidInput, RateLimited
 from refund_registry.services.authn import Authenticator
+from refund_registry.services.buyer_codes import (
+    CODE_PACING,
+    KINDS,
+    CodeSender,
+    code_message,
+    code_refused,
+    limit_subject,
+    rate_limited,
+    too_soon,
+)
 from refund_registry.services.parties import Subject
 from refund_registry.services.subject_access import subject_keys
 from refund_registry.storage import buyer_sessions as store
-from refund_registry.storage import keyfiles
-from refund_registry.storage import principals as principal_store
 from refund_registry.storage.conn import Conn
 from refund_registry.storage.db import translated
 from refund_registry.storage.ratelimit import RateLimiter
 
-log = logging.getLogger("refund_registry.buyer_signin")
-
-KINDS: Final = ("phone", "email")
-"""The identifiers a buyer can receive a code at."""
-
-CODE_PACING: Final = timedelta(seconds=60)
-CODES_PER_IDENTIFIER_PER_DAY: Final = 10
-CODES_PER_ADDRESS_PER_SECOND: Final = 2
-CODES_PER_ADDRESS_PER_DAY: Final = 100
 PURGE_BATCH: Final = 500
 
 SESSION_PREFIX: Final = "rrs_"
 """Session values start with this, so one is never mistaken for a JWS (which has dots)."""
-
-PORTAL_NAME: Final = "registry portal"
 
 
 @dataclass(frozen=True)
@@ -107,44 +81,12 @@ class OpenedSession:
     via_member: str | None
 
 
-class CodeSender(Protocol):
-    """One channel for codes: SMTP, the SMS gateway, or the zero-setup outbox."""
-
-    async def send(self, to: str, subject: str, body: str) -> None: ...
-
-
 class Pseudonyms(Protocol):
     """Derives the 64-byte pseudonym of a normalised identifier."""
 
     async def pseudonym(self, kind: str, normalised: str) -> bytes: ...
 
     async def close(self) -> None: ...
-
-
-CODE_SUBJECT: Final = N_("Refund Registry code %(code)s")
-CODE_TEXT: Final = N_(
-    "Refund Registry code %(code)s, valid for %(minutes)s minutes. Do not share it."
-)
-
-
-def code_message(code: str, language: str = "zh-CN") -> tuple[str, str]:
-    """The subject and text of a code message in ``language`` (``zh-CN`` or ``en``): the
-    language the buyer asked for the code in (the portal's switch, or ``Accept-Language``)."""
-    values = {"code": code, "minutes": int(rules.CODE_LIFETIME.total_seconds() // 60)}
-    return gettext(language, CODE_SUBJECT) % values, gettext(language, CODE_TEXT) % values
-
-
-def _limit_subject(subject_key: bytes) -> str:
-    """The rate-limit key of an identifier: a hash of its subject key, nothing readable."""
-    return hashlib.sha256(b"rr-code-limit|" + subject_key).hexdigest()[:32]
-
-
-def _rate_limited(exc: RateLimited) -> RateLimited:
-    return RateLimited(
-        "too many codes asked for; try again later",
-        retry_after=exc.retry_after,
-        code="buyer.code_rate_limited",
-    )
 
 
 def _session_expired() -> AuthenticationFailed:
@@ -159,137 +101,6 @@ def _session_unknown() -> AuthenticationFailed:
         "no such buyer session (signed out, or never opened); sign in again",
         code="buyer.session_unknown",
     )
-
-
-def _code_refused(outcome: rules.CodeOutcome, tries_left: int | None) -> AuthenticationFailed:
-    """The refusal of a code that was not accepted (or of a try with none pending)."""
-    if outcome is rules.CodeOutcome.EXPIRED:
-        return AuthenticationFailed(
-            "the code has expired; ask for a new one", code="buyer.code_expired"
-        )
-    if outcome is rules.CodeOutcome.LOCKED:
-        return AuthenticationFailed(
-            "too many wrong tries: this code is locked; ask for a new one",
-            code="buyer.code_locked",
-        )
-    return AuthenticationFailed(
-        "the code is not the one sent",
-        code="buyer.code_wrong",
-        extra={"tries_left": tries_left} if tries_left is not None else None,
-    )
-
-
-class PortalPseudonyms:
-    """The key service, asked as the registry's portal principal with the member SDK.
-
-    The principal, its key and the key service's public key are resolved on
-    first use: production names them in the settings; zero-setup mode
-    registers a ``portal`` principal for a key kept in the data folder
-    (idempotently: the key's id finds it again) and reads the public key
-    from the key service once. ``transport`` lets tests reach an in-process
-    key service.
-    """
-
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        *,
-        base_url: str,
-        audience: str,
-        key_path: Path,
-        principal_id: str = "",
-        kid: str = "",
-        public_key: str = "",
-        generate: bool = False,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.pool = pool
-        self.base_url = base_url
-        self.audience = audience
-        self.key_path = key_path
-        self.principal_id = principal_id
-        self.kid = kid
-        self.public_key = public_key
-        self.generate = generate
-        self.transport = transport
-        self._client: AsyncRegistryClient | None = None
-        self._lock = asyncio.Lock()
-
-    async def _ensure_principal(self, pem: bytes) -> tuple[str, str]:
-        """The portal principal holding this key, registered now if need be."""
-        kid = parse_public_key(pem).kid
-        for _ in range(2):
-            holder = await principal_store.key_holder(self.pool, kid)
-            if holder is not None:
-                if holder.role != "portal" or holder.key_revoked or holder.status != "active":
-                    raise Unavailable(
-                        "the portal key is registered to another, revoked or inactive principal",
-                        code="keyservice.unavailable",
-                    )
-                return holder.principal_id, kid
-            try:
-                added = await principals.add_principal(
-                    self.pool, name=PORTAL_NAME, role="portal", pem=pem
-                )
-            except Conflict:
-                continue  # another process registered it meanwhile: find it again
-            log.info("registered the portal principal", extra={"principal": added["id"]})
-            return added["id"], added["kid"]
-        raise Unavailable("the portal principal could not be registered", code="db.unavailable")
-
-    async def _ready(self) -> AsyncRegistryClient:
-        if self._client is not None:
-            return self._client
-        async with self._lock:
-            if self._client is None:
-                key = await asyncio.to_thread(
-                    keyfiles.ensure_ed25519, self.key_path, generate=self.generate
-                )
-                principal_id, kid = self.principal_id, self.kid
-                if not principal_id or not kid:
-                    pem = key.public_key().public_bytes(
-                        serialization.Encoding.PEM,
-                        serialization.PublicFormat.SubjectPublicKeyInfo,
-                    )
-                    principal_id, kid = await self._ensure_principal(pem)
-                signer = Signer(
-                    principal_id=principal_id, kid=kid, private_key=key, audience=self.audience
-                )
-                # Zero-setup mode trusts the key service it started itself; production
-                # pins the key from the settings.
-                pinned = self.public_key or await afetch_keyservice_public_key(
-                    self.base_url, transport=self.transport
-                )
-                self._client = AsyncRegistryClient(
-                    self.base_url,
-                    signer,
-                    keyservice_public_key=pinned,
-                    transport=self.transport,
-                    retry=RetryPolicy(attempts=2, max_delay=2.0),
-                    cache_size=0,  # nothing derived from an identifier stays in memory
-                )
-            return self._client
-
-    async def pseudonym(self, kind: str, normalised: str) -> bytes:
-        """The pseudonym of a normalised identifier; 503 when the key service cannot help."""
-        try:
-            client = await self._ready()
-            text = await client.pseudonymise(kind, normalised)
-        except (RegistryApiError, oprf.ProofInvalid, oprf.InvalidKey) as exc:
-            # Neither the identifier nor the answer's text is logged: only what failed.
-            code = getattr(exc, "code", type(exc).__name__)
-            log.warning("the key service refused the portal", extra={"code": code})
-            raise Unavailable(
-                "sign-in is unavailable right now (the key service did not answer); retry",
-                code="keyservice.unavailable",
-            ) from None
-        raw = oprf.b64d(text, field_name="pseudonym")
-        return raw
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
 
 class BuyerSignIn:
@@ -359,17 +170,17 @@ class BuyerSignIn:
         try:
             await self.address_limiter.acquire(client_address or "unknown", 1)
         except RateLimited as exc:
-            raise _rate_limited(exc) from None
+            raise rate_limited(exc) from None
         subject_key = await self._subject_key(kind, normalised)
         now = self.clock()
         async with translated(), self.pool.acquire() as conn:
             issued = await store.code_issued_at(conn, subject_key)
         if issued is not None and now < issued + CODE_PACING:
-            raise self._too_soon(issued, now)
+            raise too_soon(issued, now)
         try:
-            await self.identifier_limiter.acquire(_limit_subject(subject_key), 1)
+            await self.identifier_limiter.acquire(limit_subject(subject_key), 1)
         except RateLimited as exc:
-            raise _rate_limited(exc) from None
+            raise rate_limited(exc) from None
         code = rules.new_code(secrets.token_bytes(rules.CODE_RANDOM_BYTES))
         async with translated(), self.pool.acquire() as conn:
             stored = await store.put_code(
@@ -381,19 +192,10 @@ class BuyerSignIn:
                 replaceable_before=now - CODE_PACING,
             )
             if not stored:  # another request sent one a moment ago
-                raise self._too_soon(now, now)
+                raise too_soon(now, now)
             await self._purge(conn, now)
         subject, body = code_message(code, language)
         await self.channels[kind].send(normalised, subject, body)
-
-    @staticmethod
-    def _too_soon(issued: datetime, now: datetime) -> RateLimited:
-        wait = max(1, int((issued + CODE_PACING - now).total_seconds()) + 1)
-        return RateLimited(
-            "a code was sent moments ago; wait before asking for another",
-            retry_after=wait,
-            code="buyer.code_rate_limited",
-        )
 
     async def open_with_code(self, kind: str, value: str, code: str) -> OpenedSession:
         """Open a session for the identifier the code was sent to.
@@ -424,7 +226,7 @@ class BuyerSignIn:
         # The try is committed before the refusal is raised.
         if opened is not None:
             return opened
-        raise _code_refused(outcome, tries_left)
+        raise code_refused(outcome, tries_left)
 
     # -- hand-off -----------------------------------------------------------------------
 
@@ -535,11 +337,4 @@ class BuyerSignIn:
         await self.pseudonyms.close()
 
 
-__all__ = [
-    "BuyerSignIn",
-    "CodeSender",
-    "OpenedSession",
-    "PortalPseudonyms",
-    "Pseudonyms",
-    "code_message",
-]
+__all__ = ["BuyerSignIn", "OpenedSession", "Pseudonyms"]
