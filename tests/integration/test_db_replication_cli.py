@@ -19,8 +19,9 @@ from tests.support.replication import free_port
 CLI = [sys.executable, "-m", "refund_registry"]
 
 
-def _db(*args: str) -> dict[str, str]:
+def _db(*args: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    env.update(extra)
     done = subprocess.run(
         [*CLI, "db", *args], env=env, capture_output=True, text=True, timeout=180, check=False
     )
@@ -46,7 +47,20 @@ def test_primary_standby_promote_stop() -> None:
         password = (primary / "embedded" / "db-owner.password").read_text().strip()
         assert password not in shown["primary"]
         url = f"postgresql://postgres:{password}@127.0.0.1:{p1}/postgres"
-        _db("standby", "--from", url, "--data-dir", str(standby), "--port", str(p2), "--name", "s1")
+        # The password from the environment, as docs/deployment.md shows it.
+        source = f"postgresql://postgres@127.0.0.1:{p1}/postgres"
+        _db(
+            "standby",
+            "--from",
+            source,
+            "--data-dir",
+            str(standby),
+            "--port",
+            str(p2),
+            "--name",
+            "s1",
+            PGPASSWORD=password,
+        )
         sync = asyncio.run(
             _ask(url, "SELECT sync_state FROM pg_stat_replication WHERE application_name = 's1'")
         )

@@ -127,8 +127,9 @@ def create_standby(source_url: str, data_dir: Path, *, host: str, port: int, nam
     """Copy the primary at ``source_url`` into ``data_dir`` and start it as standby ``name``.
 
     ``source_url`` logs in as a role with the REPLICATION attribute (the
-    superuser of :func:`start_primary`); its password goes to ``pg_basebackup``
-    in the environment, never on a command line, and is kept in the standby's
+    superuser of :func:`start_primary`); its password (in the URL, else
+    ``PGPASSWORD``) goes to ``pg_basebackup`` in the environment, never on a
+    command line, and is kept in the standby's
     ``primary_conninfo`` (inside its 0600 cluster folder) for streaming.
     """
     data_dir = data_dir.expanduser().resolve()
@@ -136,7 +137,7 @@ def create_standby(source_url: str, data_dir: Path, *, host: str, port: int, nam
     if (pgdata / "PG_VERSION").exists():
         raise EmbeddedError(f"{pgdata} already holds a cluster; a standby needs an empty folder")
     parts = urlsplit(source_url)
-    password = unquote(parts.password or "")
+    password = unquote(parts.password or "") or os.environ.get("PGPASSWORD", "")
     login = f"{parts.username}@" if parts.username else ""
     hosts = parts.netloc.rpartition("@")[2]
     without_password = urlunsplit(parts._replace(netloc=login + hosts))
