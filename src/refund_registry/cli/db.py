@@ -41,7 +41,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         description="Initialise a cluster in DIR (first time only: scram-sha-256 logins, a "
         "generated superuser password) and start it. With --standby NAME every commit "
         "waits until the standby NAME has it (synchronous_standby_names, "
-        "synchronous_commit=on); commits wait until that standby has joined.",
+        "synchronous_commit=on); commits wait until that standby has joined. --listen, --port "
+        "and --standby apply when the cluster is initialised; later runs start it as it was.",
     )
     listening(primary, 5432)
     primary.add_argument(

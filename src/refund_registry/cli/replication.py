@@ -100,9 +100,13 @@ def start_primary(data_dir: Path, *, host: str, port: int, standby: str | None) 
     """Initialise (first time) and start the primary in ``data_dir``; its superuser URL.
 
     With ``standby``, every commit waits until the standby of that name has it.
+    ``host``, ``port`` and ``standby`` apply when the cluster is initialised;
+    a later call starts it as it was configured then.
     """
     data_dir = data_dir.expanduser().resolve()
     pgdata = _pgdata(data_dir)
+    if standby is not None:
+        _check_name(standby)
     if not (pgdata / "PG_VERSION").exists():
         _save_password(data_dir, secrets.token_urlsafe(24))  # kept if one is there already
         password = _password_file(data_dir).read_text().strip()
@@ -134,6 +138,7 @@ def create_standby(source_url: str, data_dir: Path, *, host: str, port: int, nam
     """
     data_dir = data_dir.expanduser().resolve()
     pgdata = _pgdata(data_dir)
+    _check_name(name)
     if (pgdata / "PG_VERSION").exists():
         raise EmbeddedError(f"{pgdata} already holds a cluster; a standby needs an empty folder")
     parts = urlsplit(source_url)
