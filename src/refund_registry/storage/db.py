@@ -297,11 +297,10 @@ async def translated() -> AsyncIterator[None]:
     except _UNAVAILABLE as exc:
         raise Unavailable(f"PostgreSQL is unreachable: {exc}", code="db.unavailable") from exc
     except asyncpg.ReadOnlySQLTransactionError as exc:
-        # The server this connection reached is no longer the primary.
+        # The server this connection reached is no longer the primary (a
+        # failover): the sentence of a lost connection, whose catalog entry it shares.
         await _follow_primary()
-        raise Unavailable(
-            "PostgreSQL is failing over to another server", code="db.unavailable"
-        ) from exc
+        raise Unavailable(f"PostgreSQL is unreachable: {exc}", code="db.unavailable") from exc
 
 
 def translating(fn: F) -> F:
