@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import string
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from refund_registry.cli.common import redacted
 from refund_registry.cli.main import build_parser
 
 
@@ -56,3 +60,21 @@ def test_principals_has_keygen_and_show_and_json() -> None:
     assert (args.id, args.json) == ("mbr_1", True)
     with pytest.raises(SystemExit):
         parser.parse_args(["principals", "keygen", "--out", "x", "--alg", "RS256"])
+
+
+_PASSWORDS = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=8)
+_HOSTS = st.lists(
+    st.tuples(st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True), st.integers(1, 65535)),
+    min_size=1,
+    max_size=3,
+)
+
+
+@given(password=_PASSWORDS, hosts=_HOSTS)
+def test_redacted_hides_the_password_and_keeps_every_host(
+    password: str, hosts: list[tuple[str, int]]
+) -> None:
+    where = ",".join(f"{host}:{port}" for host, port in hosts)
+    url = f"postgresql://registry:{password}@{where}/db?target_session_attrs=read-write"
+    # The whole URL is compared: the password may by chance spell a host name.
+    assert redacted(url) == f"postgresql://registry:***@{where}/db?target_session_attrs=read-write"

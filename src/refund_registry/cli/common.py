@@ -79,11 +79,10 @@ def redacted(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+    # The hosts as written: a multi-host URL (``h1:5432,h2:5432``) has no one port.
+    hosts = parts.netloc.rpartition("@")[2]
     user = f"{parts.username}:***@" if parts.username else ""
-    return urlunsplit(parts._replace(netloc=user + host))
+    return urlunsplit(parts._replace(netloc=user + hosts))
 
 
 def load_settings(args: argparse.Namespace) -> Settings:

