@@ -102,14 +102,6 @@ def test_the_check_sees_every_spelling_of_an_import(
 MAX_MODULE_LINES = 400
 """The codebase's ceiling: a module longer than this holds more than one concern."""
 
-OVER_THE_CEILING_FOR_NOW = frozenset(
-    {
-        # Being split into one module per embedded server; drop this entry when that lands.
-        "src/refund_registry/cli/embedded.py",
-    }
-)
-"""Modules allowed over :data:`MAX_MODULE_LINES` for now: exactly those being split."""
-
 
 def module_lengths(root: Path) -> dict[str, int]:
     """The number of lines of every Python module under ``root/src``, by path from ``root``."""
@@ -119,25 +111,14 @@ def module_lengths(root: Path) -> dict[str, int]:
     }
 
 
-def too_long(lengths: dict[str, int], allowed: frozenset[str]) -> list[str]:
-    return [
-        f"{path}: {count} lines"
-        for path, count in lengths.items()
-        if count > MAX_MODULE_LINES and path not in allowed
-    ]
+def too_long(lengths: dict[str, int]) -> list[str]:
+    return [f"{path}: {count} lines" for path, count in lengths.items() if count > MAX_MODULE_LINES]
 
 
 def test_no_module_under_src_is_over_400_lines() -> None:
     lengths = module_lengths(ROOT)
     assert len(lengths) > 50, "the source tree was not found"
-    assert too_long(lengths, OVER_THE_CEILING_FOR_NOW) == []
-
-
-def test_every_module_allowed_over_the_ceiling_exists_and_is_over_it() -> None:
-    """An entry that is split already, or gone, is stale: delete it."""
-    lengths = module_lengths(ROOT)
-    stale = [p for p in OVER_THE_CEILING_FOR_NOW if lengths.get(p, 0) <= MAX_MODULE_LINES]
-    assert stale == []
+    assert too_long(lengths) == []
 
 
 def test_the_length_check_names_each_offender_with_its_count(tmp_path: Path) -> None:
@@ -145,6 +126,5 @@ def test_the_length_check_names_each_offender_with_its_count(tmp_path: Path) -> 
     package.mkdir(parents=True)
     (package / "short.py").write_text("x = 1\n" * MAX_MODULE_LINES)
     (package / "long.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1))
-    (package / "allowed.py").write_text("x = 1\n" * 900)
     lengths = module_lengths(tmp_path)
-    assert too_long(lengths, frozenset({"src/pkg/allowed.py"})) == ["src/pkg/long.py: 401 lines"]
+    assert too_long(lengths) == ["src/pkg/long.py: 401 lines"]
