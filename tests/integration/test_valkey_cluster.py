@@ -60,10 +60,14 @@ async def test_replay_guard_and_rate_limits_on_a_cluster_through_a_failover(
                 for response in answers:
                     if response.status_code == 429:
                         assert_problem(response, 429, "rate.limited")
+                # Every primary forgets the script (as a restarted or newly
+                # promoted one may): it is loaded again and the count goes on.
+                assert rt.redis is not None
+                await rt.redis.script_flush()
                 usage = await rt.registry.query_limiter.acquire("probe")
                 assert usage.source == "redis"
                 _, day_key = rt.registry.query_limiter.keys("probe", time.time())
-                assert int(await rt.redis.get(day_key) or 0) >= 1  # type: ignore[union-attr]
+                assert int(await rt.redis.get(day_key) or 0) == 1
                 assert not rt.breaker.degraded
         finally:
             await rt.close()

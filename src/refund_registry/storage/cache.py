@@ -35,7 +35,7 @@ Every Redis dependency here says what happens when Redis is gone:
   the store started and is refused with 401
   ``auth.replay_window``; the client signs a fresh token. The same holds after
   an outage: a process that recorded tokens in ``used_jtis`` raises the epoch
-  to the moment Redis answered again, so tokens from the outage cannot be
+  past the second Redis answered again, so tokens from the outage cannot be
   replayed through Redis. (With ``memory`` a process still finds the tokens
   it recorded itself, which it checks before Redis.) Tokens live at most
   120 s, so the check only ever
