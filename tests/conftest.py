@@ -22,6 +22,7 @@ from refund_registry.cli.embedded import Endpoints
 from refund_registry.client.signing import Signer
 from refund_registry.config import Settings
 from refund_registry.runtime import Runtime
+from refund_registry.storage.cache import EPOCH_KEY
 from tests.support.api import Api, asgi_client
 from tests.support.principals import MakePrincipal, register_principal
 from tests.support.servers import (
@@ -62,7 +63,7 @@ async def redis_url(servers: Endpoints) -> str:
     # Every test gets an empty store that has not just restarted: its replay epoch
     # lies in the past, so a token signed early in a slow test is not refused as
     # possibly replayed. The tests of the epoch itself empty the store themselves.
-    await client.set("rr:jti:epoch", "0")
+    await client.set(EPOCH_KEY, "0")
     await client.aclose()
     return servers.redis_url
 

@@ -221,7 +221,20 @@ class Settings:
         read("environment", _choice("development", "production", "test"))
         read("data_dir", lambda v: Path(v).expanduser())
         read("database_url", _url("postgres", "postgresql"), "DATABASE_URL")
-        read("redis_url", _url("redis", "rediss", "valkey", "unix"), "REDIS_URL")
+        read(
+            "redis_url",
+            # ``…+cluster://host:port,host:port``: a Valkey Cluster (storage/redis_client.py)
+            _url(
+                "redis",
+                "rediss",
+                "valkey",
+                "unix",
+                "redis+cluster",
+                "rediss+cluster",
+                "valkey+cluster",
+            ),
+            "REDIS_URL",
+        )
         read("host", str)
         read("port", _int(1, 65535))
         read("audience", _nonempty)

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from refund_registry.config import Settings
@@ -45,6 +44,7 @@ from refund_registry.storage.db import CONNECT_TIMEOUT, create_pool
 from refund_registry.storage.lookup import SubjectLookup
 from refund_registry.storage.organisations import QUERY
 from refund_registry.storage.ratelimit import RateLimiter
+from refund_registry.storage.redis_client import RedisClient
 
 log = logging.getLogger("refund_registry.runtime")
 
@@ -147,7 +147,7 @@ class RegistryParts:
         cls,
         settings: Settings,
         pool: asyncpg.Pool,
-        redis: aioredis.Redis | None,
+        redis: RedisClient | None,
         breaker: RedisBreaker,
         batcher: RedisBatcher | None,
         auth: Authenticator,
@@ -216,7 +216,7 @@ class RegistryParts:
 class Runtime:
     settings: Settings
     pool: asyncpg.Pool
-    redis: aioredis.Redis | None
+    redis: RedisClient | None
     breaker: RedisBreaker
     replay: ReplayGuard
     keys: KeyCache

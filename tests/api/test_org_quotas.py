@@ -20,6 +20,7 @@ from refund_registry.runtime import Runtime
 from refund_registry.services import organisations
 from refund_registry.services.quotas import refresh_gauges
 from refund_registry.storage import organisations as org_store
+from refund_registry.storage.cache import EPOCH_KEY
 from refund_registry.storage.ratelimit import Limits
 from tests.support.api import Api, assert_problem, serving
 from tests.support.factories import ident, pseudonym
@@ -97,7 +98,7 @@ async def test_the_daily_quota_holds_when_valkey_loses_its_counters(
     # back as the test fixture has it, so that tokens are not refused as
     # possibly replayed; only the quota is under test.)
     await runtime.redis.flushall()
-    await runtime.redis.set("rr:jti:epoch", "0")
+    await runtime.redis.set(EPOCH_KEY, "0")
     refused = await api.call(member, "POST", "/v1/risk/query", one_query("phone"))
     assert_problem(refused, 429, "rate.quota_exhausted")
     limiter = runtime.parts.query_limiter

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from refund_registry.config import Settings
 from refund_registry.runtime import Runtime
 from refund_registry.services.duties import Duties
-from refund_registry.storage.cache import EPOCH_GRACE, RedisBreaker, ReplayGuard
+from refund_registry.storage.cache import EPOCH_GRACE, EPOCH_KEY, RedisBreaker, ReplayGuard
 from tests.support.api import assert_problem, serving
 from tests.support.principals import MakePrincipal
 from tests.support.tokens import WHOAMI, token
@@ -79,7 +79,7 @@ async def test_token_used_before_a_flush_is_refused_after(
     now = int(time.time())
     try:
         # A store that has been running for a while.
-        await redis.set("rr:jti:epoch", str(now - 300))
+        await redis.set(EPOCH_KEY, str(now - 300))
         member = await make_principal()
         signed = token(member, iat=now - 5, exp=now + 55)
         async with serving(settings) as client:
@@ -92,7 +92,7 @@ async def test_token_used_before_a_flush_is_refused_after(
                 await client.get(WHOAMI, headers=whoami(signed)), 401, "auth.replay_window"
             )
             assert doc["detail"].endswith("请签发新令牌")  # in the default language
-            epoch = int(await redis.get("rr:jti:epoch") or b"0")
+            epoch = int(await redis.get(EPOCH_KEY) or b"0")
             assert now - EPOCH_GRACE <= epoch <= int(time.time()) - EPOCH_GRACE
             # The client signs a fresh token: accepted once.
             fresh = token(member)
@@ -108,12 +108,12 @@ async def test_epoch_is_set_once_and_kept(runtime: Runtime) -> None:
         await redis.flushall()  # an empty store, as after a restart
         now = int(time.time())
         assert await runtime.replay.claim("iss:a", 60, now)
-        epoch = await redis.get("rr:jti:epoch")
+        epoch = await redis.get(EPOCH_KEY)
         assert epoch is not None
         assert now - EPOCH_GRACE <= int(epoch) <= now + 1 - EPOCH_GRACE
-        await redis.set("rr:jti:epoch", str(now - 100))
+        await redis.set(EPOCH_KEY, str(now - 100))
         assert await runtime.replay.claim("iss:b", 60, now)
-        assert int(await redis.get("rr:jti:epoch") or b"0") == now - 100
+        assert int(await redis.get(EPOCH_KEY) or b"0") == now - 100
     finally:
         await redis.aclose()
 
@@ -146,6 +146,29 @@ async def test_tokens_of_an_outage_are_not_replayable_once_redis_is_back(
     later = int(time.time()) + 1
     assert await guard.claim("mbr_x:after", 60, later)
     assert not await guard.claim("mbr_x:after", 60, later)
+
+
+async def test_a_token_of_the_second_redis_came_back_is_not_replayable(runtime: Runtime) -> None:
+    """Recorded in the fallback and replayed through Redis within the same second: refused."""
+    moment = [0.0]
+    breaker = RedisBreaker(cooldown=1.0, clock=lambda: moment[0])
+    guard = ReplayGuard(
+        runtime.redis,
+        breaker,
+        fallback="database",
+        batcher=runtime.replay.batcher,
+        pool=runtime.pool,
+    )
+    issued = int(time.time())
+    breaker.failed(ConnectionError("down"))
+    assert await guard.claim("mbr_x:same-second", 60, issued)
+    moment[0] = 2.0
+    from refund_registry.errors import AuthenticationFailed
+
+    # Issued no later than the second Redis answered again.
+    with pytest.raises(AuthenticationFailed) as caught:
+        await guard.claim("mbr_x:same-second", 60, issued)
+    assert caught.value.code == "auth.replay_window"
 
 
 async def test_database_claims_of_one_tick_share_one_statement(runtime: Runtime) -> None:

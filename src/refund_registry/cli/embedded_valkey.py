@@ -5,14 +5,14 @@ nothing in it must outlive it, so it keeps nothing on disk (no RDB snapshots,
 no append-only file). A restarted Valkey is therefore empty, and an empty
 replay store cannot tell which tokens its predecessor accepted. The replay
 guard (``storage/cache.py``) refuses every token issued before the store's
-*epoch* (``rr:jti:epoch``); here the epoch of a new store is written before
+*epoch* (``rr:{jti}:epoch``); here the epoch of a new store is written before
 any client can reach it:
 
 1. when a store ran in this folder before, wait for the next whole second,
    so that every token the old store accepted was issued in an earlier
    second than the new epoch (``iat`` has a resolution of one second);
 2. start Valkey listening on a staging socket that no client knows;
-3. ``SET rr:jti:epoch <now>`` there;
+3. ``SET rr:{jti}:epoch <now>`` there;
 4. move the staging socket onto the socket clients use (one ``rename``).
 
 Clients of the old socket see "connection refused" until step 4, and use

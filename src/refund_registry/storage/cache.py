@@ -27,7 +27,7 @@ Every Redis dependency here says what happens when Redis is gone:
 
 * an empty Redis (restarted without persistence, flushed, failed over) holds
   no record of the tokens it accepted before. The guard therefore keeps a
-  *replay store epoch* in Redis, ``rr:jti:epoch``: the second since which
+  *replay store epoch* in Redis, ``rr:{jti}:epoch``: the second since which
   this store has seen every accepted token, set with ``SET NX`` by the first
   claim that finds it missing, dated ``EPOCH_GRACE`` (2 s) before that claim
   (read and set in the same pipeline as the claims, so no extra round trip).
@@ -35,7 +35,7 @@ Every Redis dependency here says what happens when Redis is gone:
   the store started and is refused with 401
   ``auth.replay_window``; the client signs a fresh token. The same holds after
   an outage: a process that recorded tokens in ``used_jtis`` raises the epoch
-  to the moment Redis answered again, so tokens from the outage cannot be
+  past the second Redis answered again, so tokens from the outage cannot be
   replayed through Redis. (With ``memory`` a process still finds the tokens
   it recorded itself, which it checks before Redis.) Tokens live at most
   120 s, so the check only ever
@@ -44,6 +44,18 @@ Every Redis dependency here says what happens when Redis is gone:
   of the ``d`` seconds before a restart; API servers must keep their clocks
   synchronised, since the epoch is written by whichever one sees the empty
   store first.
+
+* a Valkey Cluster (``storage/redis_client.py``): each token's key is
+  hash-tagged by itself (``rr:jti:{iss:jti}``), so claims spread over every
+  primary; the epoch (``rr:{jti}:epoch``) lives in one slot and is read in
+  the same pipeline, which the cluster client splits by node. A primary that
+  dies takes with it the claims it acknowledged but had not yet passed to
+  its replica. While it is down (until the replica is promoted) claims fail
+  as unavailable and the fallbacks answer, which raises the epoch once Redis
+  answers again; and a claim that finds the cluster's set of primaries
+  changed since the previous one raises the epoch the same way, even when no
+  claim failed in between. Either way a token issued before the promotion
+  cannot be accepted again through the promoted replica.
 
 Round trips are the expensive part on this hardware (a redis-py call costs
 more CPU than the whole web framework), so concurrent callers share them:
@@ -59,25 +71,19 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
+from refund_registry.storage.redis_client import (
+    UNAVAILABLE,
+    RedisClient,
+    create_redis,
+    hash_tag,
+    primaries,
+)
 from refund_registry.storage.used_jtis import DatabaseSeen
 
+__all__ = ["EPOCH_KEY", "RedisBatcher", "RedisBreaker", "ReplayGuard", "create_redis"]
+
 log = logging.getLogger("refund_registry.cache")
-
-
-def create_redis(url: str, **options: Any) -> aioredis.Redis:
-    """The service's Redis client; ``options`` go to redis-py (benchmarks pick a parser)."""
-    # Short timeouts: a dead Redis must cost a request milliseconds, not seconds.
-    return aioredis.Redis.from_url(
-        url,
-        socket_timeout=0.5,
-        socket_connect_timeout=0.5,
-        max_connections=64,
-        health_check_interval=0,
-        **options,
-    )
 
 
 class RedisBreaker:
@@ -144,7 +150,7 @@ class RedisBatcher:
     raises for its caller only, and a connection failure raises for all.
     """
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: RedisClient) -> None:
         self.redis = redis
         self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
         self._scheduled = False
@@ -209,7 +215,7 @@ def _ignore_outcome(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-EPOCH_KEY = "rr:jti:epoch"
+EPOCH_KEY = "rr:{jti}:epoch"
 """The replay store's epoch (module docstring); the embedded Valkey sets it when it starts."""
 
 EPOCH_GRACE = 2
@@ -227,15 +233,15 @@ FALLBACKS = ("database", "memory", "refuse")
 class ReplayGuard:
     """Single use of ``jti``: ``SET key 1 NX EX ttl``, pipelined per event-loop tick.
 
-    Beside the claims, each pipeline carries one ``SET rr:jti:epoch <now> NX``
-    and one ``GET rr:jti:epoch``: the replay store epoch (module docstring).
+    Beside the claims, each pipeline carries one ``SET rr:{jti}:epoch <now> NX``
+    and one ``GET rr:{jti}:epoch``: the replay store epoch (module docstring).
     The embedded Valkey of zero-setup mode sets the epoch itself when it
     starts, before any client can reach it (``cli/embedded_valkey.py``).
     """
 
     def __init__(
         self,
-        redis: aioredis.Redis | None,
+        redis: RedisClient | None,
         breaker: RedisBreaker,
         *,
         fallback: str = "memory",
@@ -252,7 +258,7 @@ class ReplayGuard:
         self.breaker = breaker
         self.fallback = fallback
         self.prefix = prefix
-        self.epoch_key = EPOCH_KEY if prefix == "rr:jti:" else prefix + "epoch"
+        self.epoch_key = EPOCH_KEY if prefix == "rr:jti:" else prefix + "epoch:{epoch}"
         self.memory = _MemorySeen()
         self.database = DatabaseSeen(pool, clock) if pool is not None else None
         self.batcher = batcher or (RedisBatcher(redis) if redis is not None else None)
@@ -267,6 +273,25 @@ class ReplayGuard:
         # it: what Redis may have seen, which the fallbacks do not hold.
         self._started = clock()
         self._last_success: float | None = None
+        # The cluster's primaries as of the last claim that reached Redis.
+        self._primaries: frozenset[str] | None = None
+
+    def key(self, key: str) -> str:
+        """The Redis key recording ``key`` (``iss:jti``) as used: hash-tagged by itself."""
+        return self.prefix + hash_tag(key)
+
+    def _note_topology(self) -> None:
+        """Treat a change of the cluster's primaries like an outage (module docstring)."""
+        if self.redis is None:
+            return
+        seen = primaries(self.redis)
+        if seen is not None and self._primaries is not None and seen != self._primaries:
+            log.warning(
+                "Redis Cluster primaries changed; raising the replay store epoch",
+                extra={"before": sorted(self._primaries), "after": sorted(seen)},
+            )
+            self._fell_back = True
+        self._primaries = seen
 
     @property
     def round_trips(self) -> int:
@@ -292,12 +317,13 @@ class ReplayGuard:
             "epoch-set", "SET", self.epoch_key, str(start).encode(), "NX"
         ).add_done_callback(_ignore_outcome)
         epoch_reply = self.batcher.submit_once("epoch", "GET", self.epoch_key)
-        claim_reply = self.batcher.submit("SET", self.prefix + key, b"1", "NX", "EX", max(ttl, 1))
+        claim_reply = self.batcher.submit("SET", self.key(key), b"1", "NX", "EX", max(ttl, 1))
         try:
             epoch_raw = await epoch_reply
             result = await claim_reply
-        except (RedisError, OSError) as exc:
-            # Both replies fail together; retrieve the other so nothing is left unheard.
+        except UNAVAILABLE as exc:
+            # Retrieve the other reply so nothing is left unheard (on a
+            # cluster the two may live on different nodes and fail apart).
             for reply in (epoch_reply, claim_reply):
                 if reply.done() and not reply.cancelled():
                     reply.exception()
@@ -305,12 +331,14 @@ class ReplayGuard:
             return await self._fallback(key, ttl, issued_at)
         self.breaker.succeeded()
         self._last_success = moment
+        self._note_topology()
         epoch = start if epoch_raw is None else int(epoch_raw)
         if self._fell_back:
             # Tokens of the outage are recorded elsewhere: from now on Redis
-            # takes only tokens issued after it answered again.
+            # takes only tokens issued after the second it answered again (a
+            # token of this very second may have been recorded in the fallback).
             self._fell_back = False
-            self._floor = max(self._floor, epoch, now)
+            self._floor = max(self._floor, epoch, now + 1)
             raised = self.batcher.submit("SET", self.epoch_key, str(self._floor).encode())
             raised.add_done_callback(_ignore_outcome)
         epoch = max(epoch, self._floor)

@@ -11,7 +11,10 @@ does not burn its daily quota on refusals.
 
 Redis: one Lua script checks both windows and increments both, atomically, in
 one round trip (EVALSHA). Both keys carry the subject in a hash tag, so the
-script also works on Redis Cluster.
+script also works on a Valkey Cluster: both keys live in the subject's slot.
+A Redis that lost the script (restarted, or a replica promoted in a cluster)
+answers ``NOSCRIPT``; the limiter then calls redis-py's script object, which
+loads it (on a cluster: on every primary) and runs it again.
 
 Failure policy: when Redis is unreachable (or the shared
 :class:`~refund_registry.storage.cache.RedisBreaker` says it was a moment ago)
@@ -40,11 +43,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
 
 from refund_registry.errors import RateLimited
 from refund_registry.storage.cache import RedisBatcher, RedisBreaker
+from refund_registry.storage.redis_client import UNAVAILABLE, RedisClient, hash_tag
 
 DAY: Final = 86_400
 LIMITED: Final = "rate.limited"
@@ -179,7 +182,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        redis: aioredis.Redis | None,
+        redis: RedisClient | None,
         breaker: RedisBreaker,
         *,
         namespace: str,
@@ -209,7 +212,7 @@ class RateLimiter:
 
     def keys(self, subject: str, now: float) -> tuple[str, str]:
         """The Redis keys of ``subject``'s current windows (same cluster slot)."""
-        base = f"{self.namespace}:{{{subject}}}"
+        base = f"{self.namespace}:{hash_tag(subject)}"
         return f"{base}:s:{int(now)}", f"{base}:d:{int(now) // DAY}"
 
     async def acquire(self, subject: str, units: int = 1, *, per_day: int | None = None) -> Usage:
@@ -236,7 +239,7 @@ class RateLimiter:
                 [second_key, day_key],
                 [units, limits.per_second, limits.per_day, day_ttl],
             )
-        except (RedisError, OSError) as exc:
+        except UNAVAILABLE as exc:
             self.breaker.failed(exc)
             return self.memory.take(subject, units, now, limits)
         self.breaker.succeeded()
