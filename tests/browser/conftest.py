@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from refund_registry.config import Settings
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, Inbox, Portal, start_portal
@@ -22,6 +22,11 @@ from tests.support.browser import Watch
 from tests.support.waiting import free_port
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+# How long an ``expect`` waits for the page to reach the state it asserts (the
+# assertion still fails if the state never comes): generous, because a busy
+# two-core machine can take seconds to hash a file or render a page.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -168,6 +169,7 @@ def test_other_roles_are_refused_every_audit_page(
         "/console/audit",
         "/console/audit/members",
         "/console/audit/checkpoints",
+        "/console/audit/witnesses",
         "/console/audit/verify",
         "/console/audit/export.csv",
         "/console/audit/data/checkpoint",
@@ -196,3 +198,42 @@ def test_a_bad_filter_is_shown_on_the_form(portal: Portal, chromium: Browser) ->
     assert response.status == 422
     expect(page.locator("#filter-error")).to_contain_text("must be before its end")
     expect(page.locator("#f-since")).to_have_value("2026-03-02T00:00")
+
+
+def test_without_witnesses_the_page_says_checkpoints_are_the_registrys_word_alone(
+    portal: Portal, chromium: Browser
+) -> None:
+    seed(portal)
+    page, requests = signed_in(chromium, portal, "auditor")
+    page.goto(portal.base_url + "/console/lang/en?next=/console/audit/witnesses")
+    expect(page).to_have_url(portal.base_url + "/console/audit/witnesses")
+    policy = page.locator("#witness-policy")
+    expect(policy).to_have_attribute("data-count", "0")
+    expect(policy).to_contain_text("No witnesses are configured")
+    expect(page.locator("#latest-checkpoint")).to_have_attribute("data-size", "124")
+    expect(page.locator("#witness-table")).to_have_count(0)
+    expect(page.locator("#latest-witnessed")).to_have_count(0)
+    only_own_origin(portal, requests)
+
+
+def test_the_footer_names_the_time_zone_each_section_shows(
+    portal: Portal, chromium: Browser
+) -> None:
+    seed(portal)
+    auditor, _ = signed_in(chromium, portal, "auditor")
+    auditor.goto(portal.base_url + "/console/lang/en?next=/console/audit/checkpoints")
+    footer = auditor.locator("#time-zone")
+    expect(footer).to_contain_text("Times on this page are UTC")
+    # The times the page shows say so too, and are the checkpoint's UTC time.
+    signed_at = auditor.locator("#checkpoint-table tbody tr td").nth(1).inner_text()
+    stored = portal.run(portal.runtime.pool.fetchval("SELECT max(at) FROM checkpoints"))
+    assert signed_at == stored.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    expect(auditor.locator("#checkpoint-table thead")).to_contain_text("Signed at (UTC)")
+    for path in ["/console/audit", "/console/audit/members", "/console/audit/verify"]:
+        auditor.goto(portal.base_url + path)
+        expect(auditor.locator("#time-zone")).to_contain_text("Times on this page are UTC")
+    adjudicator, _ = signed_in(chromium, portal, "adjudicator")
+    adjudicator.goto(portal.base_url + "/console/lang/en?next=/console/queue")
+    expect(adjudicator.locator("#time-zone")).to_contain_text(
+        "Times on this page are China Standard Time (Beijing, UTC+8)"
+    )

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
+from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 from litestar.plugins.prometheus import PrometheusConfig
 
@@ -32,7 +33,7 @@ from refund_registry.services.quotas import keep_gauges
 from refund_registry.services.sequencer import run_sequencer
 from refund_registry.services.witnessing import run_collector
 from refund_registry.storage.db import ping
-from refund_registry.web import console, portal
+from refund_registry.web import areas, console, portal
 
 
 @get("/health/live", tags=["operations"], summary="Liveness")
@@ -134,6 +135,13 @@ def runs_worker(settings: Settings) -> bool:
     return settings.serve_worker == "on"
 
 
+def _exception_handlers() -> dict[Any, Any]:
+    """The API's problem documents, except under the portal and the console (their pages)."""
+    handlers: dict[Any, Any] = dict(problems.exception_handlers())
+    handlers[HTTPException] = areas.pages_first(handlers[HTTPException])
+    return handlers
+
+
 def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -> Litestar:
     """Build the app; its lifespan opens this process's connections unless given a runtime."""
     from refund_registry.http.routes import all_routes
@@ -200,7 +208,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
         plugins=[StrictBodies()],
         lifespan=[lifespan],
         middleware=[prometheus.middleware],
-        exception_handlers=problems.exception_handlers(),
+        exception_handlers=_exception_handlers(),
         before_send=[problems.content_language],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_ui.offline(openapi_config()),

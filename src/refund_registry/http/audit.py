@@ -19,14 +19,20 @@ from litestar.params import Parameter
 
 from refund_registry.domain.access import ACTIONS
 from refund_registry.domain.checkpoint import verifier_key_string
-from refund_registry.domain.reports import b64url_decode
-from refund_registry.errors import InvalidInput, MalformedBody, RegistryError
+from refund_registry.errors import InvalidInput, RegistryError
 from refund_registry.http.answers import (
     AuditEntries,
     AuditSummary,
     ConsistencyProof,
     InclusionProof,
     WitnessStatus,
+)
+from refund_registry.http.audit_params import (
+    HASH_PATTERN,
+    QUERY_REFUSALS,
+    hash_param,
+    only_known_params,
+    time_param,
 )
 from refund_registry.http.common import AUDITOR, MEMBER, answer, caller_of, runtime, signed
 from refund_registry.http.openapi import AUTH, COMMON, errors_for
@@ -36,12 +42,6 @@ from refund_registry.services.sequencer import DEFAULT_ORIGIN
 from refund_registry.services.witnessing import witness_status, witnessed_note
 
 READERS = MEMBER | AUDITOR
-_QUERY = ("request.invalid_query",)
-_HASH_PATTERN = r"^[A-Za-z0-9_-]{43}$"
-
-
-def _malformed(detail: str) -> MalformedBody:
-    return MalformedBody(detail, code="request.invalid_query")
 
 
 def _size(name: str, message: str) -> RegistryError:
@@ -57,33 +57,6 @@ def _page(name: str, message: str) -> RegistryError:
     if "<=" in message or ">=" in message:
         return InvalidInput(f"limit must be between 1 and {audit.MAX_PAGE}", code="audit.limit")
     return invalid_query(name, message)
-
-
-def _only(request: Request[Any, Any, Any], allowed: frozenset[str]) -> None:
-    """Known parameter names only, each at most once: a typo is refused, not ignored."""
-    seen: set[str] = set()
-    for name, _ in request.query_params.multi_items():
-        if name not in allowed:
-            takes = ", ".join(sorted(allowed)) or "no parameters"
-            raise _malformed(f"unknown query parameter {name!r}; this route takes {takes}")
-        if name in seen:
-            raise _malformed(f"query parameter {name!r} is given more than once")
-        seen.add(name)
-
-
-def _hash(name: str, value: str | None) -> bytes | None:
-    if value is None:
-        return None
-    raw = b64url_decode(value)
-    if raw is None or len(raw) != 32:
-        raise _malformed(f"{name} must be 32 bytes in unpadded base64url (43 characters)")
-    return raw
-
-
-def _time(name: str, value: datetime | None) -> datetime | None:
-    if value is not None and (value.tzinfo is None or value.year < 1970):
-        raise _malformed(f"{name} must be an ISO 8601 time with a UTC offset, after 1970")
-    return value
 
 
 def _text(content: str) -> Response[str]:
@@ -107,7 +80,7 @@ def _witnessed(name: str, message: str) -> RegistryError:
     media_type="text/plain; charset=utf-8",
     responses=errors_for(
         AUTH,
-        _QUERY,
+        QUERY_REFUSALS,
         ("audit.no_checkpoint", "audit.witnessed", "audit.no_witnessed_checkpoint"),
         COMMON,
     ),
@@ -131,7 +104,7 @@ async def checkpoint(
     configured witnesses cosigned, with their cosignature lines under the log's.
     """
     rt = runtime(request)
-    _only(request, frozenset({"witnessed"}))
+    only_known_params(request, frozenset({"witnessed"}))
     if witnessed:
         settings = rt.settings
         return _text(await witnessed_note(rt.pool, settings.witnesses, witnessed))
@@ -143,7 +116,7 @@ async def checkpoint(
     "/v1/audit/witnesses",
     tags=["audit"],
     summary="The witness policy and each witness's latest cosigned size",
-    responses=errors_for(AUTH, _QUERY, COMMON),
+    responses=errors_for(AUTH, QUERY_REFUSALS, COMMON),
     **signed(READERS),
 )
 async def witnesses(request: Request[Any, Any, Any]) -> Response[WitnessStatus]:
@@ -152,7 +125,7 @@ async def witnesses(request: Request[Any, Any, Any]) -> Response[WitnessStatus]:
     ``cosigned_size`` is the largest checkpoint that witness has cosigned (``null``: none).
     """
     rt = runtime(request)
-    _only(request, frozenset())
+    only_known_params(request, frozenset())
     status = await witness_status(rt.pool, rt.settings.witnesses, rt.settings.witness_quorum)
     return answer(status, WitnessStatus)
 
@@ -162,12 +135,12 @@ async def witnesses(request: Request[Any, Any, Any]) -> Response[WitnessStatus]:
     tags=["audit"],
     summary="The checkpoint verifier key",
     media_type="text/plain; charset=utf-8",
-    responses=errors_for(_QUERY),
+    responses=errors_for(QUERY_REFUSALS),
 )
 async def verifier_key(request: Request[Any, Any, Any]) -> Response[str]:
     """``name+hexkeyid+base64(0x01‖pubkey)``. Public, but trust the copy you got out of band."""
     rt = runtime(request)
-    _only(request, frozenset())
+    only_known_params(request, frozenset())
     key = rt.parts.log_key.public_key()
     return _text(verifier_key_string(DEFAULT_ORIGIN, key) + "\n")
 
@@ -178,7 +151,7 @@ async def verifier_key(request: Request[Any, Any, Any]) -> Response[str]:
     summary="Inclusion proof (RFC 9162 2.1.3)",
     responses=errors_for(
         AUTH,
-        _QUERY,
+        QUERY_REFUSALS,
         (
             "request.value_out_of_range",
             "audit.tree_size",
@@ -198,7 +171,7 @@ async def inclusion(
         Parameter(
             min_length=43,
             max_length=43,
-            pattern=_HASH_PATTERN,
+            pattern=HASH_PATTERN,
             description="the entry's leaf hash (a receipt's `leaf_hash`)",
         ),
     ],
@@ -212,8 +185,8 @@ async def inclusion(
     ``tree_size`` defaults to the latest checkpoint's size and may not exceed it.
     """
     rt = runtime(request)
-    _only(request, frozenset({"leaf_hash", "tree_size"}))
-    raw = _hash("leaf_hash", leaf_hash)
+    only_known_params(request, frozenset({"leaf_hash", "tree_size"}))
+    raw = hash_param("leaf_hash", leaf_hash)
     assert raw is not None
     proof = await audit.inclusion_proof(rt.pool, raw, tree_size)
     return answer(proof.as_json(), InclusionProof)
@@ -225,7 +198,7 @@ async def inclusion(
     summary="Consistency proof (RFC 9162 2.1.4)",
     responses=errors_for(
         AUTH,
-        _QUERY,
+        QUERY_REFUSALS,
         ("request.value_out_of_range", "audit.consistency_sizes", "audit.tree_size"),
         ("audit.no_checkpoint",),
         COMMON,
@@ -242,7 +215,7 @@ async def consistency(
     ``0 ≤ first ≤ second ≤`` the latest checkpoint's size.
     """
     rt = runtime(request)
-    _only(request, frozenset({"first", "second"}))
+    only_known_params(request, frozenset({"first", "second"}))
     proof = await audit.consistency_proof(rt.pool, first, second)
     return answer(proof.as_json(), ConsistencyProof)
 
@@ -258,7 +231,7 @@ _ENTRY_PARAMS = frozenset(
     summary="Sequenced access-log entries, by index",
     responses=errors_for(
         AUTH,
-        _QUERY,
+        QUERY_REFUSALS,
         ("request.value_out_of_range", "audit.limit", "audit.action", "audit.time_range"),
         COMMON,
     ),
@@ -281,7 +254,7 @@ async def entries(
         Parameter(
             min_length=43,
             max_length=43,
-            pattern=_HASH_PATTERN,
+            pattern=HASH_PATTERN,
             description="a subject key (32 bytes, unpadded base64url), matched while "
             "its salt is retained",
         ),
@@ -304,18 +277,18 @@ async def entries(
     """
     caller = caller_of(request)
     rt = runtime(request)
-    _only(request, _ENTRY_PARAMS)
+    only_known_params(request, _ENTRY_PARAMS)
     if action is not None and action not in ACTIONS:
         raise InvalidInput(
             f"action must be one of {', '.join(sorted(ACTIONS))}", code="audit.action"
         )
     filters = audit.EntryFilter(
         member=member,
-        subject_key=_hash("subject_key", subject_key),
+        subject_key=hash_param("subject_key", subject_key),
         action=action,
         purpose=purpose,
-        since=_time("since", since),
-        until=_time("until", until),
+        since=time_param("since", since),
+        until=time_param("until", until),
     )
     page = await audit.list_entries(
         rt.reader,
@@ -338,7 +311,7 @@ async def entries(
     "/v1/audit/summary",
     tags=["audit"],
     summary="Per-member query volumes and anomalies",
-    responses=errors_for(AUTH, _QUERY, COMMON),
+    responses=errors_for(AUTH, QUERY_REFUSALS, COMMON),
     **signed(AUDITOR),
 )
 async def summary(
@@ -351,7 +324,7 @@ async def summary(
     """
     caller = caller_of(request)
     rt = runtime(request)
-    _only(request, frozenset({"day"}))
+    only_known_params(request, frozenset({"day"}))
     document = await audit.day_summary(rt.reader, day)
     document["receipt"] = await audit.record_read(
         rt.access_log, caller, "summary", at=datetime.now(UTC), detail={"day": day.isoformat()}

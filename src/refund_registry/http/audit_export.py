@@ -24,7 +24,13 @@ from litestar.response import Stream
 from refund_registry.domain.access import ACTIONS
 from refund_registry.domain.audit_console import export_filename
 from refund_registry.errors import InvalidInput
-from refund_registry.http.audit import _HASH_PATTERN, _QUERY, _hash, _only, _time
+from refund_registry.http.audit_params import (
+    HASH_PATTERN,
+    QUERY_REFUSALS,
+    hash_param,
+    only_known_params,
+    time_param,
+)
 from refund_registry.http.common import AUDITOR, caller_of, runtime, signed
 from refund_registry.http.openapi import AUTH, COMMON, errors_for
 from refund_registry.services import audit, audit_console
@@ -45,7 +51,7 @@ _PARAMS = frozenset({"member", "subject_key", "action", "purpose", "since", "unt
             description="The matching entries, one CSV row each, with a header row; the "
             "export's receipt is in the Registry-Receipt header",
         ),
-        **errors_for(AUTH, _QUERY, ("audit.action", "audit.time_range"), COMMON),
+        **errors_for(AUTH, QUERY_REFUSALS, ("audit.action", "audit.time_range"), COMMON),
     },
     **signed(AUDITOR),
 )
@@ -59,7 +65,7 @@ async def entries_csv(
         Parameter(
             min_length=43,
             max_length=43,
-            pattern=_HASH_PATTERN,
+            pattern=HASH_PATTERN,
             description="a subject key, matched while its salt is retained",
         ),
     ] = None,
@@ -82,18 +88,18 @@ async def entries_csv(
     """
     caller = caller_of(request)
     rt = runtime(request)
-    _only(request, _PARAMS)
+    only_known_params(request, _PARAMS)
     if action is not None and action not in ACTIONS:
         raise InvalidInput(
             f"action must be one of {', '.join(sorted(ACTIONS))}", code="audit.action"
         )
     filters = audit.EntryFilter(
         member=member,
-        subject_key=_hash("subject_key", subject_key),
+        subject_key=hash_param("subject_key", subject_key),
         action=action,
         purpose=purpose,
-        since=_time("since", since),
-        until=_time("until", until),
+        since=time_param("since", since),
+        until=time_param("until", until),
     )
     if filters.since and filters.until and filters.since >= filters.until:
         raise InvalidInput("since must be earlier than until", code="audit.time_range")

@@ -268,3 +268,64 @@ async def witness_status(
             for w in witnesses
         ],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessRow:
+    """One configured witness as the auditor's console shows it."""
+
+    name: str
+    url: str
+    key: str
+    cosigned_size: int | None  # the largest checkpoint it cosigned (None: none yet)
+    behind: int | None  # entries between that and the latest checkpoint (None: no checkpoint)
+    cosigned_at: datetime | None  # the time in its latest cosignature line
+    received_at: datetime | None  # when the registry received that line
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessOverview:
+    """The witness policy (``quorum`` of the configured witnesses) and where each stands."""
+
+    quorum: int
+    witnesses: tuple[WitnessRow, ...]
+    latest_size: int | None
+    latest_at: datetime | None
+    witnessed: cosignatures.WitnessedCheckpoint | None  # the latest with ``quorum`` cosignatures
+
+
+async def witness_overview(
+    pool: asyncpg.Pool, witnesses: Sequence[ConfiguredWitness], quorum: int
+) -> WitnessOverview:
+    """What ``GET /v1/audit/witnesses`` says, with times and the latest witnessed checkpoint.
+
+    With a quorum of 0 (no policy) there is no witnessed checkpoint to name.
+    """
+    names = [w.name for w in witnesses]
+    progress = await cosignatures.witness_progress(pool, names) if names else {}
+    latest = await tree.latest_checkpoint(pool)
+    witnessed = (
+        await cosignatures.latest_witnessed(pool, names, quorum) if names and quorum else None
+    )
+    rows = []
+    for w in witnesses:
+        seen = progress.get(w.name)
+        size = seen.size if seen else None
+        rows.append(
+            WitnessRow(
+                name=w.name,
+                url=w.url,
+                key=str(w.key),
+                cosigned_size=size,
+                behind=None if latest is None else latest.size - (size or 0),
+                cosigned_at=seen.cosigned_at if seen else None,
+                received_at=seen.received_at if seen else None,
+            )
+        )
+    return WitnessOverview(
+        quorum=quorum,
+        witnesses=tuple(rows),
+        latest_size=None if latest is None else latest.size,
+        latest_at=None if latest is None else latest.at,
+        witnessed=witnessed,
+    )

@@ -26,6 +26,16 @@ class WitnessedCheckpoint:
     size: int
     note: str
     lines: tuple[str, ...]
+    at: datetime  # when the registry signed the checkpoint
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessProgress:
+    """How far one witness has come: its largest cosigned size and its latest cosignature."""
+
+    size: int
+    cosigned_at: datetime  # the time the witness wrote in its latest cosignature line
+    received_at: datetime  # when the registry received that line
 
 
 @translating
@@ -44,6 +54,16 @@ async def witness_sizes(db: Reader, witnesses: Sequence[str]) -> dict[str, int]:
 
 
 @translating
+async def witness_progress(db: Reader, witnesses: Sequence[str]) -> dict[str, WitnessProgress]:
+    """Per named witness that cosigned anything: its largest size and latest cosignature."""
+    rows = await db.fetch(Q["cosig_witness_progress"], list(witnesses))
+    return {
+        row["witness"]: WitnessProgress(row["size"], row["cosigned_at"], row["received_at"])
+        for row in rows
+    }
+
+
+@translating
 async def latest_witnessed(
     db: Reader, witnesses: Sequence[str], quorum: int
 ) -> WitnessedCheckpoint | None:
@@ -52,7 +72,7 @@ async def latest_witnessed(
     if row is None:
         return None
     lines = await db.fetch(Q["cosig_lines"], row["size"], list(witnesses))
-    return WitnessedCheckpoint(row["size"], row["note"], tuple(r["line"] for r in lines))
+    return WitnessedCheckpoint(row["size"], row["note"], tuple(r["line"] for r in lines), row["at"])
 
 
 @translating

@@ -133,7 +133,9 @@ def language_of(request: Request[Any, Any, Any]) -> Language:
 
 
 def secure(request: Request[Any, Any, Any]) -> bool:
-    return bool(request.route_handler.opt.get(SECURE_OPT, True))
+    # An unknown path matched no handler and has no options: Secure, as by default.
+    handler = request.scope.get("route_handler")
+    return bool(handler.opt.get(SECURE_OPT, True)) if handler is not None else True
 
 
 def refusal(language: Language, error: RegistryError | str) -> str:

@@ -83,6 +83,11 @@ _STATIC_CACHE: Final = (b"cache-control", b"public, max-age=3600")
 _TOKEN_DOMAIN: Final = b"rr-portal-form/v1|"
 
 
+def page_headers() -> dict[str, str]:
+    """What :func:`secure_headers` adds to a page, for a response made outside its routers."""
+    return {n.decode(): v.decode() for n, v in (*_PAGE_HEADERS, _NO_STORE)}
+
+
 def secure_headers(app: ASGIApp) -> ASGIApp:
     """ASGI middleware of the portal's routers: the security headers on every response.
 

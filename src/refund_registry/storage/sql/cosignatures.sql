@@ -13,10 +13,10 @@ GROUP BY witness;
 
 -- name: cosig_latest_witnessed
 -- The largest checkpoint with at least $2 cosignatures by the witnesses named in $1.
-SELECT c.size, c.note
+SELECT c.size, c.note, c.at
 FROM checkpoints c
 JOIN checkpoint_cosignatures s ON s.size = c.size AND s.witness = ANY($1::text[])
-GROUP BY c.size, c.note
+GROUP BY c.size, c.note, c.at
 HAVING count(*) >= $2
 ORDER BY c.size DESC
 LIMIT 1;
@@ -27,3 +27,12 @@ SELECT witness, line, cosigned_at
 FROM checkpoint_cosignatures
 WHERE size = $1 AND witness = ANY($2::text[])
 ORDER BY witness;
+
+-- name: cosig_witness_progress
+-- Per witness: the largest checkpoint it cosigned, and when it last cosigned one
+-- (its own time in the line) and when the registry received that line.
+SELECT witness, max(size) AS size, max(cosigned_at) AS cosigned_at,
+       max(received_at) AS received_at
+FROM checkpoint_cosignatures
+WHERE witness = ANY($1::text[])
+GROUP BY witness;

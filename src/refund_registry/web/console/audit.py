@@ -1,5 +1,5 @@
 """The auditor's section of the console, ``/console/audit``: the log, members' days,
-checkpoints, CSV, and the data the in-browser verification reads.
+checkpoints, witnesses, CSV, and the data the in-browser verification reads.
 
 Auditors only: every handler starts with ``require_staff(request, roles={"auditor"})``,
 and every read is logged as an ``audit.read`` entry attributed to the signed-in
@@ -28,7 +28,7 @@ from litestar.response import Stream, Template
 from refund_registry.domain.audit_console import export_filename
 from refund_registry.domain.audit_views import MAX_PAGE, MAX_SIZE, EntryFilter
 from refund_registry.errors import RegistryError
-from refund_registry.services import audit, audit_console
+from refund_registry.services import audit, audit_console, witnessing
 from refund_registry.services.staff_signin import StaffIdentity
 from refund_registry.web.console.audit_filters import (
     actions,
@@ -210,6 +210,18 @@ async def checkpoints(
     )
 
 
+@get("/audit/witnesses")
+async def witnesses(request: Request[Any, Any, Any]) -> Template:
+    """The witness policy (k of n), each witness's progress, the latest witnessed checkpoint."""
+    staff = await _auditor(request)
+    rt = runtime_of(request)
+    overview = await witnessing.witness_overview(
+        rt.pool, rt.settings.witnesses, rt.settings.witness_quorum
+    )
+    await _log_read(request, staff, "console.witnesses", {})
+    return _page(request, staff, "witnesses.html", view="witnesses", overview=overview)
+
+
 @get("/audit/verify")
 async def verify_page(request: Request[Any, Any, Any]) -> Template:
     """The page that verifies the log in the browser (``audit-verify.js``)."""
@@ -281,6 +293,7 @@ PAGES: Final = [
     log_browser,
     members,
     checkpoints,
+    witnesses,
     verify_page,
     export,
     data_checkpoint,
