@@ -117,6 +117,7 @@ def test_member_answers_and_adjudicator_decides_in_the_console(
     shot(page, screenshots, "04-queue")
     page.click(f"#open-{case.appeal_id}")
     expect(page.locator("#member-summary")).to_contain_text("开箱视频")
+    page.wait_for_load_state("load")  # the page's scripts have run
 
     # Check the evidence: a non-matching file, then the matching one; nothing uploaded.
     result = page.locator("#check-result")

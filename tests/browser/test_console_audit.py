@@ -75,6 +75,7 @@ async def _alter(owner_url: str, index: int) -> None:
 
 
 def run_verification(page: Page) -> str:
+    page.wait_for_load_state("load")  # the verifier's script has run and listens
     page.click("#run-verify")
     page.wait_for_selector("#verify-verdict[data-result]", timeout=60_000)
     return page.inner_text("#verify-verdict")

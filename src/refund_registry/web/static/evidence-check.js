@@ -56,6 +56,10 @@
         check(files[0]);
       }
     });
+    // A file chosen while this script was still loading is checked now.
+    if (input.files && input.files.length > 0) {
+      check(input.files[0]);
+    }
   }
 
   if (document.readyState === "loading") {
