@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -28,10 +29,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: s
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
 
 import load
+import psutil
 import servers
 from signed_posts import query_bodies, run_signed_post, seed
 
 from tests.support.waiting import free_port
+
+KINDS = ("refund-registry", "postgres", "valkey", "wrk")
+SERVED = KINDS[:3]
+
+
+def cpu_by_kind() -> dict[str, float]:
+    """CPU seconds used so far by every live process of each kind (by command line)."""
+    totals = dict.fromkeys(KINDS, 0.0)
+    for proc in psutil.process_iter(["cmdline", "cpu_times"]):
+        line = " ".join(proc.info["cmdline"] or ())
+        times = proc.info["cpu_times"]
+        if times is None:
+            continue
+        kind = next((k for k in SERVED if k in line), None)
+        if kind == "refund-registry" or (kind is None and "multiprocessing" in line):
+            kind = "refund-registry"  # the server's workers are spawned interpreters
+        if kind is not None:
+            totals[kind] += times.user + times.system
+    # wrk lives only during the run: its CPU is read as a waited-for child's
+    totals["wrk"] = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
+    return totals
 
 
 @contextmanager
@@ -44,15 +67,18 @@ def serve(backing: servers.Backing, workers: int) -> Iterator[str]:
         "REDIS_URL": backing.redis_url,
         "REGISTRY_DATA_DIR": tempfile.mkdtemp(prefix="rr-bench-workers-"),
         "REGISTRY_QUERY_RATE_PER_SECOND": "1000000",
-        "REGISTRY_QUERY_QUOTA_PER_DAY": "10000000000",
+        "REGISTRY_QUERY_QUOTA_PER_DAY": "5000000",  # the ceiling
         "REGISTRY_LOG_LEVEL": "WARNING",
+        "REGISTRY_AUDIENCE": backing.signer.audience,  # serve's public URL names its own port
     }
+    errors_path = Path(env["REGISTRY_DATA_DIR"]) / "serve.err"
+    errors = errors_path.open("w")
     command = [str(servers.VENV_BIN / "refund-registry"), "serve", f"--port={port}"]
     process = subprocess.Popen(
         [*command, f"--workers={workers}"],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=errors,
         text=True,
         start_new_session=True,
     )
@@ -60,7 +86,8 @@ def serve(backing: servers.Backing, workers: int) -> Iterator[str]:
         assert process.stdout is not None
         line = process.stdout.readline()
         if "ready at" not in line:
-            raise RuntimeError(f"serve did not start: {line!r}")
+            process.wait(timeout=30)
+            raise RuntimeError(f"serve did not start: {errors_path.read_text()[-3000:]}")
         yield f"http://127.0.0.1:{port}"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -82,30 +109,43 @@ def main() -> None:
     if wrk is None:
         raise SystemExit("wrk is needed (apt-get install wrk)")
     results: list[tuple[int, load.LoadResult]] = []
+    split: list[dict[str, float]] = []
     with servers.backing_servers() as backing:
         print(f"seeding {args.buyers} buyers ...", flush=True)
         pseudonyms = asyncio.run(seed(backing.database_url, backing.redis_url, args.buyers))
         workdir = Path(tempfile.mkdtemp(prefix="rr-bench-workers-"))
+        before: dict[str, float] = {}
+
+        def mark() -> None:
+            before.update(cpu_by_kind())
+
         # Alternated, so that a change in the machine's other load hits both alike.
         for _ in range(args.rounds):
             for workers in (1, 2):
                 bodies = query_bodies(pseudonyms, int(args.seconds * 8000))
                 with serve(backing, workers) as url:
                     time.sleep(1.0)  # let every worker finish its start-up work
-                    results.append((workers, run_signed_post(
+                    result = run_signed_post(
                         wrk, url, backing.signer, bodies, seconds=args.seconds,
-                        connections=args.connections, workdir=workdir, pin=False,
-                    )))  # fmt: skip
+                        connections=args.connections, workdir=workdir, pin=False, on_start=mark,
+                    )  # fmt: skip
+                    after = cpu_by_kind()
+                    results.append((workers, result))
+                    split.append({k: (after[k] - before[k]) / result.requests * 1e6 for k in KINDS})
     print(f"\nPOST /v1/risk/query, signed; wrk -t1 -c{args.connections}, {args.seconds:.0f} s")
-    print(f"{'workers':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for workers, r in results:
-        print(f"{workers:7d} {r.rps:9,.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d}")
+    print(f"{'workers':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  "
+          "CPU µs per request: " + ", ".join(KINDS))  # fmt: skip
+    for (workers, r), cpu in zip(results, split, strict=True):
+        print(f"{workers:7d} {r.rps:9,.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d}  "
+              + ", ".join(f"{cpu[k]:.0f}" for k in KINDS))  # fmt: skip
     one = sum(r.requests for w, r in results if w == 1) / sum(
         r.seconds for w, r in results if w == 1
     )
     two = sum(r.requests for w, r in results if w == 2) / sum(
         r.seconds for w, r in results if w == 2
     )
+    if any(r.errors > r.requests // 100 for _, r in results):
+        raise SystemExit("more than 1 % of the requests failed: the figures above are not answers")
     print(f"1 worker: {one:,.0f} req/s, 2 workers: {two:,.0f} req/s; ratio {two / one:.2f}")
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
 
