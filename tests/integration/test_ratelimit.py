@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +12,15 @@ import redis.asyncio as aioredis
 
 from refund_registry.errors import RateLimited
 from refund_registry.storage.cache import RedisBreaker, create_redis
-from refund_registry.storage.ratelimit import DAY, LIMITED, QUOTA_EXHAUSTED, RateLimiter
+from refund_registry.storage.ratelimit import (
+    DAY,
+    LIMITED,
+    QUOTA_EXHAUSTED,
+    Limits,
+    MemoryLimiter,
+    RateLimiter,
+    Usage,
+)
 
 NOON = 20_255 * DAY + DAY / 2  # 2025-06-16 12:00 UTC
 
@@ -160,3 +169,47 @@ async def test_redis_is_used_again_once_it_answers(redis: aioredis.Redis) -> Non
     usage = await rl.acquire("mbr_g")
     assert usage.source == "redis"
     assert not breaker.degraded
+
+
+async def test_the_hits_of_one_tick_are_one_call_decided_as_one_by_one(
+    redis: aioredis.Redis,
+) -> None:
+    # The model: the same hits, one after another, in the in-process limiter.
+    shuffle = random.Random(20_251_130)
+    clock = Clock()
+    for case in range(40):
+        per_second, per_day = shuffle.randint(1, 12), shuffle.randint(1, 40)
+        units = [shuffle.randint(1, per_second) for _ in range(shuffle.randint(1, 30))]
+        rl = limiter(redis, clock, per_second=per_second, per_day=per_day)
+        model = MemoryLimiter(Limits(per_second, per_day))
+        subject = f"mbr_tick_{case}"
+        calls = rl._hits.calls if rl._hits is not None else 0
+        results = await asyncio.gather(
+            *(rl.acquire(subject, u) for u in units), return_exceptions=True
+        )
+        assert rl._hits is not None
+        assert rl._hits.calls == calls + 1
+        for u, got in zip(units, results, strict=True):
+            try:
+                expected: Usage | RateLimited = model.take(subject, u, clock.at)
+            except RateLimited as exc:
+                expected = exc
+            if isinstance(expected, RateLimited):
+                assert isinstance(got, RateLimited)
+                assert got.code == expected.code
+            else:
+                assert isinstance(got, Usage)
+                assert (got.second, got.day) == (expected.second, expected.day)
+        second_key, day_key = rl.keys(subject, clock.at)
+        spent = sum(u for u, r in zip(units, results, strict=True) if isinstance(r, Usage))
+        assert int(await redis.get(second_key) or 0) == spent
+        assert int(await redis.get(day_key) or 0) == spent
+
+
+async def test_a_redis_that_lost_the_script_gets_it_again(redis: aioredis.Redis) -> None:
+    clock = Clock()
+    rl = limiter(redis, clock, per_second=5, per_day=100)
+    await rl.acquire("mbr_noscript", 2)
+    await redis.script_flush()
+    usage = await rl.acquire("mbr_noscript", 2)
+    assert (usage.second, usage.day, usage.source) == (4, 4, "redis")

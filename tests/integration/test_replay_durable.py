@@ -118,6 +118,24 @@ async def test_epoch_is_set_once_and_kept(runtime: Runtime) -> None:
         await redis.aclose()
 
 
+async def test_the_claims_of_one_tick_are_one_script_call(runtime: Runtime) -> None:
+    guard = runtime.replay
+    assert guard.claims is not None  # one server: claims go through the script
+    redis = aioredis.Redis.from_url(runtime.settings.redis_url)
+    try:
+        await redis.script_flush()  # the store lost its scripts, as after a restart
+        now = int(time.time())
+        calls = guard.claims.calls
+        keys = ["iss:t1", "iss:t2", "iss:t1", "iss:t3", "iss:t2"]
+        claimed = await asyncio.gather(*(guard.claim(k, 60, now) for k in keys))
+        assert claimed == [True, True, False, True, False]
+        assert guard.claims.calls == calls + 1
+        assert await redis.ttl(guard.key("iss:t3")) > 50
+        assert not await guard.claim("iss:t3", 60, now)
+    finally:
+        await redis.aclose()
+
+
 async def test_tokens_of_an_outage_are_not_replayable_once_redis_is_back(
     runtime: Runtime,
 ) -> None:

@@ -57,9 +57,12 @@ Every Redis dependency here says what happens when Redis is gone:
   claim failed in between. Either way a token issued before the promotion
   cannot be accepted again through the promoted replica.
 
-Round trips are the expensive part on this hardware (a redis-py call costs
-more CPU than the whole web framework), so concurrent callers share them:
-every ``SET NX`` requested in one event-loop tick goes out in one pipeline.
+Round trips and commands are the expensive part on this hardware (a
+redis-py command costs more CPU than the whole web framework), so concurrent
+callers share them (``storage/redis_batch.py``): on one server, the claims
+of one event-loop tick are one script call that reads (and if missing
+creates) the epoch and makes every ``SET NX EX`` of the tick; on a cluster,
+every claim's ``SET NX`` of the tick goes out in one pipeline.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ from typing import Any
 
 import asyncpg
 
+from refund_registry.storage.redis_batch import RedisBatcher, ScriptGroups
 from refund_registry.storage.redis_client import (
     UNAVAILABLE,
     RedisClient,
@@ -143,72 +147,6 @@ class _MemorySeen:
         return True
 
 
-class RedisBatcher:
-    """Sends every command submitted during one event-loop tick in one pipeline.
-
-    Callers await their own reply; a command that Redis answers with an error
-    raises for its caller only, and a connection failure raises for all.
-    """
-
-    def __init__(self, redis: RedisClient) -> None:
-        self.redis = redis
-        self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
-        self._scheduled = False
-        self._once: dict[str, asyncio.Future[Any]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.round_trips = 0
-        self.commands = 0
-
-    async def call(self, *args: Any) -> Any:
-        return await self.submit(*args)
-
-    def submit(self, *args: Any) -> asyncio.Future[Any]:
-        """Queue one command for this tick's pipeline; its future holds the reply."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._pending.append((args, future))
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._flush)
-        return future
-
-    def submit_once(self, name: str, *args: Any) -> asyncio.Future[Any]:
-        """Like :meth:`submit`, but one command per ``name`` and pipeline: callers share it."""
-        future = self._once.get(name)
-        if future is None:
-            future = self._once[name] = self.submit(*args)
-        return future
-
-    def _flush(self) -> None:
-        batch, self._pending, self._scheduled = self._pending, [], False
-        self._once = {}
-        if batch:
-            task = asyncio.get_running_loop().create_task(self._send(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
-        self.round_trips += 1
-        self.commands += len(batch)
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for args, _ in batch:
-                    pipe.execute_command(*args)
-                results = await pipe.execute(raise_on_error=False)
-        except Exception as exc:  # every waiter must hear of it
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-
 def _ignore_outcome(future: asyncio.Future[Any]) -> None:
     """Retrieve a reply nobody awaits, so that a failure is not reported as unheard."""
     if not future.cancelled():
@@ -217,6 +155,23 @@ def _ignore_outcome(future: asyncio.Future[Any]) -> None:
 
 EPOCH_KEY = "rr:{jti}:epoch"
 """The replay store's epoch (module docstring); the embedded Valkey sets it when it starts."""
+
+_CLAIMS = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  redis.call('SET', KEYS[1], ARGV[1])
+  epoch = ARGV[1]
+end
+local out = {epoch}
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[i]) then out[i] = 1 else out[i] = 0 end
+end
+return out
+"""
+"""KEYS = the epoch, then the tokens' keys; ARGV = the epoch to set if missing, then each TTL.
+
+Returns the epoch, then 1 for each token claimed now and 0 for each seen before.
+"""
 
 EPOCH_GRACE = 2
 """Seconds before its first use that a new replay store's epoch is dated.
@@ -262,6 +217,12 @@ class ReplayGuard:
         self.memory = _MemorySeen()
         self.database = DatabaseSeen(pool, clock) if pool is not None else None
         self.batcher = batcher or (RedisBatcher(redis) if redis is not None else None)
+        # One server: every claim of a tick in one script call (module docstring).
+        self.claims = (
+            ScriptGroups(redis, self.batcher, _CLAIMS, head=1, width=1)
+            if redis is not None and self.batcher is not None and primaries(redis) is None
+            else None
+        )
         self._clock = clock
         # Set while this process recorded tokens outside Redis; the next claim
         # that reaches Redis raises the epoch past them.
@@ -310,23 +271,9 @@ class ReplayGuard:
         moment = self._clock()
         now = int(moment)
         start = now - EPOCH_GRACE
-        # SET NX, then GET, in the same pipeline (so on one connection, in
-        # order): the epoch as it stands once this claim may have created it.
-        # (Not ``SET … NX GET``: redis-py turns that reply into a bool.)
-        self.batcher.submit_once(
-            "epoch-set", "SET", self.epoch_key, str(start).encode(), "NX"
-        ).add_done_callback(_ignore_outcome)
-        epoch_reply = self.batcher.submit_once("epoch", "GET", self.epoch_key)
-        claim_reply = self.batcher.submit("SET", self.key(key), b"1", "NX", "EX", max(ttl, 1))
         try:
-            epoch_raw = await epoch_reply
-            result = await claim_reply
+            epoch_raw, result = await self._ask(self.key(key), max(ttl, 1), start)
         except UNAVAILABLE as exc:
-            # Retrieve the other reply so nothing is left unheard (on a
-            # cluster the two may live on different nodes and fail apart).
-            for reply in (epoch_reply, claim_reply):
-                if reply.done() and not reply.cancelled():
-                    reply.exception()
             self.breaker.failed(exc)
             return await self._fallback(key, ttl, issued_at)
         self.breaker.succeeded()
@@ -351,6 +298,33 @@ class ReplayGuard:
                 code="auth.replay_window",
             )
         return bool(result)
+
+    async def _ask(self, key: str, ttl: int, start: int) -> tuple[Any, Any]:
+        """Claim ``key`` in Redis: (the epoch, set to ``start`` if missing; whether claimed now)."""
+        assert self.batcher is not None
+        if self.claims is not None:
+            (epoch_raw,), (claimed,) = await self.claims.call(
+                [self.epoch_key], [start], [key], [ttl]
+            )
+            return epoch_raw, claimed
+        # A cluster: the claim lives in its token's slot, the epoch in its own.
+        # SET NX, then GET, in the same pipeline (so in order on the epoch's
+        # node): the epoch as it stands once this claim may have created it.
+        # (Not ``SET … NX GET``: redis-py turns that reply into a bool.)
+        self.batcher.submit_once(
+            "epoch-set", "SET", self.epoch_key, str(start).encode(), "NX"
+        ).add_done_callback(_ignore_outcome)
+        epoch_reply = self.batcher.submit_once("epoch", "GET", self.epoch_key)
+        claim_reply = self.batcher.submit("SET", key, b"1", "NX", "EX", ttl)
+        try:
+            return await epoch_reply, await claim_reply
+        except UNAVAILABLE:
+            # Retrieve the other reply so nothing is left unheard (on a
+            # cluster the two may live on different nodes and fail apart).
+            for reply in (epoch_reply, claim_reply):
+                if reply.done() and not reply.cancelled():
+                    reply.exception()
+            raise
 
     def _seen_by_redis(self, issued_at: int | None) -> bool:
         """Whether Redis may have accepted a token issued at ``issued_at`` (module docstring)."""

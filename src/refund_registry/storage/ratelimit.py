@@ -10,11 +10,13 @@ A refused hit consumes nothing: a client that keeps retrying while throttled
 does not burn its daily quota on refusals.
 
 Redis: one Lua script checks both windows and increments both, atomically, in
-one round trip (EVALSHA). Both keys carry the subject in a hash tag, so the
-script also works on a Valkey Cluster: both keys live in the subject's slot.
+one round trip (EVALSHA); the hits on one subject's windows during one
+event-loop tick go to it together, in arrival order, in one call. Both keys
+carry the subject in a hash tag, so the script also works on a Valkey
+Cluster: both keys live in the subject's slot.
 A Redis that lost the script (restarted, or a replica promoted in a cluster)
-answers ``NOSCRIPT``; the limiter then calls redis-py's script object, which
-loads it (on a cluster: on every primary) and runs it again.
+answers ``NOSCRIPT``; the limiter then loads it (on a cluster: on every
+primary) and runs it again.
 
 Failure policy: when Redis is unreachable (or the shared
 :class:`~refund_registry.storage.cache.RedisBreaker` says it was a moment ago)
@@ -41,12 +43,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
-
-from redis.exceptions import NoScriptError
+from typing import Final
 
 from refund_registry.errors import RateLimited
-from refund_registry.storage.cache import RedisBatcher, RedisBreaker
+from refund_registry.storage.cache import RedisBreaker
+from refund_registry.storage.redis_batch import RedisBatcher, ScriptGroups
 from refund_registry.storage.redis_client import UNAVAILABLE, RedisClient, hash_tag
 
 DAY: Final = 86_400
@@ -54,26 +55,38 @@ LIMITED: Final = "rate.limited"
 QUOTA_EXHAUSTED: Final = "rate.quota_exhausted"
 
 # KEYS[1] = the second's counter, KEYS[2] = the day's counter.
-# ARGV = units, per_second, per_day, day key TTL.
-# Returns {status, second used, day used}: status 0 allowed (both incremented),
-# 1 per-second limit reached, 2 daily quota exhausted (nothing incremented).
-# The quota is checked first: when both are exhausted the long wait is the
-# truthful answer.
+# ARGV = per_second, per_day, day key TTL, then the units of each hit, in
+# arrival order (the hits of one event-loop tick, storage/redis_batch.py).
+# Returns {status, second used, day used} per hit, as if each hit were its
+# own call: status 0 allowed (counted), 1 per-second limit reached, 2 daily
+# quota exhausted (a refused hit counts nothing). The quota is checked
+# first: when both are exhausted the long wait is the truthful answer.
 _SCRIPT: Final = """
-local units = tonumber(ARGV[1])
 local sec = tonumber(redis.call('GET', KEYS[1]) or '0')
 local day = tonumber(redis.call('GET', KEYS[2]) or '0')
-if day + units > tonumber(ARGV[3]) then
-  return {2, sec, day}
+local per_second, per_day = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out, added = {}, 0
+for i = 4, #ARGV do
+  local units = tonumber(ARGV[i])
+  local status = 0
+  if day + units > per_day then
+    status = 2
+  elseif sec + units > per_second then
+    status = 1
+  else
+    sec, day, added = sec + units, day + units, added + units
+  end
+  out[#out + 1] = status
+  out[#out + 1] = sec
+  out[#out + 1] = day
 end
-if sec + units > tonumber(ARGV[2]) then
-  return {1, sec, day}
+if added > 0 then
+  redis.call('INCRBY', KEYS[1], added)
+  redis.call('EXPIRE', KEYS[1], 2)
+  redis.call('INCRBY', KEYS[2], added)
+  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
 end
-redis.call('INCRBY', KEYS[1], units)
-redis.call('EXPIRE', KEYS[1], 2)
-redis.call('INCRBY', KEYS[2], units)
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]))
-return {0, sec + units, day + units}
+return out
 """
 
 
@@ -198,17 +211,12 @@ class RateLimiter:
         self.limits = Limits(per_second, per_day)
         self.clock = clock
         self.memory = MemoryLimiter(self.limits)
-        self._script = redis.register_script(_SCRIPT) if redis is not None else None
-
-    async def _run_script(self, keys: list[str], args: list[int]) -> Any:
-        """EVALSHA in the shared per-tick pipeline; load the script once if Redis lost it."""
-        assert self._script is not None
-        if self.batcher is not None:
-            try:
-                return await self.batcher.call("EVALSHA", self._script.sha, len(keys), *keys, *args)
-            except NoScriptError:
-                pass  # a restarted Redis; the direct call below loads it again
-        return await self._script(keys=keys, args=args)
+        # The hits of one tick on the same windows are one script call.
+        self._hits = (
+            ScriptGroups(redis, batcher or RedisBatcher(redis), _SCRIPT, head=0, width=3)
+            if redis is not None
+            else None
+        )
 
     def keys(self, subject: str, now: float) -> tuple[str, str]:
         """The Redis keys of ``subject``'s current windows (same cluster slot)."""
@@ -228,16 +236,15 @@ class RateLimiter:
             raise ValueError(f"units must be between 1 and per_second, got {units}")
         limits = self.limits if per_day is None else Limits(self.limits.per_second, per_day)
         now = self.clock()
-        if self._script is None or self.breaker.open:
+        if self._hits is None or self.breaker.open:
             return self.memory.take(subject, units, now, limits)
         second_key, day_key = self.keys(subject, now)
         # The day key lives until its day is over (plus a minute of clock skew
         # between processes), so no sweeper is needed.
         day_ttl = DAY - int(now) % DAY + 60
         try:
-            status, second, day = await self._run_script(
-                [second_key, day_key],
-                [units, limits.per_second, limits.per_day, day_ttl],
+            _, (status, second, day) = await self._hits.call(
+                [second_key, day_key], [limits.per_second, limits.per_day, day_ttl], (), [units]
             )
         except UNAVAILABLE as exc:
             self.breaker.failed(exc)
