@@ -166,11 +166,12 @@ local out = {epoch}
 for i = 2, #KEYS do
   if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[i]) then out[i] = 1 else out[i] = 0 end
 end
-return out
+return table.concat(out, ' ')
 """
 """KEYS = the epoch, then the tokens' keys; ARGV = the epoch to set if missing, then each TTL.
 
-Returns the epoch, then 1 for each token claimed now and 0 for each seen before.
+Returns the epoch, then 1 for each token claimed now and 0 for each seen before,
+separated by spaces.
 """
 
 EPOCH_GRACE = 2

@@ -57,7 +57,7 @@ QUOTA_EXHAUSTED: Final = "rate.quota_exhausted"
 # KEYS[1] = the second's counter, KEYS[2] = the day's counter.
 # ARGV = per_second, per_day, day key TTL, then the units of each hit, in
 # arrival order (the hits of one event-loop tick, storage/redis_batch.py).
-# Returns {status, second used, day used} per hit, as if each hit were its
+# Returns "status second day" per hit (space-separated integers), as if each hit were its
 # own call: status 0 allowed (counted), 1 per-second limit reached, 2 daily
 # quota exhausted (a refused hit counts nothing). The quota is checked
 # first: when both are exhausted the long wait is the truthful answer.
@@ -86,7 +86,7 @@ if added > 0 then
   redis.call('INCRBY', KEYS[2], added)
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
 end
-return out
+return table.concat(out, ' ')
 """
 
 

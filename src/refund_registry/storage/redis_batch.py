@@ -102,8 +102,10 @@ class ScriptGroups:
 
     The script receives ``KEYS = group keys ++ every item's keys`` and
     ``ARGV = group args ++ every item's args``, items in arrival order, and
-    returns a flat array: ``head`` values for the whole group, then ``width``
-    values per item. A caller's future holds ``(head values, its item's values)``.
+    returns integers as one string, separated by spaces (one bulk reply parses
+    in one step; an array would cost the client a parse per element):
+    ``head`` values for the whole group, then ``width`` values per item. A
+    caller's future holds ``(head values, its item's values)``.
     A Redis that lost the script (restarted, failed over) answers
     ``NOSCRIPT``; the group is sent again after ``SCRIPT LOAD``, once.
     """
@@ -128,10 +130,10 @@ class ScriptGroups:
         args: Sequence[Any],
         item_keys: Sequence[str] = (),
         item_args: Sequence[Any] = (),
-    ) -> asyncio.Future[tuple[list[Any], list[Any]]]:
+    ) -> asyncio.Future[tuple[list[int], list[int]]]:
         """Queue one item of the group ``(keys, args)``; the future holds its reply."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[tuple[list[Any], list[Any]]] = loop.create_future()
+        future: asyncio.Future[tuple[list[int], list[int]]] = loop.create_future()
         group = (*keys, None, *args)
         self._groups.setdefault(group, []).append((item_keys, item_args, future))
         if not self._scheduled:
@@ -168,8 +170,9 @@ class ScriptGroups:
                 if not future.done():
                     future.set_exception(exc)
             return
-        shared = list(reply[: self.head])
+        values = [int(v) for v in reply.split()]
+        shared = values[: self.head]
         for i, (_, _, future) in enumerate(items):
             if not future.done():
                 at = self.head + i * self.width
-                future.set_result((shared, list(reply[at : at + self.width])))
+                future.set_result((shared, values[at : at + self.width]))
