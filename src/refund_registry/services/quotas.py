@@ -130,8 +130,6 @@ class OrgQuota:
         now = self.limiter.clock()  # one clock decides the day for both counts
         day = dt.datetime.fromtimestamp(now, dt.UTC).date()
         total = await self._durable(budget.org_id, day, units, quota)
-        today, ceiling = _GAUGES[self.kind]
-        ceiling.labels(org=budget.org_id).set(quota)
         if total is None:
             if usage.source == "redis":
                 # Redis believed the day had room: it was flushed or restarted.
@@ -140,7 +138,6 @@ class OrgQuota:
                     extra={"org": budget.org_id, "kind": self.kind, "quota": quota},
                 )
             raise quota_refusal(quota, now)
-        today.labels(org=budget.org_id).set(total)
         return usage
 
     async def _durable(self, org_id: str, day: dt.date, units: int, quota: int) -> int | None:
@@ -163,6 +160,8 @@ class OrgQuota:
 
     async def _charge_group(self, key: tuple[str, dt.date], group: list[_Waiter]) -> None:
         org_id, day = key
+        today, ceiling = _GAUGES[self.kind]  # set once per group, not per charge
+        ceiling.labels(org=org_id).set(group[-1].quota)
         try:
             total = await self._upsert(
                 org_id, day, sum(w.units for w in group), min(w.quota for w in group)
@@ -172,15 +171,21 @@ class OrgQuota:
                 _settle(w.future, exc=exc)
             return
         if total is not None or len(group) == 1:
+            if total is not None:
+                today.labels(org=org_id).set(total)
             for w in group:
                 _settle(w.future, total)
             return
         # The sum does not fit: charge one by one, in arrival order.
         for w in group:
             try:
-                _settle(w.future, await self._upsert(org_id, day, w.units, w.quota))
+                total = await self._upsert(org_id, day, w.units, w.quota)
             except Exception as exc:
                 _settle(w.future, exc=exc)
+                continue
+            if total is not None:
+                today.labels(org=org_id).set(total)
+            _settle(w.future, total)
 
     async def _upsert(self, org_id: str, day: dt.date, units: int, quota: int) -> int | None:
         self.upserts += 1
