@@ -37,8 +37,10 @@ REASON_TEXTS: Final[dict[str, dict[str, str]]] = {
 }
 
 
-def new_query_id() -> str:
-    return "q_" + secrets.token_hex(10)
+def new_query_ids(count: int) -> list[str]:
+    """``count`` query ids (``q_`` and 20 hex digits), from one draw of randomness."""
+    raw = secrets.token_bytes(10 * count)
+    return ["q_" + raw[i : i + 10].hex() for i in range(0, 10 * count, 10)]
 
 
 @dataclass
@@ -123,7 +125,8 @@ class RiskService:
         now = self.clock()
         answers: list[dict[str, Any]] = []
         records: list[AccessRecord] = []
-        for item, keys in zip(items, item_keys, strict=True):
+        query_ids = new_query_ids(len(items))
+        for item, keys, query_id in zip(items, item_keys, query_ids, strict=True):
             subjects = [
                 inquiry.subject_from_row(row) if (row := found[k]) is not None else None
                 for k in keys
@@ -137,7 +140,6 @@ class RiskService:
             )
             for reason in result["reasons"]:
                 reason["text"] = reason_texts[reason["code"]]
-            query_id = new_query_id()
             result["query_id"] = query_id
             answers.append(result)
             records.append(
