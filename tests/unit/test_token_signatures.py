@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from refund_registry.domain.keyring import parse_public_key
 from refund_registry.domain.tokens import Unverified, _signature_valid
+from refund_registry.errors import InvalidInput
 
 # The order of the Ed25519 base point: S must be below it (RFC 8032 section 5.1.7).
 L = 2**252 + 27742317777372353535851937790883648493
@@ -56,3 +60,13 @@ def test_a_small_order_key_verifies_nothing() -> None:
     key = ed25519.Ed25519PublicKey.from_public_bytes(neutral)
     for message in (b"header.claims", b"anything at all"):
         assert not _signature_valid(head(message, neutral + bytes(32)), key)
+
+
+def test_a_small_order_key_cannot_be_registered() -> None:
+    neutral = ed25519.Ed25519PublicKey.from_public_bytes(b"\x01" + bytes(31))
+    pem = neutral.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    with pytest.raises(InvalidInput) as refused:
+        parse_public_key(pem)
+    assert refused.value.code == "key.unsupported"
+    ordinary = KEY.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    assert parse_public_key(ordinary).alg == "EdDSA"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from refund_registry.domain.wire import b64url
 from refund_registry.errors import InvalidInput
@@ -90,6 +91,12 @@ def parse_public_key(pem: bytes) -> ParsedKey:
         raise InvalidInput(f"not a PEM public key: {exc}", code="key.unreadable") from exc
     if isinstance(key, ed25519.Ed25519PublicKey):
         raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        if not crypto_core_ed25519_is_valid_point(raw):
+            raise InvalidInput(
+                "this Ed25519 public key is a point of small order or not canonically "
+                "encoded, so no signature by it can be trusted; generate a new key",
+                code="key.unsupported",
+            )
         jwk = {"crv": "Ed25519", "kty": "OKP", "x": b64url(raw)}
         alg = "EdDSA"
     elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
