@@ -36,7 +36,7 @@ from prometheus_client import Counter, Histogram
 
 from refund_registry.domain.access import AccessRecord, EncodedEntry, encode
 from refund_registry.domain.audit_views import EntryFilter
-from refund_registry.domain.checkpoint import sign_batch, sign_receipt
+from refund_registry.domain.checkpoint import level_path, sign_receipt, sign_tree
 from refund_registry.domain.wire import b64url
 from refund_registry.errors import Unavailable
 from refund_registry.storage.conn import Conn
@@ -86,33 +86,36 @@ def batch_receipts(
 ) -> list[dict[str, Any]]:
     """Version-2 receipts for entries of one flush, in order, under one signature.
 
-    ``{v: 2, leaf_hash, logged_at, index, tree_size, path, signature}``. Nodes
-    are shared between paths, so each is encoded once.
+    ``{v: 2, leaf_hash, logged_at, index, tree_size, path, signature}``. Every
+    node of the tree is encoded once and the paths share the strings; so is
+    every distinct time (a batch query's items share one).
     """
-    made = sign_batch([(e.leaf_hash, e.at_micros) for e in entries], key)
-    if not made:
+    if not entries:
         return []
-    encoded: dict[bytes, str] = {}
-
-    def text(node: bytes) -> str:
-        found = encoded.get(node)
-        if found is None:
-            found = encoded[node] = b64url(node)
-        return found
-
-    signature = b64url(made[0].signature)
-    return [
-        {
-            "v": 2,
-            "leaf_hash": b64url(e.leaf_hash),
-            "logged_at": e.record.at.strftime(_TIME_FORMAT),
-            "index": r.index,
-            "tree_size": r.size,
-            "path": [text(node) for node in r.path],
-            "signature": signature,
-        }
-        for e, r in zip(entries, made, strict=True)
-    ]
+    tree = sign_tree([(e.leaf_hash, e.at_micros) for e in entries], key)
+    texts: list[list[str]] = [[b64url(node) for node in level] for level in tree.levels[:-1]]
+    texts.append([])  # the root's level is never on a path
+    signature = b64url(tree.signature)
+    size = tree.size
+    times: dict[datetime, str] = {}
+    out: list[dict[str, Any]] = []
+    for i, e in enumerate(entries):
+        at = e.record.at
+        logged_at = times.get(at)
+        if logged_at is None:
+            logged_at = times[at] = at.strftime(_TIME_FORMAT)
+        out.append(
+            {
+                "v": 2,
+                "leaf_hash": b64url(e.leaf_hash),
+                "logged_at": logged_at,
+                "index": i,
+                "tree_size": size,
+                "path": list(level_path(texts, i)),
+                "signature": signature,
+            }
+        )
+    return out
 
 
 async def write_in_transaction(conn: Any, record: AccessRecord) -> EncodedEntry:

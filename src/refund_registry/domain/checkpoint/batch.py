@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -44,6 +45,8 @@ RECEIPT_V2_CONTEXT = b"refund-registry receipt v2\n"
 
 RECEIPT_V2_LEAF_CONTEXT = b"refund-registry receipt v2 leaf\n"
 """The first line of every receipt leaf (32 bytes)."""
+
+T = TypeVar("T")
 
 MAX_PATH = 64
 """An inclusion path in a tree of fewer than 2^64 leaves has at most 64 hashes."""
@@ -106,11 +109,13 @@ def tree_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
     return levels
 
 
-def level_path(levels: Sequence[Sequence[bytes]], index: int) -> tuple[bytes, ...]:
+def level_path(levels: Sequence[Sequence[T]], index: int) -> tuple[T, ...]:
     """The RFC 9162 inclusion path (``PATH``) of leaf ``index``, read off :func:`tree_levels`.
 
     On each level the sibling is the node at ``i ^ 1``; a node without one (the
-    odd last node) adds nothing, since it moves up unchanged.
+    odd last node) adds nothing, since it moves up unchanged. The last level
+    (the root) is not read, and any parallel levels work too (the nodes'
+    encodings, say), so each node is encoded once per tree, not once per path.
     """
     path = []
     for level in levels[:-1]:
@@ -121,22 +126,40 @@ def level_path(levels: Sequence[Sequence[bytes]], index: int) -> tuple[bytes, ..
     return tuple(path)
 
 
+@dataclass(frozen=True, slots=True)
+class SignedTree:
+    """A flush's receipt tree (:func:`tree_levels`) and the signature over its root."""
+
+    levels: list[list[bytes]]
+    signature: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.levels[0])
+
+
+def sign_tree(entries: Sequence[tuple[bytes, int]], private_key: Ed25519PrivateKey) -> SignedTree:
+    """Hash the receipt tree of ``(leaf hash, logged_at µs)`` pairs and sign its root once.
+
+    About 2n hashes for n entries and a single Ed25519 signature; the paths are
+    read off the levels with :func:`level_path`. Requires one entry or more.
+    """
+    if not entries:
+        raise CheckpointError("a receipt tree holds at least one leaf")
+    levels = tree_levels([receipt_leaf_hash(h, at) for h, at in entries])
+    signature = private_key.sign(batch_message(len(entries), levels[-1][0]))
+    return SignedTree(levels, signature)
+
+
 def sign_batch(
     entries: Sequence[tuple[bytes, int]], private_key: Ed25519PrivateKey
 ) -> list[BatchReceipt]:
-    """One :class:`BatchReceipt` per ``(leaf hash, logged_at µs)``, in order, with one signature.
-
-    The tree is hashed once, level by level (about 2n hashes for n entries),
-    the n paths are read off the levels, and one Ed25519 signature covers the
-    root. A path's hashes are the very ``bytes`` objects of the levels, shared
-    between receipts, so an encoder may memoise them.
-    """
+    """One :class:`BatchReceipt` per ``(leaf hash, logged_at µs)``, in order, with one signature."""
     if not entries:
         return []
-    levels = tree_levels([receipt_leaf_hash(h, at) for h, at in entries])
-    size = len(entries)
-    signature = private_key.sign(batch_message(size, levels[-1][0]))
-    return [BatchReceipt(i, size, level_path(levels, i), signature) for i in range(size)]
+    tree = sign_tree(entries, private_key)
+    size = tree.size
+    return [BatchReceipt(i, size, level_path(tree.levels, i), tree.signature) for i in range(size)]
 
 
 def batch_root(
