@@ -159,6 +159,10 @@ def main() -> None:
         print(f"  v{version}: query {result.rps:7,.0f} req/s, server CPU {used:4.0f} us/request,"
               f" errors {result.errors}; batch {per_batch:6.1f} ms CPU/request"
               f" ({per_batch:4.1f} us/item), {rate:9,.0f} identifier look-ups/s")  # fmt: skip
+    for version in (1, 2):
+        queries = ", ".join(f"{u:.0f}" for _, u in runs[version])
+        batch = ", ".join(f"{c:.1f}" for _, c in batches[version])
+        print(f"  v{version} every round: query {queries} us; batch {batch} ms")
     q1, q2 = (min(u for _, u in runs[v]) for v in (1, 2))
     b1, b2 = (min(c for _, c in batches[v]) for v in (1, 2))
     print(f"  v2/v1 CPU: query {q2 / q1:.2f}, batch {b2 / b1:.2f}")
