@@ -49,7 +49,7 @@ def receipt_version(value: str | None) -> int:
         return 1
     if value == "2":
         return 2
-    raise InvalidInput(f"{RECEIPT_VERSION_HEADER} must be 1 or 2", code="query.receipt_version")
+    raise InvalidInput("Registry-Receipt-Version must be 1 or 2", code="query.receipt_version")
 
 
 class QueryIn(Body):

@@ -62,17 +62,16 @@ class BatchReceipt:
     signature: bytes
 
 
-def _check_uint64(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64:
-        raise CheckpointError(f"{what} must be an integer in [0, 2^64)")
-    return value
+def _is_uint64(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and 0 <= value < 1 << 64
 
 
 def receipt_leaf(leaf_hash: bytes, logged_at_micros: int) -> bytes:
     """The 72 bytes of a receipt leaf: context line ‖ leaf hash ‖ ``logged_at`` (uint64 BE)."""
     if not isinstance(leaf_hash, bytes) or len(leaf_hash) != merkle.HASH_SIZE:
         raise CheckpointError("a receipt's leaf hash must be 32 bytes")
-    _check_uint64(logged_at_micros, "a receipt's time in microseconds")
+    if not _is_uint64(logged_at_micros):
+        raise CheckpointError("a receipt's time must be microseconds in [0, 2^64)")
     return RECEIPT_V2_LEAF_CONTEXT + leaf_hash + logged_at_micros.to_bytes(8, "big")
 
 
@@ -83,9 +82,8 @@ def receipt_leaf_hash(leaf_hash: bytes, logged_at_micros: int) -> bytes:
 
 def batch_message(size: int, root: bytes) -> bytes:
     """The exact 67 bytes a flush's signature covers: context ‖ size (uint64 BE) ‖ root."""
-    _check_uint64(size, "a receipt tree size")
-    if size == 0:
-        raise CheckpointError("a receipt tree holds at least one leaf")
+    if not _is_uint64(size) or size == 0:
+        raise CheckpointError("a receipt tree's size must be an integer in [1, 2^64)")
     if not isinstance(root, bytes) or len(root) != merkle.HASH_SIZE:
         raise CheckpointError("a receipt tree root must be 32 bytes")
     return RECEIPT_V2_CONTEXT + size.to_bytes(8, "big") + root
