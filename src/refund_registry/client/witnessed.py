@@ -107,8 +107,12 @@ def audit_receipt_plan(
     witnesses: Sequence[str],
     quorum: int,
 ) -> Plan[ReceiptAudit]:
-    """Fetch the latest checkpoint with ``quorum`` cosignatures and the receipt's proof in it."""
+    """Fetch the latest checkpoint with ``quorum`` cosignatures and the receipt's proof in it.
+
+    The receipt's own signature (either version) is checked first, before any request.
+    """
     given = as_receipt(receipt)
+    check_receipt_signature(given, verifier_key)
     params = {"witnessed": quorum} if quorum else None
     note = yield from core._request_plan("GET", "/v1/audit/checkpoint", None, params)
     if not isinstance(note, str):
