@@ -86,6 +86,22 @@ def batch_lookups(
     return total / elapsed
 
 
+def flush_counters(url: str) -> tuple[float, float]:
+    """(entries written by group commits, flushes) so far, from the server's ``/metrics``."""
+    import httpx
+
+    found = {}
+    for line in httpx.get(url + "/metrics", timeout=30).text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("registry_access_log_flushed_entries_total",
+                    "registry_access_log_flush_seconds_count"):  # fmt: skip
+            found[name] = float(value)
+    return (
+        found.get("registry_access_log_flushed_entries_total", 0.0),
+        found.get("registry_access_log_flush_seconds_count", 0.0),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
@@ -116,16 +132,22 @@ def main() -> None:
             live_cpu = (server.cpu_seconds() - live_before) / max(live.requests, 1) * 1e6
             runs: dict[int, list[tuple[Any, float]]] = {1: [], 2: []}
             batches: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+            per_flush: dict[int, list[float]] = {1: [], 2: []}
             for _ in range(args.rounds):
                 for version in (1, 2):
                     # More tokens than the run can use.
                     bodies = query_bodies(pseudonyms, int(args.seconds * 6000))
+                    entries_before, flushes_before = flush_counters(server.url)
                     cpu_before = server.cpu_seconds()
                     result = run_signed_post(
                         wrk, server.url, signer, bodies, seconds=args.seconds,
                         connections=args.connections, workdir=workdir, receipt_version=version,
                     )  # fmt: skip
                     used = (server.cpu_seconds() - cpu_before) / max(result.requests, 1) * 1e6
+                    entries, flushes = flush_counters(server.url)
+                    per_flush[version].append(
+                        (entries - entries_before) / max(flushes - flushes_before, 1)
+                    )
                     runs[version].append((result, used))
                 for version in (1, 2):
                     cpu_before = server.cpu_seconds()
@@ -162,7 +184,9 @@ def main() -> None:
     for version in (1, 2):
         queries = ", ".join(f"{u:.0f}" for _, u in runs[version])
         batch = ", ".join(f"{c:.1f}" for _, c in batches[version])
-        print(f"  v{version} every round: query {queries} us; batch {batch} ms")
+        sizes = ", ".join(f"{n:.1f}" for n in per_flush[version])
+        print(f"  v{version} every round: query {queries} us; batch {batch} ms;"
+              f" single queries' entries per flush {sizes}")  # fmt: skip
     q1, q2 = (min(u for _, u in runs[v]) for v in (1, 2))
     b1, b2 = (min(c for _, c in batches[v]) for v in (1, 2))
     print(f"  v2/v1 CPU: query {q2 / q1:.2f}, batch {b2 / b1:.2f}")
