@@ -9,6 +9,11 @@ with one worker pinned to one core, and drives with wrk from the other core:
 4. ``POST /v1/risk/query/batch`` with 1,000 queries of 3 identifiers: identifier
    look-ups per second.
 
+Steps 2 and 4 run with version-1 receipts (one signature per answer) and with
+version-2 receipts (``Registry-Receipt-Version: 2``: one signature per
+group-commit flush), alternately, ``--rounds`` times each; the server's CPU per
+request is the best of the rounds (the machine may be shared).
+
 Every request carries its own pre-minted single-use token bound to its body.
 Traffic goes to 127.0.0.1 only; each run is bounded in time. Prints figures;
 asserts nothing.
@@ -42,7 +47,9 @@ from tests.support.factories import pseudonym
 BATCH = "/v1/risk/query/batch"
 
 
-def batch_lookups(url: str, signer: Any, pseudonyms: list[str], rounds: int) -> float:
+def batch_lookups(
+    url: str, signer: Any, pseudonyms: list[str], rounds: int, receipt_version: int = 1
+) -> float:
     """Sequential batch requests of 1,000 queries x 3 identifiers; look-ups per second."""
     import httpx
     import msgspec
@@ -66,13 +73,33 @@ def batch_lookups(url: str, signer: Any, pseudonyms: list[str], rounds: int) -> 
                 )
             body = msgspec.json.encode({"queries": queries})
             headers = {**signer.headers("POST", BATCH, body), "Content-Type": "application/json"}
+            headers["Registry-Receipt-Version"] = str(receipt_version)
             started = time.perf_counter()
             response = client.post(BATCH, content=body, headers=headers)
             elapsed += time.perf_counter() - started
             if response.status_code != 200:
                 raise RuntimeError(f"batch answered {response.status_code}: {response.text[:300]}")
+            signatures = {r["receipt"]["signature"] for r in response.json()["results"]}
+            if receipt_version == 2 and len(signatures) != 1:
+                raise RuntimeError(f"a v2 batch carried {len(signatures)} signatures, not 1")
             total += 3000
     return total / elapsed
+
+
+def flush_counters(url: str) -> tuple[float, float]:
+    """(entries written by group commits, flushes) so far, from the server's ``/metrics``."""
+    import httpx
+
+    found = {}
+    for line in httpx.get(url + "/metrics", timeout=30).text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("registry_access_log_flushed_entries_total",
+                    "registry_access_log_flush_seconds_count"):  # fmt: skip
+            found[name] = float(value)
+    return (
+        found.get("registry_access_log_flushed_entries_total", 0.0),
+        found.get("registry_access_log_flush_seconds_count", 0.0),
+    )
 
 
 def main() -> None:
@@ -82,6 +109,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--buyers", type=int, default=20_000)
     parser.add_argument("--batch-rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=2, help="alternate v1/v2 runs, each")
     parser.add_argument("--profile", help="file: py-spy raw profile of the worker (queries)")
     args = parser.parse_args()
     wrk = load.ensure_wrk()
@@ -102,14 +130,31 @@ def main() -> None:
                 tokens=None, workdir=workdir, wrk=wrk,
             )  # fmt: skip
             live_cpu = (server.cpu_seconds() - live_before) / max(live.requests, 1) * 1e6
-            # More tokens than the run can use.
-            bodies = query_bodies(pseudonyms, int(args.seconds * 6000))
-            cpu_before = server.cpu_seconds()
-            query = run_signed_post(
-                wrk, server.url, signer, bodies, seconds=args.seconds,
-                connections=args.connections, workdir=workdir,
-            )  # fmt: skip
-            cpu = (server.cpu_seconds() - cpu_before) / max(query.requests, 1) * 1e6
+            runs: dict[int, list[tuple[Any, float]]] = {1: [], 2: []}
+            batches: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+            per_flush: dict[int, list[float]] = {1: [], 2: []}
+            for _ in range(args.rounds):
+                for version in (1, 2):
+                    # More tokens than the run can use.
+                    bodies = query_bodies(pseudonyms, int(args.seconds * 6000))
+                    entries_before, flushes_before = flush_counters(server.url)
+                    cpu_before = server.cpu_seconds()
+                    result = run_signed_post(
+                        wrk, server.url, signer, bodies, seconds=args.seconds,
+                        connections=args.connections, workdir=workdir, receipt_version=version,
+                    )  # fmt: skip
+                    used = (server.cpu_seconds() - cpu_before) / max(result.requests, 1) * 1e6
+                    entries, flushes = flush_counters(server.url)
+                    per_flush[version].append(
+                        (entries - entries_before) / max(flushes - flushes_before, 1)
+                    )
+                    runs[version].append((result, used))
+                for version in (1, 2):
+                    cpu_before = server.cpu_seconds()
+                    rate = batch_lookups(server.url, signer, pseudonyms, args.batch_rounds, version)
+                    per_batch = (server.cpu_seconds() - cpu_before) / args.batch_rounds * 1e3
+                    batches[version].append((rate, per_batch))
+            query, cpu = min(runs[1], key=lambda run: run[1])
             if args.profile:  # a second run, sampled: py-spy pauses the worker for each sample
                 pid = stages.worker_pid(server.process.pid)
                 started: list[Any] = []
@@ -121,7 +166,6 @@ def main() -> None:
                     ),
                 )  # fmt: skip
                 stages.finish_profiler(started[0])
-            lookups = batch_lookups(server.url, signer, pseudonyms, args.batch_rounds)
     print(f"\nserver: {args.server}, one worker pinned; wrk -t1 -c{args.connections}")
     print(f"{'route':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, r in (("GET /health/live", live), ("POST /v1/risk/query", query)):
@@ -129,7 +173,23 @@ def main() -> None:
     print(f"ratio risk/live (req/s): {query.rps / live.rps:.2f}")
     print(f"server CPU per request: live {live_cpu:.0f} us, query {cpu:.0f} us"
           f" (live/query {live_cpu / cpu:.2f})")  # fmt: skip
-    print(f"batch query: {lookups:,.0f} identifier look-ups/s (1,000 queries x 3 identifiers)")
+    print("\nreceipts, v1 (a signature per answer) vs v2 (a signature per flush), best of "
+          f"{args.rounds} alternating rounds:")  # fmt: skip
+    for version in (1, 2):
+        result, used = min(runs[version], key=lambda run: run[1])
+        rate, per_batch = min(batches[version], key=lambda b: b[1])
+        print(f"  v{version}: query {result.rps:7,.0f} req/s, server CPU {used:4.0f} us/request,"
+              f" errors {result.errors}; batch {per_batch:6.1f} ms CPU/request"
+              f" ({per_batch:4.1f} us/item), {rate:9,.0f} identifier look-ups/s")  # fmt: skip
+    for version in (1, 2):
+        queries = ", ".join(f"{u:.0f}" for _, u in runs[version])
+        batch = ", ".join(f"{c:.1f}" for _, c in batches[version])
+        sizes = ", ".join(f"{n:.1f}" for n in per_flush[version])
+        print(f"  v{version} every round: query {queries} us; batch {batch} ms;"
+              f" single queries' entries per flush {sizes}")  # fmt: skip
+    q1, q2 = (min(u for _, u in runs[v]) for v in (1, 2))
+    b1, b2 = (min(c for _, c in batches[v]) for v in (1, 2))
+    print(f"  v2/v1 CPU: query {q2 / q1:.2f}, batch {b2 / b1:.2f}")
     if args.profile and Path(args.profile).exists():
         print(f"\nCPU split of a signed query ({args.profile}):")
         for line in stages.table(Path(args.profile), cpu):

@@ -82,7 +82,7 @@ request = function()
   n = n + 1
   local item = items[n] or items[#items]
   return wrk.format("POST", %(path)s, {["Authorization"] = "Bearer " .. item[1],
-    ["Content-Type"] = "application/json"}, item[2])
+    ["Content-Type"] = "application/json"%(extra)s}, item[2])
 end
 """
 
@@ -90,15 +90,22 @@ end
 def run_signed_post(
     wrk: str, url: str, signer: Any, bodies: list[bytes], *, seconds: float, connections: int,
     workdir: Path, pin: bool = True, on_start: Callable[[], object] | None = None,
+    receipt_version: int = 1,
 ) -> load.LoadResult:  # fmt: skip
     """wrk sending ``bodies``, each with its own token; ``on_start`` runs once they are
-    signed, just before the load starts (to start a profiler)."""
+    signed, just before the load starts (to start a profiler). ``receipt_version`` 2
+    sends ``Registry-Receipt-Version: 2`` (receipts signed once per flush)."""
     lines = [f"{signer.request_token('POST', QUERY, b)}\t{b.decode()}" for b in bodies]
     items = workdir / f"items-{secrets.token_hex(4)}.txt"
     items.write_text("\n".join(lines) + "\n")
     script = workdir / f"post-{secrets.token_hex(4)}.lua"
     script.write_text(
-        _LUA_SIGNED_POST % {"file": json.dumps(str(items)), "path": json.dumps(QUERY)}
+        _LUA_SIGNED_POST
+        % {
+            "file": json.dumps(str(items)),
+            "path": json.dumps(QUERY),
+            "extra": _extra(receipt_version),
+        }
         + load.LUA_DONE
     )
     argv = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
@@ -121,6 +128,11 @@ def run_signed_post(
         data["requests"], data["duration_us"] / 1e6, data["p50_us"] / 1000,
         data["p99_us"] / 1000, data["errors"],
     )  # fmt: skip
+
+
+def _extra(receipt_version: int) -> str:
+    """Lua table entries for the receipt version header (none for the default, 1)."""
+    return f', ["Registry-Receipt-Version"] = "{receipt_version}"' if receipt_version != 1 else ""
 
 
 def query_bodies(pseudonyms: list[str], count: int) -> list[bytes]:

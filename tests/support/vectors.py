@@ -42,6 +42,8 @@ IAT = 1_767_225_600  # 2026-01-01T00:00:00Z
 MEMBER_ID = "mbr_5eed0000c0ffee01"
 LOG_ORIGIN = "refund-registry.example/log"
 RECEIPT_CONTEXT = b"refund-registry receipt v1\n"
+RECEIPT_V2_CONTEXT = b"refund-registry receipt v2\n"
+RECEIPT_V2_LEAF_CONTEXT = b"refund-registry receipt v2 leaf\n"
 KEY_INFO = b"refund-registry keyservice v1"
 EM_DASH = "\u2014"
 
@@ -588,6 +590,89 @@ def receipt_vectors() -> dict[str, Any]:
     }
 
 
+def receipt_v2_vectors() -> dict[str, Any]:
+    """The five entries of checkpoint.json written by one flush, with version-2 receipts."""
+    key, log_key = _log_key()
+    fields = _entries()
+    entries = [compact_json(f, sort_keys=True) for f in fields]
+    leaves = [_leaf_hash(e) for e in entries]
+    times = [f["at"] for f in fields]
+    receipt_leaves = [
+        RECEIPT_V2_LEAF_CONTEXT + leaf + at.to_bytes(8, "big")
+        for leaf, at in zip(leaves, times, strict=True)
+    ]
+    tree = [_leaf_hash(r) for r in receipt_leaves]
+    size = len(tree)
+    root = _mth(tree)
+    message = RECEIPT_V2_CONTEXT + size.to_bytes(8, "big") + root
+    signature = key.sign(message)
+    receipts = [
+        {
+            "v": 2,
+            "leaf_hash": b64url(leaf),
+            "logged_at": iso_micros(at),
+            "index": i,
+            "tree_size": size,
+            "path": [b64url(h) for h in _path(i, tree)],
+            "signature": b64url(signature),
+        }
+        for i, (leaf, at) in enumerate(zip(leaves, times, strict=True))
+    ]
+    mine = receipts[RECEIPT_INDEX]
+    return {
+        "description": (
+            "Version-2 receipts (asked for with the request header Registry-Receipt-Version: 2): "
+            "the five entries of checkpoint.json, written by one group commit, share one "
+            "signature. Each entry's receipt leaf is 72 bytes: the ASCII line 'refund-registry "
+            "receipt v2 leaf' with its newline (32 bytes), the entry's 32-byte access-log leaf "
+            "hash, and logged_at as microseconds since the Unix epoch, unsigned 64-bit "
+            "big-endian. The receipt leaves, in order, form an RFC 9162 tree: leaf hash "
+            "SHA-256(0x00 || receipt leaf), node SHA-256(0x01 || left || right). The log key "
+            "signs exactly 67 bytes: the ASCII line 'refund-registry receipt v2' with its "
+            "newline (27 bytes), the tree size (unsigned 64-bit big-endian) and the 32-byte "
+            "root. Each receipt carries its index, the tree size, its RFC 9162 inclusion path "
+            "(leaf upwards, unpadded base64url) and the shared signature. To verify: rebuild "
+            "the receipt leaf, walk the path to the root (RFC 9162 section 2.1.3.2), rebuild "
+            "the message and check the signature. 'invalid' lists receipts that must fail. "
+            "The leaf_hash is redeemed for an inclusion proof in the log exactly as in "
+            "receipt.json (checkpoint.json proves index 2)."
+        ),
+        "log_key": log_key,
+        "entries_b64url": [b64url(e) for e in entries],
+        "leaf_hashes_hex": [h.hex() for h in leaves],
+        "logged_at_micros": times,
+        "receipt_leaves_hex": [r.hex() for r in receipt_leaves],
+        "receipt_leaf_hashes_hex": [h.hex() for h in tree],
+        "tree_size": size,
+        "root_hash_hex": root.hex(),
+        "signed_message_hex": message.hex(),
+        "signature_hex": signature.hex(),
+        "receipts": receipts,
+        "invalid": [
+            {"why": "another index with the same path", "receipt": mine | {"index": 3}},
+            {"why": "another tree size", "receipt": mine | {"tree_size": 6}},
+            {"why": "a path one hash short", "receipt": mine | {"path": mine["path"][:-1]}},
+            {
+                "why": "logged_at one microsecond later",
+                "receipt": mine | {"logged_at": iso_micros(times[RECEIPT_INDEX] + 1)},
+            },
+            {
+                "why": "the version-1 signature of the same entry",
+                "receipt": mine
+                | {
+                    "signature": b64url(
+                        key.sign(
+                            RECEIPT_CONTEXT
+                            + leaves[RECEIPT_INDEX]
+                            + times[RECEIPT_INDEX].to_bytes(8, "big")
+                        )
+                    )
+                },
+            },
+        ],
+    }
+
+
 def checkpoint_vectors() -> dict[str, Any]:
     key, log_key = _log_key()
     entries = [compact_json(f, sort_keys=True) for f in _entries()]
@@ -651,6 +736,7 @@ def build() -> dict[str, dict[str, Any]]:
         "body_hash.json": bsh_vectors(),
         "oprf.json": oprf,
         "receipt.json": receipt_vectors(),
+        "receipt-v2.json": receipt_v2_vectors(),
         "checkpoint.json": checkpoint_vectors(),
     }
 

@@ -51,7 +51,14 @@ from tests.support.oprf_reference import (
 )
 
 VECTOR_DIR = Path(__file__).resolve().parents[2] / "docs" / "vectors"
-FILES = ["request_signing.json", "body_hash.json", "oprf.json", "receipt.json", "checkpoint.json"]
+FILES = [
+    "request_signing.json",
+    "body_hash.json",
+    "oprf.json",
+    "receipt.json",
+    "receipt-v2.json",
+    "checkpoint.json",
+]
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

@@ -26,6 +26,7 @@ raises :class:`ProofInvalid`; an error answer from the registry raises
 """
 
 from refund_registry.client.pseudonyms import PseudonymCache
+from refund_registry.client.receipts import check_receipt_signature
 from refund_registry.client.results import (
     Amount,
     ApiResult,
@@ -87,6 +88,7 @@ __all__ = [
     "Signer",
     "UnexpectedAnswer",
     "afetch_keyservice_public_key",
+    "check_receipt_signature",
     "fetch_keyservice_public_key",
     "normalise",
 ]

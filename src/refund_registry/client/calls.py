@@ -35,6 +35,7 @@ from refund_registry.client.answers import (
     _same,
     answer_of,
 )
+from refund_registry.client.receipts import ASK_FOR_V2
 from refund_registry.client.results import (
     ApiResult,
     BulkFiled,
@@ -354,7 +355,7 @@ async def adrive(plan: Plan[T], send: Callable[[httpx.Request], Any]) -> T:
 
 
 def json_headers(content: bytes) -> dict[str, str]:
-    headers = {"Accept": "application/json, application/problem+json"}
+    headers = {"Accept": "application/json, application/problem+json", **ASK_FOR_V2}
     if content:
         headers["Content-Type"] = "application/json"
     return headers

@@ -43,12 +43,19 @@ class Receipt:
     """The log's signed promise that the access was recorded (see docs/contract.md, receipts).
 
     Keep it: with a later checkpoint and an inclusion proof it shows the
-    registry logged this very access.
+    registry logged this very access. ``v`` is 1 (its own signature) or 2
+    (``index``, ``tree_size`` and ``path`` lead to the root of its group
+    commit's receipt tree, which ``signature`` covers); check either with
+    :func:`~refund_registry.client.check_receipt_signature`.
     """
 
     leaf_hash: str
     logged_at: str
     signature: str
+    v: int = 1
+    index: int | None = None
+    tree_size: int | None = None
+    path: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,18 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from refund_registry.client.calls import CallCore, Plan
+from refund_registry.client.receipts import as_receipt, check_receipt_signature
 from refund_registry.client.results import Receipt
 from refund_registry.domain import merkle
 from refund_registry.domain.checkpoint import (
     Checkpoint,
     CheckpointError,
     parse_and_verify,
-    parse_verifier_key,
-    verify_receipt,
 )
 from refund_registry.domain.checkpoint.cosignature import (
     Cosignature,
@@ -35,8 +33,6 @@ from refund_registry.domain.checkpoint.cosignature import (
     parse_cosigner_key,
 )
 from refund_registry.domain.wire import b64url_decode
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,43 +72,18 @@ def check_witnessed(
     return Witnessed(checkpoint, tuple(found))
 
 
-def _micros(logged_at: str) -> int:
-    try:
-        moment = datetime.fromisoformat(logged_at.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise CheckpointError("the receipt's logged_at is not an ISO 8601 time") from exc
-    if moment.tzinfo is None:
-        raise CheckpointError("the receipt's logged_at has no UTC offset")
-    return (moment - _EPOCH) // timedelta(microseconds=1)
-
-
-def as_receipt(receipt: Receipt | Mapping[str, Any]) -> Receipt:
-    """A :class:`Receipt` from a result's receipt or the raw JSON object."""
-    if isinstance(receipt, Receipt):
-        return receipt
-    try:
-        return Receipt(
-            str(receipt["leaf_hash"]), str(receipt["logged_at"]), str(receipt["signature"])
-        )
-    except KeyError as exc:
-        raise CheckpointError(f"the receipt has no {exc.args[0]}") from exc
-
-
 def check_receipt(
     receipt: Receipt | Mapping[str, Any],
     witnessed: Witnessed,
     proof: Mapping[str, Any],
     verifier_key: str,
 ) -> ReceiptAudit:
-    """The receipt is the log's, and ``proof`` puts its entry in the witnessed checkpoint."""
-    given = as_receipt(receipt)
-    leaf_hash = b64url_decode(given.leaf_hash)
-    signature = b64url_decode(given.signature)
-    if leaf_hash is None or signature is None or len(leaf_hash) != merkle.HASH_SIZE:
-        raise CheckpointError("the receipt's leaf_hash or signature is malformed")
-    public_key = parse_verifier_key(verifier_key).public_key
-    if not verify_receipt(leaf_hash, _micros(given.logged_at), signature, public_key):
-        raise CheckpointError("the receipt's signature is not the log key's")
+    """The receipt is the log's, and ``proof`` puts its entry in the witnessed checkpoint.
+
+    Either receipt version: a version-2 receipt's path leads to its group
+    commit's signed root, and its ``leaf_hash`` is redeemed like version 1's.
+    """
+    leaf_hash = check_receipt_signature(receipt, verifier_key)
     checkpoint = witnessed.checkpoint
     index, size, hashes = proof.get("leaf_index"), proof.get("tree_size"), proof.get("hashes")
     if not isinstance(index, int) or size != checkpoint.size or not isinstance(hashes, list):
@@ -136,8 +107,12 @@ def audit_receipt_plan(
     witnesses: Sequence[str],
     quorum: int,
 ) -> Plan[ReceiptAudit]:
-    """Fetch the latest checkpoint with ``quorum`` cosignatures and the receipt's proof in it."""
+    """Fetch the latest checkpoint with ``quorum`` cosignatures and the receipt's proof in it.
+
+    The receipt's own signature (either version) is checked first, before any request.
+    """
     given = as_receipt(receipt)
+    check_receipt_signature(given, verifier_key)
     params = {"witnessed": quorum} if quorum else None
     note = yield from core._request_plan("GET", "/v1/audit/checkpoint", None, params)
     if not isinstance(note, str):

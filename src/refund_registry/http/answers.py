@@ -22,11 +22,34 @@ class Answer(Struct, forbid_unknown_fields=True):
 
 
 class Receipt(Answer):
-    """The log's signed promise that an access-log entry will be included."""
+    """The log's signed promise that an access-log entry will be included.
+
+    Version 1 (the default) has the first three fields and a signature of its
+    own. Version 2 (risk queries asked with ``Registry-Receipt-Version: 2``)
+    adds ``v``, ``index``, ``tree_size`` and ``path``, and its signature covers
+    the root of the Merkle tree of every receipt of one group commit.
+    """
 
     leaf_hash: Annotated[str, Meta(description="RFC 9162 leaf hash, unpadded base64url")]
     logged_at: Time
-    signature: Annotated[str, Meta(description="Ed25519 signature by the log key, base64url")]
+    signature: Annotated[
+        str,
+        Meta(
+            description="Ed25519 signature by the log key, base64url: over this receipt "
+            "(version 1) or over the root of its group commit's receipt tree (version 2)"
+        ),
+    ]
+    v: Annotated[int | None, Meta(description="2 for a version-2 receipt; absent: version 1")] = (
+        None
+    )
+    index: Annotated[int | None, Meta(description="version 2: the leaf's index in the tree")] = None
+    tree_size: Annotated[
+        int | None, Meta(description="version 2: leaves in the group commit's receipt tree")
+    ] = None
+    path: Annotated[
+        list[str] | None,
+        Meta(description="version 2: RFC 9162 inclusion path, leaf upwards, base64url hashes"),
+    ] = None
 
 
 class Amount(Answer):

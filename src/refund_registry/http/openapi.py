@@ -89,6 +89,7 @@ _EXAMPLES: Final[dict[str, tuple[type[errors.RegistryError], str]]] = {
     "query.purpose": (errors.InvalidInput, "state a purpose, one of account_review, …"),
     "query.pseudonym": (errors.InvalidInput, "must be 86 base64url characters (64 bytes)"),
     "query.batch_size": (errors.InvalidInput, "a batch holds 1 to 1,000 queries"),
+    "query.receipt_version": (errors.InvalidInput, "Registry-Receipt-Version must be 1 or 2"),
     "events.limit": (errors.InvalidInput, "limit must be 1 to 1000"),
     "events.cursor": (errors.InvalidInput, "'after' must be a cursor from an earlier page"),
     "page.cursor": (errors.InvalidCursor, "'after' must be a cursor from an earlier page"),

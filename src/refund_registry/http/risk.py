@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, Response, post
-from litestar.params import JSONBody
+from litestar.params import HeaderParameter, JSONBody
 from msgspec import Meta
 
 from refund_registry.domain import inquiry
@@ -25,7 +25,31 @@ from refund_registry.http.common import (
 from refund_registry.http.locale import locale_of
 from refund_registry.http.openapi import AUTH, BODY, COMMON, RATE, errors_for
 
-_QUERY_ERRORS = ("query.purpose", "query.pseudonym")
+_QUERY_ERRORS = ("query.purpose", "query.pseudonym", "query.receipt_version")
+
+RECEIPT_VERSION_HEADER = "Registry-Receipt-Version"
+
+ReceiptVersion = Annotated[
+    str | None,
+    HeaderParameter(
+        name=RECEIPT_VERSION_HEADER,
+        required=False,
+        description=(
+            "`2`: receipts signed once per group commit, each with its Merkle path "
+            "(`v`, `index`, `tree_size`, `path`); `1` or absent: one signature per "
+            "receipt (docs/contract.md, section 6)"
+        ),
+    ),
+]
+
+
+def receipt_version(value: str | None) -> int:
+    """The receipt version the caller asked for: 1 unless the header says 2."""
+    if value is None or value == "1":
+        return 1
+    if value == "2":
+        return 2
+    raise InvalidInput("Registry-Receipt-Version must be 1 or 2", code="query.receipt_version")
 
 
 class QueryIn(Body):
@@ -42,18 +66,21 @@ def _item(body: QueryIn) -> QueryItem:
 
 
 async def risk_query(
-    data: JSONBody[QueryIn], request: Request[Any, Any, Any]
+    data: JSONBody[QueryIn], request: Request[Any, Any, Any], receipt: ReceiptVersion = None
 ) -> Response[RiskAnswer]:
     """Score, band, reasons and counts for one buyer; answered once the inquiry is logged."""
     caller = caller_of(request)
     rt = runtime(request)
     item = _item(data)
-    (result,) = await rt.risk.query(caller, [item], batch=False, locale=locale_of(request))
+    version = receipt_version(receipt)
+    (result,) = await rt.risk.query(
+        caller, [item], batch=False, locale=locale_of(request), receipt_version=version
+    )
     return answer(result, RiskAnswer)
 
 
 async def risk_query_batch(
-    data: JSONBody[BatchIn], request: Request[Any, Any, Any]
+    data: JSONBody[BatchIn], request: Request[Any, Any, Any], receipt: ReceiptVersion = None
 ) -> Response[RiskBatchAnswer]:
     """Up to 1,000 queries; ``results`` in request order. One bad query refuses the batch."""
     caller = caller_of(request)
@@ -62,8 +89,13 @@ async def risk_query_batch(
         raise InvalidInput(
             f"a batch holds 1 to {inquiry.MAX_BATCH:,} queries", code="query.batch_size"
         )
+    version = receipt_version(receipt)
     results = await rt.risk.query(
-        caller, [_item(q) for q in data.queries], batch=True, locale=locale_of(request)
+        caller,
+        [_item(q) for q in data.queries],
+        batch=True,
+        locale=locale_of(request),
+        receipt_version=version,
     )
     return answer({"results": results}, RiskBatchAnswer)
 

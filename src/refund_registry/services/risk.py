@@ -85,11 +85,13 @@ class RiskService:
         *,
         batch: bool,
         locale: str = "zh-CN",
+        receipt_version: int = 1,
     ) -> list[dict[str, Any]]:
         """Answer each item in order; every item's access-log entry is durable first.
 
         ``locale`` (``zh-CN`` or ``en``) is the language of the reasons' texts
         and of the notice; nothing else in the answer depends on it.
+        ``receipt_version`` 2 asks for receipts signed once per flush.
         """
         notice = self.notices[locale]
         reason_texts = REASON_TEXTS[locale]
@@ -157,7 +159,7 @@ class RiskService:
                     query_id=query_id,
                 )
             )
-        receipts = await self.access_log.append_many(records)
+        receipts = await self.access_log.append_many(records, receipt_version=receipt_version)
         for result, receipt in zip(answers, receipts, strict=True):
             result["receipt"] = receipt
         return answers

@@ -5,7 +5,14 @@ writer and waits; the writer collects the entries of every concurrent request
 and stores them with one COPY and one commit per flush. A query's answer is
 sent only after the commit of its entry, yet the cost of the commit is shared
 by every request in the batch (a single-row synchronous INSERT per request
-caps this machine at ~1.3k requests/s).
+caps this machine at ~1.3k requests/s). A call's entries are never split
+between two flushes.
+
+Receipts: a version-1 receipt (the default) is one signature per entry, made
+by the caller once its entry is durable. A caller that asks for version 2
+gets a share of one signature per flush: after the commit the writer builds
+the Merkle tree of the flush's version-2 entries and signs its root once
+(``domain/checkpoint/batch.py``, ``docs/contract.md`` section 6).
 
 :func:`write_in_transaction` and :func:`copy_entries` run inside the caller's
 transaction, whose own translation of driver errors applies; the writer turns
@@ -29,7 +36,7 @@ from prometheus_client import Counter, Histogram
 
 from refund_registry.domain.access import AccessRecord, EncodedEntry, encode
 from refund_registry.domain.audit_views import EntryFilter
-from refund_registry.domain.checkpoint import sign_receipt
+from refund_registry.domain.checkpoint import level_path, sign_receipt, sign_tree
 from refund_registry.domain.wire import b64url
 from refund_registry.errors import Unavailable
 from refund_registry.storage.conn import Conn
@@ -55,6 +62,13 @@ _LOG_COLUMNS = [
 ]  # fmt: skip
 _SUBJECT_COLUMNS = ["subject_key", "leaf_hash", "salt", "at"]
 
+_Queued = tuple[EncodedEntry, asyncio.Future[None], list[dict[str, Any]] | None, int]
+
+RECEIPT_VERSIONS = (1, 2)
+"""The receipt versions a caller may ask for; 1 is the default."""
+
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
 
 def receipt_for(encoded: EncodedEntry, key: ed25519.Ed25519PrivateKey) -> dict[str, str]:
     """``{leaf_hash, logged_at, signature}``: the log's promise to include the entry."""
@@ -62,9 +76,46 @@ def receipt_for(encoded: EncodedEntry, key: ed25519.Ed25519PrivateKey) -> dict[s
     signature = sign_receipt(encoded.leaf_hash, encoded.at_micros, key)
     return {
         "leaf_hash": b64url(encoded.leaf_hash),
-        "logged_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "logged_at": at.strftime(_TIME_FORMAT),
         "signature": b64url(signature),
     }
+
+
+def batch_receipts(
+    entries: Sequence[EncodedEntry], key: ed25519.Ed25519PrivateKey
+) -> list[dict[str, Any]]:
+    """Version-2 receipts for entries of one flush, in order, under one signature.
+
+    ``{v: 2, leaf_hash, logged_at, index, tree_size, path, signature}``. Every
+    node of the tree is encoded once and the paths share the strings; so is
+    every distinct time (a batch query's items share one).
+    """
+    if not entries:
+        return []
+    tree = sign_tree([(e.leaf_hash, e.at_micros) for e in entries], key)
+    texts: list[list[str]] = [[b64url(node) for node in level] for level in tree.levels[:-1]]
+    texts.append([])  # the root's level is never on a path
+    signature = b64url(tree.signature)
+    size = tree.size
+    times: dict[datetime, str] = {}
+    out: list[dict[str, Any]] = []
+    for i, e in enumerate(entries):
+        at = e.record.at
+        logged_at = times.get(at)
+        if logged_at is None:
+            logged_at = times[at] = at.strftime(_TIME_FORMAT)
+        out.append(
+            {
+                "v": 2,
+                "leaf_hash": b64url(e.leaf_hash),
+                "logged_at": logged_at,
+                "index": i,
+                "tree_size": size,
+                "path": list(level_path(texts, i)),
+                "signature": signature,
+            }
+        )
+    return out
 
 
 async def write_in_transaction(conn: Any, record: AccessRecord) -> EncodedEntry:
@@ -120,7 +171,10 @@ class AccessLog:
         self.pool = pool
         self.key = key
         self.max_batch = max_batch
-        self._queue: list[tuple[EncodedEntry, asyncio.Future[None]]] = []
+        # (entry, future, receipts, position): one future per call, on its last
+        # entry (the others hold _DONE); ``receipts`` is the call's list of
+        # version-2 receipts the writer fills at ``position`` (None: version 1).
+        self._queue: list[_Queued] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -142,20 +196,36 @@ class AccessLog:
         self._task = None
 
     async def append(self, record: AccessRecord) -> dict[str, str]:
-        """Store one entry durably; return its signed receipt."""
+        """Store one entry durably; return its signed (version-1) receipt."""
         return (await self.append_many([record]))[0]
 
-    async def append_many(self, records: Sequence[AccessRecord]) -> list[dict[str, str]]:
-        """Store entries durably (all in the same flush); return their receipts in order."""
+    async def append_many(
+        self, records: Sequence[AccessRecord], *, receipt_version: int = 1
+    ) -> list[dict[str, Any]]:
+        """Store entries durably (all in the same flush); return their receipts in order.
+
+        ``receipt_version`` 2 gives receipts that share the flush's one signature.
+        """
+        if receipt_version not in RECEIPT_VERSIONS:
+            raise ValueError(f"unknown receipt version {receipt_version!r}")
         self.start()
         encoded = [encode(r) for r in records]
+        if not encoded:
+            return []
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
+        receipts: list[dict[str, Any]] | None = None
+        if receipt_version == 2:
+            receipts = [{}] * len(encoded)  # every slot is replaced by the writer
+        last = len(encoded) - 1
         # Entries of one call share a future: they are flushed together.
-        for i, entry in enumerate(encoded):
-            self._queue.append((entry, future if i == len(encoded) - 1 else _DONE))
+        self._queue.extend(
+            (entry, future if i == last else _DONE, receipts, i) for i, entry in enumerate(encoded)
+        )
         self._wakeup.set()
         await future
+        if receipts is not None:
+            return receipts
         return [receipt_for(e, self.key) for e in encoded]
 
     async def _run(self) -> None:
@@ -165,23 +235,38 @@ class AccessLog:
             # Let the requests already in this event-loop tick join the batch.
             await asyncio.sleep(0)
             while self._queue:
-                batch = self._queue[: self.max_batch]
-                del self._queue[: self.max_batch]
+                # Never split a call: cut after the last entry of a call.
+                cut = min(self.max_batch, len(self._queue))
+                while self._queue[cut - 1][1] is _DONE:
+                    cut += 1
+                batch = self._queue[:cut]
+                del self._queue[:cut]
                 try:
-                    await self._write([e for e, _ in batch])
+                    await self._write([queued[0] for queued in batch])
+                    self._sign(batch)
                 except Exception as exc:  # every waiter must hear of it
                     log.warning("access log flush failed", extra={"error": str(exc)})
                     failure = Unavailable(
                         "the access log could not be written; nothing was answered",
                         code="db.unavailable",
                     )
-                    for _, fut in batch:
+                    for _, fut, _, _ in batch:
                         if fut is not _DONE and not fut.done():
                             fut.set_exception(failure)
                     continue
-                for _, fut in batch:
+                for _, fut, _, _ in batch:
                     if fut is not _DONE and not fut.done():
                         fut.set_result(None)
+
+    def _sign(self, batch: list[_Queued]) -> None:
+        """Version-2 receipts for the flush's entries that asked for one: one signature."""
+        wanted = [queued for queued in batch if queued[2] is not None]
+        if not wanted:
+            return
+        made = batch_receipts([queued[0] for queued in wanted], self.key)
+        for (_, _, receipts, position), receipt in zip(wanted, made, strict=True):
+            assert receipts is not None
+            receipts[position] = receipt
 
     @property
     def queued(self) -> int:

@@ -11,6 +11,7 @@ from refund_registry.domain.merkle.proofs import (
     consistency_proof,
     inclusion_plan,
     inclusion_proof,
+    inclusion_root,
     verify_consistency,
     verify_inclusion,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "fold_right",
     "inclusion_plan",
     "inclusion_proof",
+    "inclusion_root",
     "leaf_hash",
     "node_hash",
     "root_at",

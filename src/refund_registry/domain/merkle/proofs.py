@@ -5,7 +5,9 @@
   assembles the proof from a ``get_node(level, index)`` callable, so every
   proof costs O(log n) stored-node reads.
 * :func:`verify_inclusion` / :func:`verify_consistency` – the client-side
-  algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2, step by step.
+  algorithms of RFC 9162 §2.1.3.2 and §2.1.4.2, step by step;
+  :func:`inclusion_root` is the first without its last comparison, for
+  signatures that cover the root.
 
 Everything here is pure: no I/O, no clock.
 """
@@ -155,19 +157,16 @@ def consistency_proof(size1: int, size2: int, get_node: Callable[[int, int], byt
 # --------------------------------------------------------------------------- verification
 
 
-def verify_inclusion(
-    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
-) -> bool:
-    """Whether ``proof`` shows the leaf ``leaf_hash`` at ``index`` in the tree (``size``, ``root``).
+def inclusion_root(leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes | None:
+    """The root hash that ``proof`` leads to from leaf ``leaf_hash`` at ``index`` of ``size``.
 
-    RFC 9162 §2.1.3.2, step by step. Returns ``False`` wherever the RFC says
-    "fail the proof verification" (including ``index ≥ size`` and a proof of
-    the wrong length); raises :class:`ProofError` only for arguments that are
-    not of the right shape (a hash that is not 32 bytes, a negative size).
-    The root must come from a checkpoint the caller trusts for ``size``.
+    RFC 9162 §2.1.3.2 steps 1 to 5 without the final comparison with a root:
+    ``None`` wherever the RFC says "fail the proof verification" (``index ≥
+    size``, a proof of the wrong length). For a receipt whose signature covers
+    the root, the root is recomputed here and the signature checked over it.
+    Raises :class:`ProofError` only for arguments of the wrong shape.
     """
     check_hash(leaf_hash, "leaf hash")
-    check_hash(root, "root hash")
     check_size(index, "leaf index")
     check_size(size, "tree size")
     for i, p in enumerate(proof):
@@ -175,7 +174,7 @@ def verify_inclusion(
 
     # 1. leaf_index ≥ tree_size fails.
     if index >= size:
-        return False
+        return None
     # 2.-3.
     fn, sn = index, size - 1
     r = leaf_hash
@@ -183,7 +182,7 @@ def verify_inclusion(
     for p in proof:
         # 4a. A proof longer than the path to the root fails.
         if sn == 0:
-            return False
+            return None
         # 4b. The path node is a right child (fn odd), or the last node of its
         # level whose parent is further up (fn == sn): p is its left sibling.
         if fn & 1 or fn == sn:
@@ -199,7 +198,23 @@ def verify_inclusion(
         fn >>= 1
         sn >>= 1
     # 5. A proof shorter than the path leaves sn > 0.
-    return sn == 0 and r == root
+    return r if sn == 0 else None
+
+
+def verify_inclusion(
+    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """Whether ``proof`` shows the leaf ``leaf_hash`` at ``index`` in the tree (``size``, ``root``).
+
+    RFC 9162 §2.1.3.2, step by step (:func:`inclusion_root`, then step 5's
+    comparison). Returns ``False`` wherever the RFC says "fail the proof
+    verification" (including ``index ≥ size`` and a proof of the wrong
+    length); raises :class:`ProofError` only for arguments that are not of the
+    right shape (a hash that is not 32 bytes, a negative size). The root must
+    come from a checkpoint the caller trusts for ``size``.
+    """
+    check_hash(root, "root hash")
+    return inclusion_root(leaf_hash, index, size, proof) == root
 
 
 def verify_consistency(
