@@ -1,4 +1,4 @@
-"""Ed25519 request signatures: what verifies and what never does (libsodium's rules)."""
+"""Ed25519 through libsodium: request signatures that verify and never do; signing."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from refund_registry.domain.checkpoint.signing import ed25519_sign
 from refund_registry.domain.keyring import parse_public_key
 from refund_registry.domain.tokens import Unverified, _signature_valid
 from refund_registry.errors import InvalidInput
@@ -70,3 +71,11 @@ def test_a_small_order_key_cannot_be_registered() -> None:
     assert refused.value.code == "key.unsupported"
     ordinary = KEY.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
     assert parse_public_key(ordinary).alg == "EdDSA"
+
+
+@settings(max_examples=40)
+@given(st.binary(min_size=32, max_size=32), st.binary(max_size=300))
+def test_libsodium_signs_exactly_as_openssl_does(seed: bytes, message: bytes) -> None:
+    key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+    assert ed25519_sign(key, message) == key.sign(message)
+    assert ed25519_sign(key, message) == key.sign(message)  # the second use, from the cache

@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from refund_registry.domain import merkle
 from refund_registry.domain.checkpoint.format import CheckpointError
+from refund_registry.domain.checkpoint.signing import ed25519_sign
 
 RECEIPT_V2_CONTEXT = b"refund-registry receipt v2\n"
 """The first line of the message a version-2 receipt's signature covers (27 bytes)."""
@@ -145,7 +146,7 @@ def sign_tree(entries: Sequence[tuple[bytes, int]], private_key: Ed25519PrivateK
     if not entries:
         raise CheckpointError("a receipt tree holds at least one leaf")
     levels = tree_levels([receipt_leaf_hash(h, at) for h, at in entries])
-    signature = private_key.sign(batch_message(len(entries), levels[-1][0]))
+    signature = ed25519_sign(private_key, batch_message(len(entries), levels[-1][0]))
     return SignedTree(levels, signature)
 
 
