@@ -3,8 +3,10 @@
 Each busy sample is given to one stage: the first of the service's own stages
 (in the order of ``STAGES``) whose pattern matches any frame of the sample's
 stack; failing that, the library its innermost known frame belongs to
-(``LIBRARIES``), so that the metrics middleware, which wraps the whole
-request, is charged only for the samples spent in its own code. Multiplied by
+(``LIBRARIES``). The app's edge (``http/edge.py``) wraps every request, so its
+frame does not name a stage: the request metrics and language headers it
+calls are a stage of their own, and the rest of a sample goes where its
+other frames say. Multiplied by
 the server's CPU per request, the shares give microseconds per stage.
 """
 
@@ -35,13 +37,18 @@ STAGES: list[tuple[str, re.Pattern[str]]] = [
     ("scoring and answer", re.compile(r"domain/(inquiry|scoring)")),
     ("JSON: body decode, answer encode", re.compile(r"msgspec|litestar/serialization")),
     ("background: sequencer", re.compile(r"services/sequencer|storage/tree|domain/merkle")),
-    ("edge and glue: handler, auth hook, body, locale", re.compile(r"refund_registry/http/")),
-    ("service code, other", re.compile(r"refund_registry/")),
+    ("request metrics and language headers", re.compile(r"http/request_metrics\.py|announce_lang")),
+    # http/edge.py wraps every request: its frame alone says nothing of the stage.
+    (
+        "edge and glue: handler, auth hook, body, locale",
+        re.compile(r"refund_registry/http/(?!edge\.py)"),
+    ),
+    ("service code, other", re.compile(r"refund_registry/(?!http/edge\.py)")),
 ]
 
 # Libraries, matched on the innermost frame that belongs to one of them.
 LIBRARIES: list[tuple[str, re.Pattern[str]]] = [
-    ("metrics middleware (Prometheus)", re.compile(r"prometheus")),
+    ("Prometheus client", re.compile(r"prometheus")),
     ("Valkey client (replies, pipeline)", re.compile(r"/redis/")),
     ("PostgreSQL driver (asyncpg)", re.compile(r"asyncpg")),
     ("Litestar: routing, kwargs, response", re.compile(r"litestar/")),

@@ -11,11 +11,10 @@ from typing import Any
 from litestar import Litestar, Request, Response, get
 from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
-from litestar.plugins.prometheus import PrometheusConfig
 
 from refund_registry import errors
 from refund_registry.config import Settings
-from refund_registry.http import keyservice_proxy, openapi_ui, problems
+from refund_registry.http import edge, keyservice_proxy, openapi_ui, problems
 from refund_registry.http.answers import Liveness, Readiness, WhoAmI
 from refund_registry.http.common import (
     ALL_ROLES,
@@ -192,7 +191,6 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
                 await worker
             await rt.close()
 
-    prometheus = PrometheusConfig(app_name="refund_registry", group_path=True)
     app = Litestar(
         route_handlers=[
             live,
@@ -207,9 +205,7 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
         template_config=portal.template_config(),
         plugins=[StrictBodies()],
         lifespan=[lifespan],
-        middleware=[prometheus.middleware],
         exception_handlers=_exception_handlers(),
-        before_send=[problems.content_language],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=openapi_ui.offline(openapi_config()),
         debug=False,
@@ -219,4 +215,5 @@ def create_app(settings: Settings, *, runtime_override: Runtime | None = None) -
     if runtime_override is not None:
         app.state.runtime = runtime_override
     app.state.metrics_access = MetricsAccess.from_settings(settings)
-    return app
+    # Language headers and request metrics, around everything Litestar answers.
+    return edge.install(app)

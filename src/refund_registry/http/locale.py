@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Any, Final
 
 from litestar.connection import ASGIConnection
-from litestar.types import Message, Scope
+from litestar.types import HTTPResponseStartEvent, Scope
 
 from refund_registry.i18n import negotiate
 
 _STATE_KEY: Final = "refund_registry.locale"
 _PORTAL: Final = "/portal"
+_PORTAL_PAGES: Final = _PORTAL + "/"
 FALLBACK: Final = "zh-CN"
 
 
@@ -50,28 +51,45 @@ def locale_of(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     return locale_of_scope(request.scope)
 
 
-async def content_language(message: Message, scope: Scope) -> None:
-    """``before_send`` hook: every JSON answer of the API says which language it speaks,
-    and that it was chosen by ``Accept-Language``.
+def announce_language(message: HTTPResponseStartEvent, scope: Scope) -> None:
+    """On an answer's ``http.response.start``: say which language it speaks, chosen by
+    ``Accept-Language``.
 
-    ``Vary: Accept-Language`` keeps a shared cache from giving a Chinese
-    answer to a caller who asked for English (and back). Problem documents
-    carry ``Content-Language`` already and get the ``Vary`` here; portal pages
-    speak the buyer's chosen language (a cookie) and are left as they are.
+    Every JSON answer of the API gets ``Content-Language`` (problem documents
+    carry it already) and ``Vary: Accept-Language``, which keeps a shared
+    cache from giving a Chinese answer to a caller who asked for English (and
+    back); so does any other answer that carries ``Content-Language``. Portal
+    pages speak the buyer's chosen language (a cookie) and are left as they
+    are. Called once per answer by the app's edge (``http/edge.py``), with the
+    path as routing left it; one pass over the headers.
     """
-    if message["type"] != "http.response.start":
-        return
     path: str = scope.get("path", "")
-    if path == _PORTAL or path.startswith(_PORTAL + "/"):
+    if path == _PORTAL or path.startswith(_PORTAL_PAGES):
         return
-    headers = list(message.get("headers", ()))
-    names = {name.lower() for name, _ in headers}
-    if b"content-language" not in names:
-        media = next((v for n, v in headers if n.lower() == b"content-type"), b"")
-        if b"json" not in media:
-            return
-        headers.append((b"content-language", locale_of_scope(scope).encode("ascii")))
-    message["headers"] = with_vary(headers, b"Accept-Language")
+    headers = message.get("headers", ())
+    language = False
+    media: bytes | None = None
+    vary = False
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"content-language":
+            language = True
+        elif lowered == b"content-type":
+            if media is None:
+                media = value
+        elif lowered == b"vary":
+            vary = True
+    if language:
+        out = list(headers)
+    elif media is not None and b"json" in media:
+        out = [*headers, (b"content-language", locale_of_scope(scope).encode("ascii"))]
+    else:
+        return
+    if vary:
+        out = with_vary(out, b"Accept-Language")
+    else:
+        out.append((b"vary", b"Accept-Language"))
+    message["headers"] = out
 
 
 def with_vary(headers: list[tuple[bytes, bytes]], field: bytes) -> list[tuple[bytes, bytes]]:

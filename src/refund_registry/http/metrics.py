@@ -1,8 +1,8 @@
 """``/metrics``: what an operator alerts on, computed when Prometheus asks.
 
-Two kinds of figures are served. The request counters and latencies of the
-Prometheus middleware, and the access log's flush histogram, live in the
-process-wide registry and are updated where they happen. Everything else is
+Two kinds of figures are served. The request counters and latencies
+(``http/request_metrics.py``) and the access log's flush histogram live in
+the process-wide registry and are updated where they happen. Everything else is
 a gauge read at scrape time by :class:`OperatorCollector`, so the request path
 pays nothing for it: the pools' and the group-commit queue's sizes from this
 process's objects, the log's progress, open appeals and webhook backlogs from

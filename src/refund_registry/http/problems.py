@@ -30,16 +30,13 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
 from refund_registry import errors
-from refund_registry.http.locale import content_language, locale_of
+from refund_registry.http.locale import locale_of
 from refund_registry.i18n import DEFAULT, N_, TAGS, gettext, marked
 
 T = TypeVar("T")
 log = logging.getLogger("refund_registry.http")
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://refund-registry.example/problems/"
-
-
-__all__ = ["content_language"]  # the app's before_send hook lives with the problems
 
 
 class _Refusal(NamedTuple):
