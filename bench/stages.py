@@ -26,12 +26,18 @@ import placement
 # signature is also inside the access log's append, and counts as the receipt).
 STAGES: list[tuple[str, re.Pattern[str]]] = [
     ("verify: Ed25519 signature check", re.compile(r"_signature_valid")),
-    ("receipt: Ed25519 signature", re.compile(r"sign_receipt|receipt_for")),
+    (
+        "receipt: Ed25519 signature (v1), receipt tree (v2)",
+        re.compile(r"sign_receipt|receipt_for|ed25519_sign|checkpoint/batch\.py|batch_receipts"),
+    ),
     ("log entry: encode, commitments, leaf hash", re.compile(r"domain/access\.py")),
     ("group commit: COPY + commit", re.compile(r"storage/accesslog\.py")),
     ("rate limit + org budget", re.compile(r"storage/organisations\.py|quotas\.py")),
     ("rate limit", re.compile(r"storage/ratelimit\.py")),
-    ("Valkey pipeline: replay check + rate limit", re.compile(r"storage/cache\.py")),
+    (
+        "Valkey pipeline: replay check + rate limit",
+        re.compile(r"storage/cache\.py|storage/redis_batch\.py"),
+    ),
     ("verify: token parse, key, binding", re.compile(r"domain/tokens\.py|services/authn\.py")),
     ("look-up (subject rows)", re.compile(r"storage/lookup\.py")),
     ("scoring and answer", re.compile(r"domain/(inquiry|scoring)")),
