@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import signal
@@ -36,22 +37,38 @@ from signed_posts import query_bodies, run_signed_post, seed
 from tests.support.waiting import free_port
 
 KINDS = ("refund-registry", "postgres", "valkey", "wrk")
-SERVED = KINDS[:3]
 
 
-def cpu_by_kind() -> dict[str, float]:
-    """CPU seconds used so far by every live process of each kind (by command line)."""
+def cpu_by_kind(root: Path) -> dict[str, float]:
+    """CPU seconds used so far by each kind of process of this bench: the server (this
+    script's children, once they are waited for: wrk), and the PostgreSQL and Valkey
+    running in ``root`` (the backing servers' folder), never another program's."""
     totals = dict.fromkeys(KINDS, 0.0)
-    for proc in psutil.process_iter(["cmdline", "cpu_times"]):
-        line = " ".join(proc.info["cmdline"] or ())
-        times = proc.info["cpu_times"]
-        if times is None:
+
+    def add(kind: str, processes: list[psutil.Process]) -> None:
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                totals[kind] += times.user + times.system
+
+    backing: list[psutil.Process] = []
+    for process in psutil.process_iter(["cmdline"]):
+        line = " ".join(process.info["cmdline"] or ())
+        if str(root) not in line:
             continue
-        kind = next((k for k in SERVED if k in line), None)
-        if kind == "refund-registry" or (kind is None and "multiprocessing" in line):
-            kind = "refund-registry"  # the server's workers are spawned interpreters
-        if kind is not None:
-            totals[kind] += times.user + times.system
+        if "valkey" in line:
+            add("valkey", [process])
+            backing.append(process)
+        elif "postgres" in line:  # the postmaster; its children are the backends
+            with contextlib.suppress(psutil.Error):
+                family = [process, *process.children(recursive=True)]
+                add("postgres", family)
+                backing.extend(family)
+    skip = {p.pid for p in backing}
+    add("refund-registry", [
+        p for p in psutil.Process().children(recursive=True)
+        if p.pid not in skip and p.name() != "wrk"
+    ])  # fmt: skip
     # wrk lives only during the run: its CPU is read as a waited-for child's
     totals["wrk"] = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
     return totals
@@ -117,7 +134,7 @@ def main() -> None:
         before: dict[str, float] = {}
 
         def mark() -> None:
-            before.update(cpu_by_kind())
+            before.update(cpu_by_kind(backing.data_dir))
 
         # Alternated, so that a change in the machine's other load hits both alike.
         for _ in range(args.rounds):
@@ -129,7 +146,7 @@ def main() -> None:
                         wrk, url, backing.signer, bodies, seconds=args.seconds,
                         connections=args.connections, workdir=workdir, pin=False, on_start=mark,
                     )  # fmt: skip
-                    after = cpu_by_kind()
+                    after = cpu_by_kind(backing.data_dir)
                     results.append((workers, result))
                     split.append({k: (after[k] - before[k]) / result.requests * 1e6 for k in KINDS})
     print(f"\nPOST /v1/risk/query, signed; wrk -t1 -c{args.connections}, {args.seconds:.0f} s")
