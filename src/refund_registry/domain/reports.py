@@ -201,7 +201,7 @@ def request_hash(report: ReportInput) -> bytes:
     """
     parts = [
         report.case_reference,
-        "|".join(sorted(f"{i.kind}:{i.pseudonym}" for i in report.identifiers)),
+        "|".join(sorted([f"{i.kind}:{i.pseudonym}" for i in report.identifiers])),
         report.category,
         str(report.amount_minor),
         report.currency,
@@ -261,7 +261,12 @@ def retention_until(
         years = policy.small_case_years
     else:
         years = policy.default_years
-    return confirmed_at + timedelta(days=365 * years + years // 4)
+    return confirmed_at + years_span(years)
+
+
+def years_span(years: int) -> timedelta:
+    """A retention period of ``years`` years, a leap day per four."""
+    return timedelta(days=365 * years + years // 4)
 
 
 def retention_ended(expires_at: datetime, now: datetime) -> Violation | None:

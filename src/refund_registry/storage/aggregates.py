@@ -10,6 +10,7 @@ errors here, through ``storage.db.translating``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -44,6 +45,39 @@ def _new_rows(
     )
 
 
+def _copy_rows(
+    keys: Sequence[bytes], facts: FactsByKey, kinds: Mapping[bytes, str]
+) -> list[tuple[Any, ...]]:
+    """The COPY records of new rows (version 1), as ``_new_rows`` has them.
+
+    Most new subjects of a bulk upload hold one fact, shared with the report's
+    other subjects: its summary and JSON are worked out once per fact, and the
+    JSON goes to the driver already encoded.
+    """
+    single: dict[int, tuple[int, datetime | None, msgspec.Raw]] = {}
+    rows = []
+    for k in keys:
+        held = facts[k]
+        if len(held) == 1:
+            fact = held[0]
+            done = single.get(id(fact))
+            if done is None:
+                s = rules.summarise(held)
+                done = (s.disputed, s.latest_confirmed_at, msgspec.Raw(_encode_facts(held)))
+                single[id(fact)] = done
+            rows.append((k, kinds[k], 1, done[0], 1, done[1], done[2], 1))
+        else:
+            s = rules.summarise(held)
+            rows.append(
+                (k, kinds[k], s.active_reports, s.disputed, s.platforms, s.latest_confirmed_at,
+                 msgspec.Raw(_encode_facts(held)), 1)
+            )  # fmt: skip
+    return rows
+
+
+_encode_facts = msgspec.json.Encoder().encode
+
+
 @translating
 async def create(
     conn: Conn, keys: Sequence[bytes], facts: FactsByKey, kinds: Mapping[bytes, str]
@@ -76,10 +110,7 @@ async def copy_new(
     try:
         async with conn.transaction():
             await copy_records(
-                conn,
-                "subject_aggregates",
-                records=((*row, 1) for row in zip(*_new_rows(keys, facts, kinds), strict=True)),
-                columns=_COLUMNS,
+                conn, "subject_aggregates", records=_copy_rows(keys, facts, kinds), columns=_COLUMNS
             )
     except asyncpg.UniqueViolationError:
         return False

@@ -167,7 +167,7 @@ async def copy_reports(
             p.id, member_id, p.report.case_reference, p.request_hash, p.report.category,
             p.report.amount_minor, p.report.currency, p.report.order_date,
             p.report.refund_date, p.report.confirmed_at, p.report.buyer_notified_at, filed_at,
-            list(p.report.evidence_kinds), p.digest, list(p.kinds), list(p.keys), key_version,
+            p.report.evidence_kinds, p.digest, p.kinds, p.keys, key_version,
             "active", filed_at, expires_at[p.id],
         )
         for p in reports
