@@ -253,3 +253,8 @@ def test_an_entry_has_the_bytes_of_its_plain_spelling(
     assert encoded.leaf_hash == leaf_hash(encoded.entry)
     assert encoded.at_micros == access.micros(at)
     assert encoded.salts == salts
+
+
+@given(st.lists(valid_reports, max_size=5))
+def test_request_hashes_are_each_reports_request_hash(batch: list[rules.ReportInput]) -> None:
+    assert intake.request_hashes(batch) == [rules.request_hash(r) for r in batch]

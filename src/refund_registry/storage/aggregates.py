@@ -10,15 +10,15 @@ errors here, through ``storage.db.translating``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 import msgspec
 
 from refund_registry.domain import reports as rules
+from refund_registry.storage import binary_copy as bc
 from refund_registry.storage.conn import Conn
-from refund_registry.storage.db import copy_records, translating
+from refund_registry.storage.db import translating
 from refund_registry.storage.queries import Q
 
 FactsByKey = Mapping[bytes, Sequence[rules.Fact]]
@@ -45,34 +45,45 @@ def _new_rows(
     )
 
 
-def _copy_rows(
-    keys: Sequence[bytes], facts: FactsByKey, kinds: Mapping[bytes, str]
-) -> list[tuple[Any, ...]]:
-    """The COPY records of new rows (version 1), as ``_new_rows`` has them.
+def _copy_rows(keys: Sequence[bytes], facts: FactsByKey, kinds: Mapping[bytes, str]) -> bytes:
+    """The COPY payload of new rows (``_COLUMNS``, version 1), as ``_new_rows`` has them.
 
     Most new subjects of a bulk upload hold one fact, shared with the report's
-    other subjects: its summary and JSON are worked out once per fact, and the
-    JSON goes to the driver already encoded.
+    other subjects: its summary and JSON are worked out once per fact.
     """
-    single: dict[int, tuple[int, datetime | None, msgspec.Raw]] = {}
+    start, one, version = bc.fields(len(_COLUMNS)), bc.int4(1), bc.int8(1)
+    texts = bc.Memo(bc.text)
+    single: dict[int, bytes] = {}  # the fields after the kind, by the fact's identity
     rows = []
     for k in keys:
         held = facts[k]
         if len(held) == 1:
             fact = held[0]
-            done = single.get(id(fact))
-            if done is None:
+            tail = single.get(id(fact))
+            if tail is None:
                 s = rules.summarise(held)
-                done = (s.disputed, s.latest_confirmed_at, msgspec.Raw(_encode_facts(held)))
-                single[id(fact)] = done
-            rows.append((k, kinds[k], 1, done[0], 1, done[1], done[2], 1))
+                tail = single[id(fact)] = b"".join(
+                    [
+                        one,
+                        bc.int4(s.disputed),
+                        one,
+                        _latest(s),
+                        bc.jsonb(_encode_facts(held)),
+                        version,
+                    ]
+                )
         else:
             s = rules.summarise(held)
-            rows.append(
-                (k, kinds[k], s.active_reports, s.disputed, s.platforms, s.latest_confirmed_at,
-                 msgspec.Raw(_encode_facts(held)), 1)
-            )  # fmt: skip
-    return rows
+            tail = b"".join([
+                bc.int4(s.active_reports), bc.int4(s.disputed), bc.int4(s.platforms), _latest(s),
+                bc.jsonb(_encode_facts(held)), version,
+            ])  # fmt: skip
+        rows.append(start + bc.blob(k) + texts[kinds[k]] + tail)
+    return bc.payload(rows)
+
+
+def _latest(s: rules.Summary) -> bytes:
+    return bc.NULL if s.latest_confirmed_at is None else bc.timestamptz(s.latest_confirmed_at)
 
 
 _encode_facts = msgspec.json.Encoder().encode
@@ -109,8 +120,8 @@ async def copy_new(
     """
     try:
         async with conn.transaction():
-            await copy_records(
-                conn, "subject_aggregates", records=_copy_rows(keys, facts, kinds), columns=_COLUMNS
+            await bc.copy_binary(
+                conn, "subject_aggregates", data=_copy_rows(keys, facts, kinds), columns=_COLUMNS
             )
     except asyncpg.UniqueViolationError:
         return False
