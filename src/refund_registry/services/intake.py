@@ -274,7 +274,7 @@ class Intake:
         ended = [
             (p.index, v)
             for p in fresh
-            if (v := rules.retention_ended(expiry[p.id], now)) is not None
+            if expiry[p.id] <= now and (v := rules.retention_ended(expiry[p.id], now)) is not None
         ]
         if ended:  # rolls the upload back
             raise intake.bulk_retention_refusal(ended)

@@ -106,6 +106,7 @@ def jsonb(encoded: bytes) -> bytes:
 
 
 def payload(rows: Sequence[bytes]) -> bytes:
+    """The whole COPY stream of ``rows`` (each row's bytes, or its pieces in order)."""
     return b"".join([HEADER, *rows, TRAILER])
 
 
