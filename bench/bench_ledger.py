@@ -19,10 +19,12 @@ source tree, e.g. ``git archive <commit> src | tar -x -C /tmp/old`` then
 ``/tmp/old/src``) and from this checkout, each in a fresh process against the
 same database, and prints both. ``--profile FILE`` records the one-at-a-time
 uploads with py-spy (raw format) and prints the CPU split per stage.
+``--stages`` times the pure stages of an upload alone (no database).
 
     .venv/bin/python bench/bench_ledger.py [--batches 5] [--uploads 2] [--singles 3000] [--http 3]
     .venv/bin/python bench/bench_ledger.py --singles 0 --http 0 --uploads 1 --profile /tmp/bulk.raw
     .venv/bin/python bench/bench_ledger.py --compare /tmp/old/src --batches 3 --rounds 3
+    .venv/bin/python bench/bench_ledger.py --stages
 """
 
 from __future__ import annotations
@@ -341,6 +343,94 @@ def child(job: dict[str, Any]) -> None:
     print(json.dumps(asyncio.run(go())))
 
 
+def stages() -> None:
+    """CPU per report of each pure stage of a 10,000-report upload, alone: no
+    database, the collector off, best of five (this checkout's code only)."""
+    import gc
+    import secrets
+
+    import msgspec
+
+    from refund_registry.domain import intake
+    from refund_registry.domain import reports as rules
+    from refund_registry.domain.access import AccessRecord, encode
+    from refund_registry.domain.keyring import Keyring
+    from refund_registry.http.reports import BulkIn, to_domain
+    from refund_registry.storage import aggregates
+    from refund_registry.storage import reports as report_rows
+
+    now = datetime.now(UTC)
+    raw = msgspec.json.encode({"reports": [report(now) for _ in range(REPORTS)]})
+    keyring = Keyring((secrets.token_bytes(32),))
+    ids = intake.new_report_ids(0, secrets.token_bytes(intake.ID_ENTROPY_BYTES * REPORTS))
+    reports = [to_domain(r) for r in msgspec.json.decode(raw, type=BulkIn).reports]
+    prepared = intake.prepare_bulk(keyring, reports, ids, now)
+    expiry = dict(
+        zip(
+            [p.id for p in prepared],
+            intake.first_expiries(reports, rules.RetentionPolicy()),
+            strict=True,
+        )
+    )
+    facts: dict[bytes, list[rules.Fact]] = {}
+    kinds: dict[bytes, str] = {}
+    for p in prepared:  # one fact per report, shared by its subjects (as the ledger does)
+        fact = intake.fact_of(p, "mem_bench")
+        for key, kind in zip(p.keys, p.kinds, strict=True):
+            facts.setdefault(key, []).append(fact)
+            kinds[key] = kind
+    keys = sorted(facts)
+    salts = secrets.token_bytes(32)
+
+    def entries() -> None:
+        for p in prepared:
+            record = AccessRecord(
+                at=now, actor="mem_bench", role="member", action="report.file",
+                request_digest="d" * 43, issuer="mem_bench", jti="j" * 22,
+                subject_keys=p.keys, outcome="filed",
+                detail={"report_id": p.id, "category": p.report.category, "bulk": True},
+            )  # fmt: skip
+            encode(record, [salts[:16], salts[16:]])
+
+    timed = {
+        "JSON decoding and to_domain": lambda: [
+            to_domain(r) for r in msgspec.json.decode(raw, type=BulkIn).reports
+        ],
+        "validate (every rule, as a refused upload is checked)": lambda: [
+            rules.validate(r, now) for r in reports
+        ],
+        "passes (a passing upload)": lambda: [intake.passes(r, now) for r in reports],
+        "request_hash (one by one)": lambda: [rules.request_hash(r) for r in reports],
+        "request_hashes (a passing upload)": lambda: intake.request_hashes(reports),
+        "key_report (one by one: decode, HMAC, request hash)": lambda: [
+            intake.key_report(keyring, r, ids[i]) for i, r in enumerate(reports)
+        ],
+        "prepare_bulk (a passing upload: all of the above it needs)": lambda: intake.prepare_bulk(
+            keyring, reports, ids, now
+        ),
+        "report rows, binary COPY": lambda: report_rows._report_rows(
+            prepared, "mem_bench", now, 1, expiry
+        ),
+        "aggregate rows of new subjects, binary COPY": lambda: aggregates._copy_rows(
+            keys, facts, kinds
+        ),
+        "access-log entries (record and encode)": entries,
+    }
+    print("pure stages of one 10,000-report upload (µs per report; no database, GC off)")
+    gc.collect()
+    gc.disable()
+    try:
+        for name, run in timed.items():
+            best = float("inf")
+            for _ in range(5):
+                started = time.process_time()
+                run()
+                best = min(best, time.process_time() - started)
+            print(f"  {us(best):6.1f}  {name}")
+    finally:
+        gc.enable()
+
+
 def http_uploads(backing: Backing, count: int) -> None:
     """``count`` signed 10,000-report uploads through the API, one after another."""
     import msgspec
@@ -382,10 +472,14 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="py-spy raw profile of the bulk rounds")
     parser.add_argument("--compare", help="another src/ tree, alternated with this one")
     parser.add_argument("--rounds", type=int, default=3, help="alternations with --compare")
+    parser.add_argument("--stages", action="store_true", help="time the pure stages alone")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(json.loads(args.child))
+        return
+    if args.stages:
+        stages()
         return
     with backing_servers() as backing:
         if args.compare:
