@@ -52,9 +52,9 @@ def refusal(violations: Sequence[rules.Violation]) -> InvalidInput:
     )
 
 
-class Prepared(msgspec.Struct, frozen=True):
+class Prepared(msgspec.Struct, frozen=True, gc=False):
     """A validated report with its subject keys computed (``index``: its place
-    in a bulk upload)."""
+    in a bulk upload). Untracked by the garbage collector, as ``ReportInput``."""
 
     id: str
     report: rules.ReportInput
