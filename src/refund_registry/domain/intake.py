@@ -7,15 +7,20 @@ the time, the keyring and the random bytes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import binascii
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
 
 from refund_registry.domain import reports as rules
+from refund_registry.domain.identity import KINDS
 from refund_registry.domain.keyring import Keyring
+from refund_registry.domain.scoring import CATEGORIES
 from refund_registry.errors import InvalidInput
 
 MAX_BULK = 10_000
@@ -47,9 +52,9 @@ def refusal(violations: Sequence[rules.Violation]) -> InvalidInput:
     )
 
 
-class Prepared(msgspec.Struct, frozen=True):
+class Prepared(msgspec.Struct, frozen=True, gc=False):
     """A validated report with its subject keys computed (``index``: its place
-    in a bulk upload)."""
+    in a bulk upload). Untracked by the garbage collector, as ``ReportInput``."""
 
     id: str
     report: rules.ReportInput
@@ -110,6 +115,9 @@ def prepare_bulk(
     ``reports[i]``. Keying stops at the first invalid item: nothing keyed
     afterwards would be used.
     """
+    passing = prepare_passing(keyring, reports, ids, now)
+    if passing is not None:
+        return passing
     invalid: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     prepared: list[Prepared] = []
@@ -137,6 +145,166 @@ def prepare_bulk(
     return prepared
 
 
+# -- bulk uploads that pass: one pass, every value decoded and keyed once --------
+
+
+def passes(report: rules.ReportInput, now: datetime) -> bool:
+    """Whether ``rules.validate`` finds nothing to say, *given* that the report's
+    pseudonyms and evidence digest decode (checked apart, by ``decode_all``).
+
+    A bulk upload asks this of every report first: one pass with no list of
+    violations and no decoding per value. Only when some report fails does
+    the upload go through ``rules.validate``, which names every broken rule.
+    """
+    proof = report.standard_of_proof
+    kinds = report.evidence_kinds
+    kind_set = set(kinds)
+    idents = report.identifiers
+    confirmed = report.confirmed_at
+    return (
+        1 <= len(report.case_reference) <= 128
+        and bool(report.case_reference.strip())
+        and all(proof.get(p) is True for p in rules.PROOF_PARTS)
+        and bool(kinds)
+        and kind_set <= rules.EVIDENCE_KINDS
+        and len(kind_set) == len(kinds)
+        and kind_set != _DETECTOR_ONLY
+        and report.category in _CATEGORIES
+        and 0 < report.amount_minor <= rules.MAX_AMOUNT_MINOR
+        and report.currency in rules.CURRENCIES
+        and report.order_date.year >= rules.EARLIEST_YEAR
+        and confirmed.year >= rules.EARLIEST_YEAR
+        and report.buyer_notified_at.year >= rules.EARLIEST_YEAR
+        and report.refund_date >= report.order_date
+        and confirmed <= now
+        and confirmed.date() >= report.order_date
+        and report.buyer_notified_at <= now
+        and 1 <= len(idents) <= rules.MAX_IDENTIFIERS
+        and all(i.kind in KINDS for i in idents)
+        and len({i.pseudonym for i in idents}) == len(idents)
+    )
+
+
+_DETECTOR_ONLY = frozenset({"ai_detector"})
+_CATEGORIES = frozenset(CATEGORIES)
+_TO_STD = bytes.maketrans(b"-_", b"+/")
+
+
+def decode_all(texts: Sequence[str], size: int) -> list[bytes] | None:
+    """``[b64url_decode(t) for t in texts]`` when every text is the canonical
+    unpadded base64url of ``size`` bytes; None when any is not.
+
+    One call of the decoder for all of them: each text is completed to whole
+    quartets with ``A`` (zero bits), so a text is canonical exactly when the
+    bytes that follow its ``size`` bytes are zero.
+    """
+    chars = -(-size * 4 // 3)  # unpadded length of ``size`` bytes
+    fill = "A" * (-chars % 4)
+    step = (chars + len(fill)) // 4 * 3
+    if not texts:
+        return []
+    if {len(t) for t in texts} != {chars}:
+        return None
+    joined = fill.join(texts) + fill
+    if "+" in joined or "/" in joined or "=" in joined:
+        return None
+    try:
+        raw = binascii.a2b_base64(joined.encode("ascii").translate(_TO_STD), strict_mode=True)
+    except (UnicodeEncodeError, binascii.Error):
+        return None
+    if any(raw[j::step].count(0) != len(texts) for j in range(size, step)):
+        return None
+    return [raw[i : i + size] for i in range(0, len(raw), step)]
+
+
+def keyer(keyring: Keyring) -> Callable[[bytes], bytes]:
+    """``keyring.subject_key``, for many pseudonyms: each key's HMAC state is set
+    up once and copied per value, instead of keying HMAC afresh every time."""
+    states = [hmac.new(k, digestmod=hashlib.sha256) for k in keyring.keys]
+
+    def subject_key(value: bytes) -> bytes:
+        for state in states:
+            h = state.copy()
+            h.update(value)
+            value = h.digest()
+        return value
+
+    return subject_key
+
+
+def prepare_passing(
+    keyring: Keyring,
+    reports: Sequence[rules.ReportInput],
+    ids: Sequence[str],
+    now: datetime,
+) -> list[Prepared] | None:
+    """``prepare_bulk`` of an upload none of whose reports breaks a rule; None
+    when one does (or a case reference repeats), for ``prepare_bulk`` to name them."""
+    if len({r.case_reference for r in reports}) != len(reports):
+        return None
+    if not all([passes(r, now) for r in reports]):
+        return None
+    raw = decode_all([i.pseudonym for r in reports for i in r.identifiers], rules.PSEUDONYM_BYTES)
+    digests = decode_all([r.evidence_digest for r in reports], 32)
+    if raw is None or digests is None:
+        return None
+    subject_key = keyer(keyring)
+    keys = [subject_key(p) for p in raw]
+    hashes = request_hashes(reports)
+    out = []
+    at = 0
+    for index, (report, digest) in enumerate(zip(reports, digests, strict=True)):
+        n = len(report.identifiers)
+        out.append(
+            Prepared(
+                id=ids[index],
+                report=report,
+                request_hash=hashes[index],
+                keys=tuple(keys[at : at + n]),
+                kinds=tuple([i.kind for i in report.identifiers]),
+                digest=digest,
+                index=index,
+            )
+        )
+        at += n
+    return out
+
+
+def request_hashes(reports: Sequence[rules.ReportInput]) -> list[bytes]:
+    """``rules.request_hash`` of each report that ``passes``, spelled out once for
+    all: the dates and evidence kinds of an upload repeat, so each distinct one
+    is written once; every part of the standard of proof is attested (``passes``)."""
+    days: dict[date, str] = {}
+    evidence: dict[tuple[str, ...], str] = {}
+    proof = ",".join(rules.PROOF_PARTS)
+    sha256 = hashlib.sha256
+    out = []
+    for r in reports:
+        idents = r.identifiers
+        if len(idents) == 2:
+            a = idents[0].kind + ":" + idents[0].pseudonym
+            b = idents[1].kind + ":" + idents[1].pseudonym
+            who = a + "|" + b if a <= b else b + "|" + a
+        else:
+            who = "|".join(sorted([i.kind + ":" + i.pseudonym for i in idents]))
+        order = days.get(r.order_date)
+        if order is None:
+            order = days[r.order_date] = r.order_date.isoformat()
+        refund = days.get(r.refund_date)
+        if refund is None:
+            refund = days[r.refund_date] = r.refund_date.isoformat()
+        kinds = evidence.get(r.evidence_kinds)
+        if kinds is None:
+            kinds = evidence[r.evidence_kinds] = ",".join(sorted(r.evidence_kinds))
+        text = "\x1f".join([
+            r.case_reference, who, r.category, str(r.amount_minor), r.currency, order, refund,
+            r.confirmed_at.astimezone(UTC).isoformat(),
+            r.buyer_notified_at.astimezone(UTC).isoformat(), kinds, r.evidence_digest, proof,
+        ])  # fmt: skip
+        out.append(sha256(text.encode()).digest())
+    return out
+
+
 def bulk_retention_refusal(ended: Sequence[tuple[int, rules.Violation]]) -> InvalidInput:
     """The refusal of an upload some of whose reports (``(index, violation)``)
     could not count for a single day."""
@@ -151,6 +319,20 @@ def fact_of(p: Prepared, member_id: str) -> rules.Fact:
     """The fact a newly filed report adds to each of its subjects' aggregates."""
     r = p.report
     return rules.make_fact(p.id, member_id, r.category, r.amount_minor, r.currency, r.confirmed_at)
+
+
+def first_expiries(
+    reports: Sequence[rules.ReportInput], policy: rules.RetentionPolicy
+) -> list[datetime]:
+    """``expiry_of(r, policy, repeat=False)`` of every report, each period worked
+    out once for all of them."""
+    small = rules.years_span(policy.small_case_years)
+    default = rules.years_span(policy.default_years)
+    limits = policy.small_case_limits
+    return [
+        r.confirmed_at + (small if r.amount_minor < limits.get(r.currency, 0) else default)
+        for r in reports
+    ]
 
 
 def expiry_of(

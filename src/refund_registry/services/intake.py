@@ -239,16 +239,19 @@ class Intake:
         upload still running, say) is a unique violation once that request
         commits: the attempt rolls back and the next one counts it as filed.
         """
-        in_order = sorted(fresh, key=lambda p: p.report.case_reference)
-        expiry: dict[str, datetime] = {}
+        in_order = sorted(fresh, key=_case_reference)
+        first = intake.first_expiries([p.report for p in in_order], self.retention)
+        expiry = {p.id: e for p, e in zip(in_order, first, strict=True)}
         added: dict[bytes, list[rules.Fact]] = {}
         kinds: dict[bytes, str] = {}
         for p in in_order:
-            expiry.setdefault(p.id, self._expiry(p.report, repeat=False))
             fact = intake.fact_of(p, member_id)
             for key, kind in zip(p.keys, p.kinds, strict=True):
-                added.setdefault(key, []).append(fact)
-                kinds.setdefault(key, kind)
+                if key in added:
+                    added[key].append(fact)
+                else:
+                    added[key] = [fact]
+                    kinds[key] = kind
         copied = await report_rows.copy_reports(
             conn, in_order, member_id=member_id, filed_at=now,
             key_version=self.keyring.version, expires_at=expiry,
@@ -271,7 +274,7 @@ class Intake:
         ended = [
             (p.index, v)
             for p in fresh
-            if (v := rules.retention_ended(expiry[p.id], now)) is not None
+            if expiry[p.id] <= now and (v := rules.retention_ended(expiry[p.id], now)) is not None
         ]
         if ended:  # rolls the upload back
             raise intake.bulk_retention_refusal(ended)
@@ -286,19 +289,24 @@ class Intake:
         )
         # One access-log entry per filed report, in this transaction (no receipts:
         # the bulk answer carries none; each entry still gets its proof once sequenced).
-        entries: list[EncodedEntry] = []
         salts = secrets.token_bytes(16 * sum(len(p.keys) for p in fresh))
+        issuer = member_id if signed[1] else None
+        entries: list[EncodedEntry] = []
         used = 0
         for p in fresh:
-            encoded = encode_access(
-                AccessRecord(
-                    at=now, actor=member_id, role="member", action="report.file",
-                    request_digest=signed[0], issuer=member_id if signed[1] else None,
-                    jti=signed[1], subject_keys=p.keys, outcome="filed",
-                    detail={"report_id": p.id, "category": p.report.category, "bulk": True},
-                ),
-                [salts[i : i + 16] for i in range(used, used + 16 * len(p.keys), 16)],
+            n = len(p.keys)
+            record = AccessRecord(
+                at=now, actor=member_id, role="member", action="report.file",
+                request_digest=signed[0], issuer=issuer, jti=signed[1], subject_keys=p.keys,
+                outcome="filed",
+                detail={"report_id": p.id, "category": p.report.category, "bulk": True},
             )  # fmt: skip
-            used += 16 * len(p.keys)
-            entries.append(encoded)
+            entries.append(
+                encode_access(record, [salts[i : i + 16] for i in range(used, used + 16 * n, 16)])
+            )
+            used += 16 * n
         await copy_entries(conn, entries)
+
+
+def _case_reference(p: Prepared) -> str:
+    return p.report.case_reference

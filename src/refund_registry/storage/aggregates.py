@@ -16,8 +16,9 @@ import asyncpg
 import msgspec
 
 from refund_registry.domain import reports as rules
+from refund_registry.storage import binary_copy as bc
 from refund_registry.storage.conn import Conn
-from refund_registry.storage.db import copy_records, translating
+from refund_registry.storage.db import translating
 from refund_registry.storage.queries import Q
 
 FactsByKey = Mapping[bytes, Sequence[rules.Fact]]
@@ -42,6 +43,50 @@ def _new_rows(
         [s.latest_confirmed_at for s in summaries],
         [facts[k] for k in keys],
     )
+
+
+def _copy_rows(keys: Sequence[bytes], facts: FactsByKey, kinds: Mapping[bytes, str]) -> bytes:
+    """The COPY payload of new rows (``_COLUMNS``, version 1), as ``_new_rows`` has them.
+
+    Most new subjects of a bulk upload hold one fact, shared with the report's
+    other subjects: its summary and JSON are worked out once per fact.
+    """
+    start, one, version = bc.fields(len(_COLUMNS)), bc.int4(1), bc.int8(1)
+    texts = bc.Memo(bc.text)
+    single: dict[int, bytes] = {}  # the fields after the kind, by the fact's identity
+    rows = []
+    for k in keys:
+        held = facts[k]
+        if len(held) == 1:
+            fact = held[0]
+            tail = single.get(id(fact))
+            if tail is None:
+                s = rules.summarise(held)
+                tail = single[id(fact)] = b"".join(
+                    [
+                        one,
+                        bc.int4(s.disputed),
+                        one,
+                        _latest(s),
+                        bc.jsonb(_encode_facts(held)),
+                        version,
+                    ]
+                )
+        else:
+            s = rules.summarise(held)
+            tail = b"".join([
+                bc.int4(s.active_reports), bc.int4(s.disputed), bc.int4(s.platforms), _latest(s),
+                bc.jsonb(_encode_facts(held)), version,
+            ])  # fmt: skip
+        rows.append(start + bc.blob(k) + texts[kinds[k]] + tail)
+    return bc.payload(rows)
+
+
+def _latest(s: rules.Summary) -> bytes:
+    return bc.NULL if s.latest_confirmed_at is None else bc.timestamptz(s.latest_confirmed_at)
+
+
+_encode_facts = msgspec.json.Encoder().encode
 
 
 @translating
@@ -75,11 +120,8 @@ async def copy_new(
     """
     try:
         async with conn.transaction():
-            await copy_records(
-                conn,
-                "subject_aggregates",
-                records=((*row, 1) for row in zip(*_new_rows(keys, facts, kinds), strict=True)),
-                columns=_COLUMNS,
+            await bc.copy_binary(
+                conn, "subject_aggregates", data=_copy_rows(keys, facts, kinds), columns=_COLUMNS
             )
     except asyncpg.UniqueViolationError:
         return False

@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import functools
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar, cast
 
 import asyncpg
@@ -213,6 +213,18 @@ async def copy_records(
     ends it with :class:`asyncpg.ConnectionDoesNotExistError` or
     :class:`TimeoutError`, which :func:`translated` answers with 503.
     """
+    await bounded_copy(
+        conn,
+        table,
+        lambda: conn.copy_records_to_table(table, records=records, columns=list(columns)),
+        within,
+    )
+
+
+async def bounded_copy(
+    conn: Any, table: str, copy: Callable[[], Coroutine[Any, Any, Any]], within: float
+) -> None:
+    """Run the COPY that ``copy()`` starts as :func:`copy_records` describes."""
     loop = asyncio.get_running_loop()
     lost: asyncio.Future[None] = loop.create_future()
 
@@ -221,9 +233,7 @@ async def copy_records(
             lost.set_result(None)
 
     conn.add_termination_listener(on_lost)
-    task = loop.create_task(
-        conn.copy_records_to_table(table, records=records, columns=list(columns))
-    )
+    task = loop.create_task(copy())
     try:
         done, _ = await asyncio.wait(
             {task, lost}, timeout=within, return_when=asyncio.FIRST_COMPLETED

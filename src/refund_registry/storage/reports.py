@@ -17,8 +17,9 @@ from typing import Any
 import asyncpg
 
 from refund_registry.domain.intake import Prepared
+from refund_registry.storage import binary_copy as bc
 from refund_registry.storage.conn import Conn
-from refund_registry.storage.db import copy_records, translating
+from refund_registry.storage.db import translating
 from refund_registry.storage.queries import Q
 
 
@@ -162,21 +163,42 @@ async def copy_reports(
     False if one of their case references was filed by a concurrent request
     that committed meanwhile; the transaction is then aborted and must roll back.
     """
-    rows = [
-        (
-            p.id, member_id, p.report.case_reference, p.request_hash, p.report.category,
-            p.report.amount_minor, p.report.currency, p.report.order_date,
-            p.report.refund_date, p.report.confirmed_at, p.report.buyer_notified_at, filed_at,
-            list(p.report.evidence_kinds), p.digest, list(p.kinds), list(p.keys), key_version,
-            "active", filed_at, expires_at[p.id],
-        )
-        for p in reports
-    ]  # fmt: skip
+    data = _report_rows(reports, member_id, filed_at, key_version, expires_at)
     try:
-        await copy_records(conn, "reports", records=rows, columns=_REPORT_COLUMNS)
+        await bc.copy_binary(conn, "reports", data=data, columns=_REPORT_COLUMNS)
     except asyncpg.UniqueViolationError:
         return False
     return True
+
+
+def _report_rows(
+    reports: Sequence[Prepared],
+    member_id: str,
+    filed_at: datetime,
+    key_version: int,
+    expires_at: Mapping[str, datetime],
+) -> bytes:
+    """The COPY payload of ``_REPORT_COLUMNS`` rows (``storage.binary_copy``)."""
+    start = bc.fields(len(_REPORT_COLUMNS))
+    member, filed, version = bc.text(member_id), bc.timestamptz(filed_at), bc.int2(key_version)
+    active = bc.text("active")
+    texts = bc.Memo(bc.text)
+    days = bc.Memo(bc.day)
+    lists = bc.Memo(bc.text_array)
+    text, blob, int8, ts, keys = bc.text, bc.blob, bc.int8, bc.timestamptz, bc.array
+    rows = []
+    for p in reports:
+        r = p.report
+        rows.append(
+            b"".join([
+                start, text(p.id), member, text(r.case_reference), blob(p.request_hash),
+                texts[r.category], int8(r.amount_minor), texts[r.currency], days[r.order_date],
+                days[r.refund_date], ts(r.confirmed_at), ts(r.buyer_notified_at), filed,
+                lists[r.evidence_kinds], blob(p.digest), lists[p.kinds],
+                keys(bc.BYTEA_OID, p.keys), version, active, filed, ts(expires_at[p.id]),
+            ])
+        )  # fmt: skip
+    return bc.payload(rows)
 
 
 @translating
