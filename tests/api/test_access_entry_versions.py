@@ -12,10 +12,10 @@ from refund_registry.domain import access
 from refund_registry.domain.reports import b64url_decode
 from refund_registry.http.app import create_app
 from refund_registry.runtime import Runtime
-from refund_registry.services.sequencer import sequence_once
 from tests.support.api import Api
 from tests.support.factories import access_record, ident, pseudonym
 from tests.support.principals import MakePrincipal
+from tests.support.sequencing import sequence_all
 
 URL = "http://registry"
 
@@ -35,7 +35,7 @@ async def test_an_entry_names_the_tokens_issuer_jti_and_digest_and_both_versions
         assert answered.status_code == 200, answered.text
         receipt = answered.json()["receipt"]
         assert runtime.registry is not None
-        await sequence_once(runtime.pool, runtime.registry.log_key, force_checkpoint=True)
+        await sequence_all(runtime.pool, runtime.registry.log_key)
         page = (await api.call(auditor, "GET", "/v1/audit/entries?limit=100")).json()
 
     by_hash = {item["leaf_hash"]: item for item in page["entries"]}

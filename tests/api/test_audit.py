@@ -9,7 +9,6 @@ verify`` to fail and to name the right index.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -41,6 +40,7 @@ from refund_registry.services.sequencer import DEFAULT_ORIGIN, sequence_once
 from tests.support.api import Api, assert_problem
 from tests.support.factories import access_record, b64url, ident, pseudonym
 from tests.support.principals import MakePrincipal
+from tests.support.sequencing import sequence_all
 
 URL = "http://registry"
 
@@ -64,25 +64,8 @@ def log_key(runtime: Runtime) -> ed25519.Ed25519PrivateKey:
 
 
 async def sequence(runtime: Runtime, **options: Any) -> int:
-    """Sequencing passes, each checkpointing what it sequenced, until every entry is in.
-
-    The sequencer reads only entries below the snapshot's xmin, which any
-    transaction open anywhere in the (shared) test cluster holds back, so one
-    pass may leave the latest entries for the next.
-    """
-    total = 0
-    for _ in range(200):
-        total += await sequence_once(
-            runtime.pool, log_key(runtime), force_checkpoint=True, **options
-        )
-        waiting = await runtime.pool.fetchval(
-            "SELECT count(*) FROM access_log a"
-            " WHERE NOT EXISTS (SELECT 1 FROM log_leaves l WHERE l.entry_id = a.id)"
-        )
-        if waiting == 0:
-            return total
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{waiting} entries still unsequenced after 10 s")
+    """Sequence (and checkpoint) every logged entry."""
+    return await sequence_all(runtime.pool, log_key(runtime), **options)
 
 
 async def ask(api: Api, member: Signer, p: str, purpose: str = "refund_decision") -> Any:

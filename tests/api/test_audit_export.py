@@ -12,10 +12,10 @@ import pytest
 from refund_registry.domain import access
 from refund_registry.domain.wire import b64url
 from refund_registry.runtime import Runtime
-from refund_registry.services.sequencer import sequence_once
 from tests.support.api import Api, assert_problem
 from tests.support.factories import access_record
 from tests.support.principals import MakePrincipal
+from tests.support.sequencing import sequence_all
 
 PATH = "/v1/audit/entries.csv"
 
@@ -26,7 +26,7 @@ async def seed(runtime: Runtime) -> None:
         [sly, *(access_record("mem_a") for _ in range(3)), access_record("mem_b")]
     )
     assert runtime.registry is not None
-    await sequence_once(runtime.pool, runtime.registry.log_key, force_checkpoint=True)
+    await sequence_all(runtime.pool, runtime.registry.log_key)
 
 
 async def test_an_auditor_exports_the_filtered_entries(

@@ -21,11 +21,12 @@ from refund_registry.domain.tiles import Tile
 from refund_registry.domain.witnessing import parse_witness
 from refund_registry.http.app import create_app
 from refund_registry.runtime import Runtime
-from refund_registry.services.sequencer import DEFAULT_ORIGIN, sequence_once
+from refund_registry.services.sequencer import DEFAULT_ORIGIN
 from refund_registry.services.witnessing import Collector
 from tests.support.api import Api
 from tests.support.factories import access_record
 from tests.support.principals import MakePrincipal
+from tests.support.sequencing import sequence_all
 from tests.support.witnesses import running_witness
 
 GOPATH = Path("/usr/share/gocode")
@@ -65,7 +66,7 @@ async def test_go_verifies_the_cosigned_checkpoint_and_the_tiles(
         try:
             assert rt.registry is not None
             await rt.access_log.append_many([access_record() for _ in range(256 * 2 + 45)])
-            await sequence_once(rt.pool, rt.registry.log_key, force_checkpoint=True)
+            await sequence_all(rt.pool, rt.registry.log_key)
             assert set((await Collector(rt.pool, configured).collect_once()).values()) == {
                 "cosigned"
             }

@@ -8,11 +8,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from refund_registry.config import Settings
 from refund_registry.http.app import create_app
 from refund_registry.runtime import Runtime
-from refund_registry.services.sequencer import sequence_once
 from tests.support.api import Api, assert_problem
 from tests.support.appeals import appeal, make_cast
 from tests.support.factories import access_record, report_body
 from tests.support.principals import MakePrincipal
+from tests.support.sequencing import sequence_all
 
 TOKEN = "s3cret-metrics-token-0123456789abcdef"
 
@@ -57,7 +57,7 @@ async def test_the_log_gauges_follow_the_sequencer(api: Api, runtime: Runtime) -
     assert value(before, "registry_merge_delay_seconds") >= 0
     assert value(before, "registry_merge_delay_promise_seconds") == 60
 
-    await sequence_once(runtime.pool, runtime.parts.log_key, force_checkpoint=True)
+    await sequence_all(runtime.pool, runtime.parts.log_key)
     after = await scrape(api)
     assert value(after, "registry_sequencer_lag_entries") == 0
     assert value(after, "registry_sequencer_oldest_pending_seconds") == 0

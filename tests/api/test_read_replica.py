@@ -15,11 +15,11 @@ import pytest
 from refund_registry.cli.embedded import Endpoints
 from refund_registry.config import Settings
 from refund_registry.runtime import Runtime
-from refund_registry.services.sequencer import sequence_once
 from tests.support.api import Api, asgi_client
 from tests.support.appeals import file_report, risk
 from tests.support.factories import access_record, ident, pseudonym
 from tests.support.principals import register_principal
+from tests.support.sequencing import sequence_all
 from tests.support.servers import create_database, database_url, drop_database, unique_name
 
 REPLICA_ACTOR = "m_only_on_the_replica"
@@ -40,7 +40,7 @@ async def fill_replica(settings: Settings, url: str) -> None:
     rt = await Runtime.start(settings.with_overrides(database_url=url, read_database_url=""))
     try:
         await rt.access_log.append_many([access_record(REPLICA_ACTOR) for _ in range(7)])
-        await sequence_once(rt.pool, rt.parts.log_key, force_checkpoint=True)
+        await sequence_all(rt.pool, rt.parts.log_key)
     finally:
         await rt.close()
 
@@ -75,7 +75,7 @@ async def test_listings_and_summaries_read_the_replica_and_decisions_the_primary
     # The risk answer decides from the primary, which alone holds the report.
     answer = await risk(api, member, phone)
     assert answer["counts"]["active_reports"] == 1, answer
-    await sequence_once(rt.pool, rt.parts.log_key, force_checkpoint=True)
+    await sequence_all(rt.pool, rt.parts.log_key)
 
     response = await api.call(auditor, "GET", "/v1/audit/entries?limit=100")
     assert response.status_code == 200, response.text

@@ -22,11 +22,12 @@ from refund_registry.domain.checkpoint import CheckpointError, verifier_key_stri
 from refund_registry.domain.wire import b64url_decode
 from refund_registry.http.app import create_app
 from refund_registry.runtime import Runtime
-from refund_registry.services.sequencer import DEFAULT_ORIGIN, sequence_once
+from refund_registry.services.sequencer import DEFAULT_ORIGIN
 from refund_registry.storage.accesslog import AccessLog
 from tests.support.api import Api, assert_problem
 from tests.support.factories import access_record, ident, pseudonym
 from tests.support.principals import MakePrincipal
+from tests.support.sequencing import sequence_all
 
 V2 = {"Registry-Receipt-Version": "2"}
 
@@ -155,7 +156,7 @@ async def test_the_sdk_asks_for_v2_and_redeems_it(
     batch = await rr.query_batch([([ident(pseudonym())], "refund_decision")] * 3)
     assert {r.receipt.v for r in batch.results} == {2}
     assert runtime.registry is not None
-    await sequence_once(runtime.pool, runtime.registry.log_key, force_checkpoint=True)
+    await sequence_all(runtime.pool, runtime.registry.log_key)
     audited = await rr.audit_receipt(receipt, verifier_key=vkey)
     leaf = b64url_decode(receipt.leaf_hash)
     index = await runtime.pool.fetchval(

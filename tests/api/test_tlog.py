@@ -22,10 +22,10 @@ from refund_registry.client.signing import Signer
 from refund_registry.config import Settings
 from refund_registry.http.app import create_app
 from refund_registry.runtime import Runtime
-from refund_registry.services.sequencer import sequence_once
 from tests.support.api import Api, assert_problem
 from tests.support.factories import access_record
 from tests.support.principals import MakePrincipal
+from tests.support.sequencing import sequence_all
 
 URL = "http://registry"
 PREFIX = "/v1/audit/tlog"
@@ -88,7 +88,7 @@ async def test_the_root_recomputed_from_the_tiles_matches_the_checkpoint(
     member, auditor = await make_principal("member"), await make_principal("auditor")
     size = 256 * 2 + 37
     await runtime.access_log.append_many([access_record() for _ in range(size)])
-    await sequence_once(runtime.pool, runtime.registry.log_key, force_checkpoint=True)
+    await sequence_all(runtime.pool, runtime.registry.log_key)
 
     note = (await _get(tiles_api, member, "/checkpoint")).text
     public_key = runtime.registry.log_key.public_key()

@@ -20,12 +20,13 @@ from refund_registry.domain.checkpoint import CheckpointError, verifier_key_stri
 from refund_registry.domain.witnessing import parse_witness, request_body
 from refund_registry.http.app import create_app
 from refund_registry.runtime import Runtime
-from refund_registry.services.sequencer import DEFAULT_ORIGIN, sequence_once
+from refund_registry.services.sequencer import DEFAULT_ORIGIN
 from refund_registry.services.witnessing import Collector
 from refund_registry.storage import tree
 from tests.support.api import Api, assert_problem
 from tests.support.factories import access_record
 from tests.support.principals import MakePrincipal
+from tests.support.sequencing import sequence_all
 from tests.support.witnesses import ToyLog, WitnessProcess, init_witness
 
 URL = "http://registry"
@@ -52,7 +53,7 @@ class Registry:
     async def checkpoint(self) -> None:
         assert self.runtime.registry is not None
         key = self.runtime.registry.log_key
-        await sequence_once(self.runtime.pool, key, force_checkpoint=True)
+        await sequence_all(self.runtime.pool, key)
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ import asyncpg
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from refund_registry.services.sequencer import sequence_once
 from tests.browser.harness import Portal
 from tests.support.console import console_link
 from tests.support.factories import access_record
+from tests.support.sequencing import sequence_all
 
 SWEEPER = "mem_sweeper"
 CALM = "mem_calm"
@@ -54,7 +54,7 @@ def seed(portal: Portal) -> None:
     portal.run(rt.access_log.append_many([access_record(SWEEPER) for _ in range(120)]))
     portal.run(rt.access_log.append_many([access_record(CALM) for _ in range(4)]))
     assert rt.registry is not None
-    portal.run(sequence_once(rt.pool, rt.registry.log_key, force_checkpoint=True))
+    portal.run(sequence_all(rt.pool, rt.registry.log_key))
 
 
 async def _alter(owner_url: str, index: int) -> None:
@@ -145,7 +145,7 @@ def test_the_csv_export_holds_the_filtered_entries_and_defuses_formulas(
     sly = replace(access_record(CALM), purpose='=HYPERLINK("http://example.invalid")')
     portal.run(rt.access_log.append_many([sly]))
     assert rt.registry is not None
-    portal.run(sequence_once(rt.pool, rt.registry.log_key, force_checkpoint=True))
+    portal.run(sequence_all(rt.pool, rt.registry.log_key))
     page, requests = signed_in(chromium, portal, "auditor")
     page.goto(portal.base_url + "/console/audit?member=" + CALM)
     with page.expect_download() as info:

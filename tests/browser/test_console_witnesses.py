@@ -20,12 +20,13 @@ from playwright.sync_api import Browser, Page, expect
 from refund_registry.config import Settings
 from refund_registry.domain.checkpoint import verifier_key_string
 from refund_registry.domain.witnessing import parse_witness
-from refund_registry.services.sequencer import DEFAULT_ORIGIN, sequence_once
+from refund_registry.services.sequencer import DEFAULT_ORIGIN
 from refund_registry.services.witnessing import Collector
 from refund_registry.storage import keyfiles
 from tests.browser.harness import Inbox, Portal, start_portal
 from tests.support.console import console_link
 from tests.support.factories import access_record
+from tests.support.sequencing import sequence_all
 from tests.support.witnesses import WitnessProcess, init_witness
 
 NAMES = ("witness1.member.example", "witness2.member.example")
@@ -66,7 +67,7 @@ def grow(portal: Portal, count: int) -> int:
     rt = portal.runtime
     portal.run(rt.access_log.append_many([access_record("mem_witnessed") for _ in range(count)]))
     assert rt.registry is not None
-    portal.run(sequence_once(rt.pool, rt.registry.log_key, force_checkpoint=True))
+    portal.run(sequence_all(rt.pool, rt.registry.log_key))
     size: int = portal.run(rt.pool.fetchval("SELECT max(size) FROM checkpoints"))
     return size
 
