@@ -30,9 +30,9 @@ from refund_registry.http.answers import (
 from refund_registry.http.audit_params import (
     HASH_PATTERN,
     QUERY_REFUSALS,
+    entry_filter,
     hash_param,
     only_known_params,
-    time_param,
 )
 from refund_registry.http.common import AUDITOR, MEMBER, answer, caller_of, runtime, signed
 from refund_registry.http.openapi import AUTH, COMMON, errors_for
@@ -278,18 +278,10 @@ async def entries(
     caller = caller_of(request)
     rt = runtime(request)
     only_known_params(request, _ENTRY_PARAMS)
-    if action is not None and action not in ACTIONS:
-        raise InvalidInput(
-            f"action must be one of {', '.join(sorted(ACTIONS))}", code="audit.action"
-        )
-    filters = audit.EntryFilter(
-        member=member,
-        subject_key=hash_param("subject_key", subject_key),
-        action=action,
-        purpose=purpose,
-        since=time_param("since", since),
-        until=time_param("until", until),
-    )
+    filters = entry_filter(
+        member=member, subject_key=subject_key, action=action, purpose=purpose,
+        since=since, until=until,
+    )  # fmt: skip
     page = await audit.list_entries(
         rt.reader,
         after=after,

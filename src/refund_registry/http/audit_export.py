@@ -27,9 +27,8 @@ from refund_registry.errors import InvalidInput
 from refund_registry.http.audit_params import (
     HASH_PATTERN,
     QUERY_REFUSALS,
-    hash_param,
+    entry_filter,
     only_known_params,
-    time_param,
 )
 from refund_registry.http.common import AUDITOR, caller_of, runtime, signed
 from refund_registry.http.openapi import AUTH, COMMON, errors_for
@@ -89,18 +88,10 @@ async def entries_csv(
     caller = caller_of(request)
     rt = runtime(request)
     only_known_params(request, _PARAMS)
-    if action is not None and action not in ACTIONS:
-        raise InvalidInput(
-            f"action must be one of {', '.join(sorted(ACTIONS))}", code="audit.action"
-        )
-    filters = audit.EntryFilter(
-        member=member,
-        subject_key=hash_param("subject_key", subject_key),
-        action=action,
-        purpose=purpose,
-        since=time_param("since", since),
-        until=time_param("until", until),
-    )
+    filters = entry_filter(
+        member=member, subject_key=subject_key, action=action, purpose=purpose,
+        since=since, until=until,
+    )  # fmt: skip
     if filters.since and filters.until and filters.since >= filters.until:
         raise InvalidInput("since must be earlier than until", code="audit.time_range")
     receipt = await audit.record_read(

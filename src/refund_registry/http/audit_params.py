@@ -3,7 +3,8 @@
 Each check turns a parameter that is not what it claims to be into a 400
 ``request.invalid_query`` problem: an unknown or repeated name (a typo is
 refused, not ignored), a hash that is not 32 bytes of unpadded base64url, a
-time without a UTC offset or before 1970.
+time without a UTC offset or before 1970. An unknown action is a 400
+``audit.action``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any, Final
 
 from litestar import Request
 
+from refund_registry.domain.access import ACTIONS
+from refund_registry.domain.audit_views import EntryFilter
 from refund_registry.domain.reports import b64url_decode
-from refund_registry.errors import MalformedBody
+from refund_registry.errors import InvalidInput, MalformedBody
 
 QUERY_REFUSALS: Final = ("request.invalid_query",)
 """The problem code of a malformed query parameter, for the routes' OpenAPI answers."""
@@ -54,3 +57,27 @@ def time_param(name: str, value: datetime | None) -> datetime | None:
     if value is not None and (value.tzinfo is None or value.year < 1970):
         raise malformed(f"{name} must be an ISO 8601 time with a UTC offset, after 1970")
     return value
+
+
+def entry_filter(
+    *,
+    member: str | None,
+    subject_key: str | None,
+    action: str | None,
+    purpose: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> EntryFilter:
+    """The filters of an entry listing or export, each parameter checked."""
+    if action is not None and action not in ACTIONS:
+        raise InvalidInput(
+            f"action must be one of {', '.join(sorted(ACTIONS))}", code="audit.action"
+        )
+    return EntryFilter(
+        member=member,
+        subject_key=hash_param("subject_key", subject_key),
+        action=action,
+        purpose=purpose,
+        since=time_param("since", since),
+        until=time_param("until", until),
+    )
