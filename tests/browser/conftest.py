@@ -39,7 +39,7 @@ def chromium(portal: Portal) -> Iterator[Browser]:
     their teardown (or any other test its setup) until it stops.
     """
     if shutil.which(CHROMIUM) is None:
-        pytest.skip(f"{CHROMIUM} is not installed (.ci/run installs it)")
+        pytest.fail(f"{CHROMIUM} is not installed (.ci/run installs it: apt-get install chromium)")
     assert portal is not None
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -54,6 +54,13 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
+def json_option() -> argparse.ArgumentParser:
+    """A parent parser giving a subcommand ``--json`` (print the result as JSON)."""
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print the result as JSON")
+    return as_json
+
+
 def note(message: str) -> None:
     """One plain line for the person at the terminal, on stderr (stdout is for results)."""
     sys.stderr.write(f"refund-registry: {message}\n")

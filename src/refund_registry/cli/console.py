@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from refund_registry.cli.common import (
     CommandError,
     backing_servers,
+    json_option,
     load_settings,
     migrate_schema,
     with_pool,
@@ -32,8 +33,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "map an OpenID Connect account to a principal.",
     )
     csub = console.add_subparsers(dest="action", required=True, metavar="ACTION")
-    as_json = argparse.ArgumentParser(add_help=False)
-    as_json.add_argument("--json", action="store_true", help="print the result as JSON")
+    as_json = json_option()
     parents = [common, as_json]
 
     link = csub.add_parser(

@@ -17,6 +17,7 @@ from refund_registry.cli.common import (
     CommandError,
     UsageError,
     backing_servers,
+    json_option,
     load_settings,
     migrate_schema,
     read_file,
@@ -36,8 +37,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "--json prints them as JSON.",
     )
     psub = prin.add_subparsers(dest="action", required=True, metavar="ACTION")
-    as_json = argparse.ArgumentParser(add_help=False)
-    as_json.add_argument("--json", action="store_true", help="print the result as JSON")
+    as_json = json_option()
     parents = [common, as_json]
 
     keygen = psub.add_parser(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from refund_registry.client.answers import _convert
 from refund_registry.client.calls import CallCore, Plan, T
@@ -74,8 +75,9 @@ class _ListingPlans(CallCore):
 class PagedCalls(_ListingPlans):
     """The listing calls of :class:`~refund_registry.client.RegistryClient`."""
 
-    def _run(self, plan: Plan[T]) -> T:  # pragma: no cover - every client defines it
-        raise NotImplementedError
+    if TYPE_CHECKING:  # each client runs plans its own way
+
+        def _run(self, plan: Plan[T]) -> T: ...
 
     def appeal_queue(
         self,
@@ -130,8 +132,9 @@ class PagedCalls(_ListingPlans):
 class AsyncPagedCalls(_ListingPlans):
     """:class:`PagedCalls` for :class:`~refund_registry.client.AsyncRegistryClient`."""
 
-    async def _run(self, plan: Plan[T]) -> T:  # pragma: no cover - every client defines it
-        raise NotImplementedError
+    if TYPE_CHECKING:  # each client runs plans its own way
+
+        async def _run(self, plan: Plan[T]) -> T: ...
 
     async def appeal_queue(
         self,

@@ -97,6 +97,10 @@ class RedisBatcher:
                 future.set_result(result)
 
 
+_Group = tuple[tuple[str, ...], tuple[Any, ...]]
+"""A group's keys and arguments: the calls of one tick with the same group share one call."""
+
+
 class ScriptGroups:
     """One ``EVALSHA`` per group and event-loop tick, for the calls of one Lua script.
 
@@ -119,7 +123,7 @@ class ScriptGroups:
         self.sha = hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
         self.head = head
         self.width = width
-        self._groups: dict[tuple[Any, ...], list[tuple[Sequence[Any], Sequence[Any], Any]]] = {}
+        self._groups: dict[_Group, list[tuple[Sequence[Any], Sequence[Any], Any]]] = {}
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.calls = 0
@@ -134,7 +138,7 @@ class ScriptGroups:
         """Queue one item of the group ``(keys, args)``; the future holds its reply."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[list[int], list[int]]] = loop.create_future()
-        group = (*keys, None, *args)
+        group = (tuple(keys), tuple(args))
         self._groups.setdefault(group, []).append((item_keys, item_args, future))
         if not self._scheduled:
             self._scheduled = True
@@ -150,11 +154,9 @@ class ScriptGroups:
             task.add_done_callback(self._tasks.discard)
 
     async def _send(
-        self, group: tuple[Any, ...], items: list[tuple[Sequence[Any], Sequence[Any], Any]]
+        self, group: _Group, items: list[tuple[Sequence[Any], Sequence[Any], Any]]
     ) -> None:
-        split = group.index(None)
-        keys = [*group[:split]]
-        args = [*group[split + 1 :]]
+        keys, args = [*group[0]], [*group[1]]
         for item_keys, item_args, _ in items:
             keys.extend(item_keys)
             args.extend(item_args)
