@@ -33,6 +33,7 @@ from litestar.dto import AbstractDTO
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi.spec import Reference, Schema
 from litestar.plugins import SerializationPlugin
+from litestar.types import Scope
 from litestar.typing import FieldDefinition
 from msgspec import Meta, Struct
 
@@ -181,8 +182,13 @@ def appeal_service(request: ASGIConnection[Any, Any, Any, Any]) -> AppealService
 
 def path_and_query(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The request target as the client sent it: what ``htu`` must equal."""
-    raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
-    query: bytes = request.scope.get("query_string", b"")
+    return target_of(request.scope)
+
+
+def target_of(scope: Scope) -> str:
+    """:func:`path_and_query` of an ASGI scope."""
+    raw: bytes = scope.get("raw_path") or scope["path"].encode()
+    query: bytes = scope.get("query_string", b"")
     target = raw.decode("latin-1")
     return f"{target}?{query.decode('latin-1')}" if query else target
 

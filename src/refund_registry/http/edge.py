@@ -19,23 +19,31 @@ reads, exactly where the hook used to see them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from time import perf_counter
 
 from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from refund_registry.http import request_metrics
+from refund_registry.http import lane, request_metrics
 from refund_registry.http.locale import announce_language
 
 
 class Edge:
-    """ASGI wrapper: language headers on the response start, the metrics once it is sent."""
+    """ASGI wrapper: language headers on the response start, the metrics once it is sent.
 
-    __slots__ = ("app",)
+    ``lanes`` answers a few hot routes itself, by method and exact path
+    (``http/lane.py``); everything else goes to Litestar.
+    """
 
-    def __init__(self, app: ASGIApp) -> None:
+    __slots__ = ("app", "lanes")
+
+    def __init__(
+        self, app: ASGIApp, lanes: Mapping[tuple[str, str], ASGIApp] | None = None
+    ) -> None:
         self.app = app
+        self.lanes = dict(lanes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -54,8 +62,14 @@ class Edge:
                 sent = perf_counter()  # the last part of the body: the answer is out
             await send(message)
 
+        path = scope["path"]
+        lane = self.lanes.get((scope["method"], path))
         try:
-            await self.app(scope, receive, answer)
+            if lane is None:
+                await self.app(scope, receive, answer)
+            else:
+                scope["path_template"] = path  # what routing would leave: the path is exact
+                await lane(scope, receive, answer)
         finally:
             template = scope.get("path_template")
             if template is not None:
@@ -65,6 +79,7 @@ class Edge:
 
 
 def install(app: Litestar) -> Litestar:
-    """Put :class:`Edge` around the handler Litestar built around its router."""
-    app.asgi_handler = Edge(app.asgi_handler)
+    """Put :class:`Edge` around the handler Litestar built around its router, with the
+    risk query's lane."""
+    app.asgi_handler = Edge(app.asgi_handler, lane.lanes(app))
     return app

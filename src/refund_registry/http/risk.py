@@ -24,6 +24,8 @@ from refund_registry.http.common import (
 )
 from refund_registry.http.locale import locale_of
 from refund_registry.http.openapi import AUTH, BODY, COMMON, RATE, errors_for
+from refund_registry.runtime import Runtime
+from refund_registry.services.authn import Caller
 
 _QUERY_ERRORS = ("query.purpose", "query.pseudonym", "query.receipt_version")
 
@@ -65,26 +67,21 @@ def _item(body: QueryIn) -> QueryItem:
     return QueryItem(tuple((i.kind, i.pseudonym) for i in body.identifiers), body.purpose)
 
 
-async def risk_query(
-    data: JSONBody[QueryIn], request: Request[Any, Any, Any], receipt: ReceiptVersion = None
-) -> Response[RiskAnswer]:
-    """Score, band, reasons and counts for one buyer; answered once the inquiry is logged."""
-    caller = caller_of(request)
-    rt = runtime(request)
-    item = _item(data)
+async def query_result(
+    rt: Runtime, caller: Caller, data: QueryIn, *, locale: str, receipt: str | None
+) -> dict[str, Any]:
+    """The answer to one query: the route's work once its caller and body are known."""
     version = receipt_version(receipt)
     (result,) = await rt.risk.query(
-        caller, [item], batch=False, locale=locale_of(request), receipt_version=version
+        caller, [_item(data)], batch=False, locale=locale, receipt_version=version
     )
-    return answer(result, RiskAnswer)
+    return result
 
 
-async def risk_query_batch(
-    data: JSONBody[BatchIn], request: Request[Any, Any, Any], receipt: ReceiptVersion = None
-) -> Response[RiskBatchAnswer]:
-    """Up to 1,000 queries; ``results`` in request order. One bad query refuses the batch."""
-    caller = caller_of(request)
-    rt = runtime(request)
+async def batch_result(
+    rt: Runtime, caller: Caller, data: BatchIn, *, locale: str, receipt: str | None
+) -> dict[str, Any]:
+    """The answer to a batch: the route's work once its caller and body are known."""
     if not 1 <= len(data.queries) <= inquiry.MAX_BATCH:
         raise InvalidInput(
             f"a batch holds 1 to {inquiry.MAX_BATCH:,} queries", code="query.batch_size"
@@ -94,10 +91,30 @@ async def risk_query_batch(
         caller,
         [_item(q) for q in data.queries],
         batch=True,
-        locale=locale_of(request),
+        locale=locale,
         receipt_version=version,
     )
-    return answer({"results": results}, RiskBatchAnswer)
+    return {"results": results}
+
+
+async def risk_query(
+    data: JSONBody[QueryIn], request: Request[Any, Any, Any], receipt: ReceiptVersion = None
+) -> Response[RiskAnswer]:
+    """Score, band, reasons and counts for one buyer; answered once the inquiry is logged."""
+    result = await query_result(
+        runtime(request), caller_of(request), data, locale=locale_of(request), receipt=receipt
+    )
+    return answer(result, RiskAnswer)
+
+
+async def risk_query_batch(
+    data: JSONBody[BatchIn], request: Request[Any, Any, Any], receipt: ReceiptVersion = None
+) -> Response[RiskBatchAnswer]:
+    """Up to 1,000 queries; ``results`` in request order. One bad query refuses the batch."""
+    result = await batch_result(
+        runtime(request), caller_of(request), data, locale=locale_of(request), receipt=receipt
+    )
+    return answer(result, RiskBatchAnswer)
 
 
 def routes(max_bulk_body: int) -> list[Any]:
