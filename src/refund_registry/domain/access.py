@@ -133,6 +133,18 @@ def encode(record: AccessRecord, salts: Sequence[bytes] | None = None) -> Encode
     return EncodedEntry(record, entry, leaf_hash(entry), at, chosen)
 
 
+def encode_many(records: Sequence[AccessRecord]) -> list[EncodedEntry]:
+    """:func:`encode` for each record, their salts from one draw of randomness."""
+    drawn = secrets.token_bytes(16 * sum(len(r.subject_keys) for r in records))
+    out = []
+    at = 0
+    for record in records:
+        n = len(record.subject_keys)
+        out.append(encode(record, [drawn[i : i + 16] for i in range(at, at + 16 * n, 16)]))
+        at += 16 * n
+    return out
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _URLSAFE = bytes.maketrans(b"+/", b"-_")

@@ -34,7 +34,7 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from prometheus_client import Counter, Histogram
 
-from refund_registry.domain.access import AccessRecord, EncodedEntry, encode
+from refund_registry.domain.access import AccessRecord, EncodedEntry, encode, encode_many
 from refund_registry.domain.audit_views import EntryFilter
 from refund_registry.domain.checkpoint import level_path, sign_receipt, sign_tree
 from refund_registry.domain.wire import b64url
@@ -226,7 +226,7 @@ class AccessLog:
         if receipt_version not in RECEIPT_VERSIONS:
             raise ValueError(f"unknown receipt version {receipt_version!r}")
         self.start()
-        encoded = [encode(r) for r in records]
+        encoded = encode_many(records)
         if not encoded:
             return []
         loop = asyncio.get_running_loop()

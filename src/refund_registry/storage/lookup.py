@@ -26,49 +26,62 @@ class SubjectLookup:
     def __init__(self, pool: asyncpg.Pool, *, max_keys: int = 20_000) -> None:
         self.pool = pool
         self.max_keys = max_keys
-        self._pending: dict[bytes, list[asyncio.Future[Row | None]]] = {}
+        # (the keys a caller asked for, its future): one future per call, not per key.
+        self._pending: list[tuple[list[bytes], asyncio.Future[dict[bytes, Row]]]] = []
         self._scheduled = False
         self.round_trips = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def get_many(self, keys: Iterable[bytes]) -> dict[bytes, Row | None]:
-        loop = asyncio.get_running_loop()
-        futures: dict[bytes, asyncio.Future[Row | None]] = {}
-        for key in keys:
-            if key in futures:
-                continue
-            future: asyncio.Future[Row | None] = loop.create_future()
-            self._pending.setdefault(key, []).append(future)
-            futures[key] = future
+        """The row of each key (``None``: nothing held), from this tick's shared look-up."""
+        wanted = list(dict.fromkeys(keys))
+        future: asyncio.Future[dict[bytes, Row]] = asyncio.get_running_loop().create_future()
+        self._pending.append((wanted, future))
         if not self._scheduled:
             self._scheduled = True
-            loop.call_soon(self._flush)
-        return {key: await future for key, future in futures.items()}
+            asyncio.get_running_loop().call_soon(self._flush)
+        found = await future
+        return {key: found.get(key) for key in wanted}
 
     def _flush(self) -> None:
         self._scheduled = False
-        pending, self._pending = self._pending, {}
-        keys = list(pending)
+        pending, self._pending = self._pending, []
         loop = asyncio.get_running_loop()
-        for start in range(0, len(keys), self.max_keys):
-            chunk = {k: pending[k] for k in keys[start : start + self.max_keys]}
-            task = loop.create_task(self._fetch(chunk))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        # Fetches of at most ``max_keys`` keys (or one caller's, if it asked for more).
+        chunk: list[tuple[list[bytes], asyncio.Future[dict[bytes, Row]]]] = []
+        size = 0
+        for call in pending:
+            if chunk and size + len(call[0]) > self.max_keys:
+                self._start(loop, chunk)
+                chunk, size = [], 0
+            chunk.append(call)
+            size += len(call[0])
+        if chunk:
+            self._start(loop, chunk)
 
-    async def _fetch(self, chunk: dict[bytes, list[asyncio.Future[Row | None]]]) -> None:
+    def _start(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        calls: list[tuple[list[bytes], asyncio.Future[dict[bytes, Row]]]],
+    ) -> None:
+        task = loop.create_task(self._fetch(calls))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _fetch(
+        self, calls: list[tuple[list[bytes], asyncio.Future[dict[bytes, Row]]]]
+    ) -> None:
         self.round_trips += 1
+        keys = list(dict.fromkeys(key for wanted, _ in calls for key in wanted))
         try:
             async with translated():
-                rows = await self.pool.fetch(Q["lookup_subjects"], list(chunk))
+                rows = await self.pool.fetch(Q["lookup_subjects"], keys)
         except Exception as exc:  # every waiter must hear of it
-            for futures in chunk.values():
-                for future in futures:
-                    if not future.done():
-                        future.set_exception(exc)
+            for _, future in calls:
+                if not future.done():
+                    future.set_exception(exc)
             return
         found = {bytes(row["subject_key"]): dict(row) for row in rows}
-        for key, futures in chunk.items():
-            for future in futures:
-                if not future.done():
-                    future.set_result(found.get(key))
+        for _, future in calls:
+            if not future.done():
+                future.set_result(found)
