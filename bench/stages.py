@@ -44,6 +44,9 @@ STAGES: list[tuple[str, re.Pattern[str]]] = [
     ("JSON: body decode, answer encode", re.compile(r"msgspec|litestar/serialization")),
     ("background: sequencer", re.compile(r"services/sequencer|storage/tree|domain/merkle")),
     ("request metrics and language headers", re.compile(r"http/request_metrics\.py|announce_lang")),
+    # The answer's write to the socket runs inside the handler's frames (the
+    # lane's, the edge's): it is the HTTP server's work, not theirs.
+    ("HTTP server: writing the answer", re.compile(r"RequestResponseCycle\.send \(uvicorn")),
     # http/edge.py wraps every request: its frame alone says nothing of the stage.
     (
         "edge and glue: handler, auth hook, body, locale",
