@@ -208,14 +208,23 @@ async def test_a_known_buyer_is_scored_the_same_both_ways(
     assert status == 201
     answers = []
     for app in builds:
-        body = msgspec.json.encode({"identifiers": [ident(buyer)], "purpose": "refund_decision"})
-        headers = {"Content-Type": "application/json", **asker.headers("POST", QUERY, body)}
+        headers, body = _signed_query(asker, QUERY, buyer)
         answers.append(await call(app, QUERY, headers, [body]))
     lane, route = (_comparable(a) for a in answers)
     assert lane == route
     assert lane[0] == 200
     assert lane[2]["score"] > 0
     assert lane[2]["counts"]["active_reports"] == 1
+
+
+def _signed_query(
+    signer: Any, target: str, buyer: str | None = None
+) -> tuple[dict[str, str], bytes]:
+    """A one-identifier query signed for ``target`` (the path, and any query string)."""
+    body = msgspec.json.encode(
+        {"identifiers": [ident(buyer or pseudonym())], "purpose": "refund_decision"}
+    )
+    return {"Content-Type": "application/json", **signer.headers("POST", target, body)}, body
 
 
 def _streams(body: bytes) -> list[bytes]:
@@ -255,10 +264,7 @@ async def test_a_replayed_token_is_refused_alike(
     member = await make_principal()
     answers = []
     for app in builds:
-        body = msgspec.json.encode(
-            {"identifiers": [ident(pseudonym())], "purpose": "refund_decision"}
-        )
-        headers = {"Content-Type": "application/json", **member.headers("POST", QUERY, body)}
+        headers, body = _signed_query(member, QUERY)
         first = await call(app, QUERY, headers, [body])
         assert first[0] == 200
         answers.append(await call(app, QUERY, headers, [body]))
@@ -274,13 +280,7 @@ async def test_a_query_string_is_part_of_the_signed_target_both_ways(
     member = await make_principal()
     answers = []
     for app in builds:
-        body = msgspec.json.encode(
-            {"identifiers": [ident(pseudonym())], "purpose": "refund_decision"}
-        )
-        headers = {
-            "Content-Type": "application/json",
-            **member.headers("POST", QUERY + "?a=1", body),
-        }
+        headers, body = _signed_query(member, QUERY + "?a=1")
         answers.append(await call(app, QUERY, headers, [body], query=b"a=1"))
     lane, route = (_comparable(a) for a in answers)
     assert lane == route
