@@ -34,9 +34,16 @@ async def _keys(
     return keys
 
 
-@pytest.mark.parametrize("max_keys", [20_000, 3, 1])
+@pytest.mark.parametrize(
+    ("max_keys", "fetches"),
+    [
+        (20_000, 1),  # one tick, one fetch for everybody
+        (5, 2),  # the callers' 2 + 3 keys, then 2 + 3
+        (1, 4),  # each caller alone: one asking for more than max_keys is not split
+    ],
+)
 async def test_concurrent_callers_share_fetches_and_get_their_own_rows(
-    api: Api, make_principal: MakePrincipal, runtime: Runtime, max_keys: int
+    api: Api, make_principal: MakePrincipal, runtime: Runtime, max_keys: int, fetches: int
 ) -> None:
     held = await _keys(api, make_principal, runtime, 4)
     unheld = [bytes([i]) * 32 for i in range(3)]
@@ -58,12 +65,9 @@ async def test_concurrent_callers_share_fetches_and_get_their_own_rows(
                 assert len(row["facts"]) == 1
             else:
                 assert row is None
-    distinct = len({k for ask in asks for k in ask})
-    if max_keys >= distinct:
-        assert lookup.round_trips == 1  # one tick, one fetch for everybody
-    else:
-        # Fetches hold at most max_keys keys, unless one caller asked for more.
-        assert lookup.round_trips >= 2
+    assert lookup.round_trips == fetches
+    assert await lookup.get_many([]) == {}
+    assert lookup.round_trips == fetches  # nothing asked, nothing fetched
 
 
 async def test_a_failed_fetch_reaches_every_caller(settings: Settings) -> None:

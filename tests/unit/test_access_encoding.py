@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refund_registry.domain.access import AccessRecord, encode, encode_many
+from refund_registry.domain.access import AccessRecord, commitment, encode, encode_many
+from refund_registry.domain.wire import b64url
 
 records = st.lists(
     st.builds(
@@ -36,4 +38,10 @@ def test_encode_many_is_encode_of_each_with_fresh_distinct_salts(batch: list[Acc
     assert len(set(salts)) == len(salts)  # 128 random bits each: never equal in practice
     for e, record in zip(encoded, batch, strict=True):
         assert len(e.salts) == len(record.subject_keys)
-        assert e == encode(record, e.salts)
+        # The entry commits to exactly the salts handed back with it.
+        committed = msgspec.json.decode(e.entry)["subjects"]
+        assert committed == [
+            b64url(commitment(salt, key))
+            for salt, key in zip(e.salts, record.subject_keys, strict=True)
+        ]
+        assert e == encode(record, e.salts)  # the same bytes as encoding it alone

@@ -2,7 +2,7 @@
 
 ``POST /v1/risk/query`` is what members call at refund time, and ``/batch`` its
 bulk form: the registry's hot path. Litestar's routing, hooks, parameter
-binding and response objects are about a fifth of the CPU of such a request
+binding and response objects are up to a fifth of the CPU of such a request
 (``docs/performance.md``, "The risk query's lane"), so the app's edge
 (``http/edge.py``) hands these two exact paths, method ``POST``, to this module,
 which takes the same steps as the routes through the same code, in the same
@@ -22,8 +22,9 @@ The limits and the roles are read from the Litestar routes themselves, and any
 failure is answered by the app's own exception handlers, so a refusal is the
 same problem document either way. The Litestar routes stay registered: the
 OpenAPI document describes them, and they answer what the lane does not take
-(another method, a path spelled otherwise). ``tests/api/test_lane.py`` sends
-the same requests, good and bad, both ways and compares the answers.
+(another method, a path spelled otherwise, or any path when the server puts a
+``root_path`` in front of it). ``tests/api/test_lane.py`` sends the same
+requests, good and bad, both ways and compares the answers.
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ from typing import Any, Final
 
 import msgspec
 from litestar import Litestar, Request
-from litestar.exceptions import ClientException, InternalServerException
+from litestar.exceptions import ClientException, HTTPException, InternalServerException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.routes import HTTPRoute
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import (
     ExceptionHandlersMap,
     HTTPResponseBodyEvent,
@@ -94,7 +96,7 @@ class Lane:
         self.body_type, self.work = ROUTES[path]
         self.limit: float = handler.resolve_request_max_body_size() or math.inf
         self.roles: frozenset[str] = handler.opt["roles"]
-        self.handlers: ExceptionHandlersMap = app.exception_handlers
+        self.handlers: ExceptionHandlersMap = handler.resolve_exception_handlers()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -122,7 +124,8 @@ class Lane:
         authorization: str | None = None
         announced: bytes | None = None
         receipt: str | None = None
-        for name, value in scope["headers"]:  # the first of each, as Litestar reads them
+        # The first of each, as Litestar reads them; names are lower case (ASGI).
+        for name, value in scope["headers"]:
             if name == b"authorization" and authorization is None:
                 authorization = value.decode("latin-1")
             elif name == b"content-length" and announced is None:
@@ -133,7 +136,8 @@ class Lane:
             try:
                 length = int(announced)
             except ValueError:
-                raise ClientException(f"Invalid content-length: {announced.decode()!r}") from None
+                detail = f"Invalid content-length: {announced.decode('latin-1')!r}"
+                raise ClientException(detail) from None
             if length > self.limit:
                 raise RequestEntityTooLarge
         rt: Runtime = scope["app"].state.runtime
@@ -165,13 +169,23 @@ class Lane:
                 raise InternalServerException("client disconnected prematurely")
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
-        handler = next(
-            (self.handlers[kind] for kind in type(exc).__mro__ if kind in self.handlers),
-            problems.internal_error_handler,
-        )
+        handler = _handler_for(self.handlers, exc)
         request: Request[Any, Any, Any] = Request(scope, receive)
         response = handler(request, exc)
         await response.to_asgi_response(app=None, request=request)(scope, receive, send)
+
+
+def _handler_for(handlers: ExceptionHandlersMap, exc: Exception) -> Any:
+    """The handler Litestar would choose for ``exc``: an HTTP exception's status code
+    first, then the exception's classes in order, then a handler of status 500."""
+    if isinstance(exc, HTTPException) and exc.status_code in handlers:
+        return handlers[exc.status_code]
+    for kind in type(exc).__mro__:
+        if kind in handlers:
+            return handlers[kind]
+    if not isinstance(exc, HTTPException) and HTTP_500_INTERNAL_SERVER_ERROR in handlers:
+        return handlers[HTTP_500_INTERNAL_SERVER_ERROR]
+    return problems.internal_error_handler
 
 
 def lanes(app: Litestar) -> dict[tuple[str, str], Lane]:

@@ -89,7 +89,7 @@ DEFAULT_BATCH_SIZE = 1000
 """Entries per sequencing transaction. The sequencer runs in every API process,
 beside the requests: its hashing holds that process's event loop for the whole
 batch, so a batch of 5,000 put ~10 ms on the p99 of the risk queries in flight
-(42-52 against 36-37 ms), for ~20 % more sequencing throughput (98k against 78k
+(42-52 against 36-37 ms), for ~25 % more sequencing throughput (99k against 78k
 entries/s, ``bench/bench_sequencer.py``; ``docs/performance.md``)."""
 DEFAULT_CHECKPOINT_INTERVAL = 10.0
 MAX_MERGE_DELAY = 60.0

@@ -35,6 +35,8 @@ class SubjectLookup:
     async def get_many(self, keys: Iterable[bytes]) -> dict[bytes, Row | None]:
         """The row of each key (``None``: nothing held), from this tick's shared look-up."""
         wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
         future: asyncio.Future[dict[bytes, Row]] = asyncio.get_running_loop().create_future()
         self._pending.append((wanted, future))
         if not self._scheduled:
