@@ -118,6 +118,34 @@ def batch_lookups(
     return 3000 * rounds * clients / elapsed
 
 
+def mixed(
+    wrk: str, url: str, signer: Any, pseudonyms: list[str], args: argparse.Namespace, workdir: Path
+) -> tuple[Any, int]:
+    """Signed single queries (wrk) while one client sends batches back to back: the
+    single queries' result, and the batches answered meanwhile."""
+    import threading
+
+    stop = threading.Event()
+    done: list[float] = []
+
+    def batches() -> None:
+        while not stop.is_set():
+            done.append(batch_lookups(url, signer, pseudonyms, 1, 2))
+
+    thread = threading.Thread(target=batches)
+    try:
+        result = run_signed_post(
+            wrk, url, signer, query_bodies(pseudonyms, int(args.seconds * 6000)),
+            seconds=args.seconds, connections=args.connections, workdir=workdir,
+            receipt_version=2, on_start=thread.start,
+        )  # fmt: skip
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join()
+    return result, len(done)
+
+
 def flush_counters(url: str) -> tuple[float, float]:
     """(entries written by group commits, flushes) so far, from the server's ``/metrics``."""
     import httpx
@@ -195,6 +223,7 @@ def main() -> None:
                 )
                 for n in (2, 4)
             }
+            beside = mixed(wrk, server.url, signer, pseudonyms, args, workdir)
             query, cpu = min(runs[1], key=lambda run: run[1])
             if args.profile:  # a second run, sampled: py-spy pauses the worker for each sample
                 pid = stages.worker_pid(server.process.pid)
@@ -230,6 +259,11 @@ def main() -> None:
               f" single queries' entries per flush {sizes}")  # fmt: skip
     for n, rate in together.items():
         print(f"  v2 batches from {n} clients at once: {rate:,.0f} identifier look-ups/s")
+    alone = min((r for r, _ in runs[2]), key=lambda r: r.p99_ms)
+    result, count = beside
+    print(f"  v2 single queries while one client sends batches back to back ({count} batches):"
+          f" {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms"
+          f" (alone: p50 {alone.p50_ms:.1f} ms, p99 {alone.p99_ms:.1f} ms)")  # fmt: skip
     q1, q2 = (min(u for _, u in runs[v]) for v in (1, 2))
     b1, b2 = (min(c for _, c in batches[v]) for v in (1, 2))
     print(f"  v2/v1 CPU: query {q2 / q1:.2f}, batch {b2 / b1:.2f}")
