@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a pack
 import load
 import placement
 import servers
+import stages
 from report import machine_report
 
 
@@ -409,15 +410,11 @@ def summarise_profile(path: Path, top: int = 15) -> list[str]:
     """Inclusive share of the busy samples per function (the server's own frames left out)."""
     inclusive: collections.Counter[str] = collections.Counter()
     total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack.strip() or not count.isdigit():
-            continue
-        total += int(count)
-        frames = {re.sub(r":\d+\)$", ")", f) for f in stack.split(";")}
-        for frame in frames:
+    for stack, count in stages.samples(path):
+        total += count
+        for frame in {re.sub(r":\d+\)$", ")", f) for f in stack}:
             if frame and not _SKIP.search(frame):
-                inclusive[frame] += int(count)
+                inclusive[frame] += count
     if not total:
         return ["(no samples)"]
     return [f"{100 * n / total:5.1f}%  {frame}" for frame, n in inclusive.most_common(top)]

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import json
 import os
 import re
@@ -51,7 +50,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: s
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
 
 from data import report
-from servers import Backing, api_server, backing_servers
+from servers import Backing, api_server, backing_servers, proc_cpu
+from stages import split as profile_split
 
 REPORTS = 10_000
 
@@ -98,39 +98,22 @@ def stage_of(stack: list[str]) -> str:
     return "other (event loop, GC)"
 
 
-def split(path: Path) -> tuple[int, dict[str, int]]:
-    """(busy samples, samples per stage) of a raw py-spy profile."""
-    per_stage: collections.Counter[str] = collections.Counter()
-    total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack.strip() or not count.isdigit():
-            continue
-        total += int(count)
-        per_stage[stage_of(stack.split(";"))] += int(count)
-    return total, dict(per_stage)
-
-
 def postgres_cpu(pgdata: Path) -> float:
     """CPU seconds used so far by the PostgreSQL of ``pgdata``: its postmaster and
     every live child (the backends, the WAL writer, the checkpointer), except
     autovacuum workers: their work on the growing tables is deferred, and lands
     in whichever upload it happens to overlap."""
-    pid = int((pgdata / "postmaster.pid").read_text().split()[0])
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+
+    def ours(pid: int, fields: list[str]) -> bool:
+        if pid != postmaster and int(fields[1]) != postmaster:  # fields[1]: the parent
+            return False
         try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+            return b"autovacuum" not in Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
-            continue
-        # after the command name: state(0) ppid(1) ... utime(11) stime(12)
-        if (int(entry) == pid or int(fields[1]) == pid) and b"autovacuum" not in command:
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
+            return False
+
+    return proc_cpu(ours)
 
 
 def own_cpu() -> float:
@@ -283,7 +266,7 @@ def _stop_profiler(process: subprocess.Popen[bytes]) -> None:
 def print_split(out: Path, rounds: list[tuple[float, float, float]]) -> None:
     """The stages' shares of the profile, in µs of the unprofiled ``rounds``' median
     (the profiler's pauses inflate the CPU of the rounds it records)."""
-    total, per_stage = split(out)
+    total, per_stage = profile_split(out, stage_of)
     mine = statistics.median(us(m) for _, m, _ in rounds)
     print(f"  CPU split of the API process (py-spy, 300 Hz, {total} busy samples; {out}):")
     print("  | stage | share | µs/report |")

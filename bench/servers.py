@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -173,20 +173,25 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU of every live process in the server's process group."""
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            # after the command name: state ppid pgrp ... utime(12) stime(13)
-            if int(fields[2]) == self.process.pid:
-                total += int(fields[11]) + int(fields[12])
-        return total / tick
+        return proc_cpu(lambda _, fields: int(fields[2]) == self.process.pid)  # the group
+
+
+def proc_cpu(select: Callable[[int, list[str]], bool]) -> float:
+    """User + system CPU seconds of every live process ``select(pid, fields)`` picks;
+    ``fields`` are those of ``/proc/<pid>/stat`` after the command name: state, ppid,
+    pgrp, ... (utime and stime at 11 and 12)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if select(int(entry), fields):
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 @contextlib.contextmanager

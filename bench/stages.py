@@ -18,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import placement
@@ -77,16 +78,23 @@ def classify(stack: list[str]) -> str:
     return "other"
 
 
-def split(path: Path) -> tuple[int, dict[str, int]]:
+def samples(path: Path) -> Iterator[tuple[list[str], int]]:
+    """The stacks of a raw py-spy profile (outermost frame first), each with its count."""
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack.strip() and count.isdigit():
+            yield stack.split(";"), int(count)
+
+
+def split(
+    path: Path, stage_of: Callable[[list[str]], str] = classify
+) -> tuple[int, dict[str, int]]:
     """(busy samples, samples per stage) of a raw py-spy profile."""
     per_stage: collections.Counter[str] = collections.Counter()
     total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack.strip() or not count.isdigit():
-            continue
-        total += int(count)
-        per_stage[classify(stack.split(";"))] += int(count)
+    for stack, count in samples(path):
+        total += count
+        per_stage[stage_of(stack)] += count
     return total, dict(per_stage)
 
 
