@@ -52,27 +52,15 @@ from refund_registry.http import problems, risk
 from refund_registry.http.common import JSON, decode_body, target_of
 from refund_registry.http.locale import locale_of_scope
 from refund_registry.runtime import Runtime
-from refund_registry.services.authn import Caller
 
-Work = Callable[[Runtime, Caller, Any, str, str | None], Awaitable[dict[str, Any]]]
-
-
-async def _query(
-    rt: Runtime, caller: Caller, data: Any, locale: str, receipt: str | None
-) -> dict[str, Any]:
-    return await risk.query_result(rt, caller, data, locale=locale, receipt=receipt)
-
-
-async def _batch(
-    rt: Runtime, caller: Caller, data: Any, locale: str, receipt: str | None
-) -> dict[str, Any]:
-    return await risk.batch_result(rt, caller, data, locale=locale, receipt=receipt)
+Work = Callable[..., Awaitable[dict[str, Any]]]
+"""A route's work once caller and body are known: ``(rt, caller, data, *, locale, receipt)``."""
 
 
 # The lane's routes: path, body type, the work once caller and body are known.
 ROUTES: Final[dict[str, tuple[type[msgspec.Struct], Work]]] = {
-    "/v1/risk/query": (risk.QueryIn, _query),
-    "/v1/risk/query/batch": (risk.BatchIn, _batch),
+    "/v1/risk/query": (risk.QueryIn, risk.query_result),
+    "/v1/risk/query/batch": (risk.BatchIn, risk.batch_result),
 }
 
 _JSON = JSON.encode("latin-1")
@@ -82,7 +70,7 @@ _RECEIPT = risk.RECEIPT_VERSION_HEADER.lower().encode("latin-1")
 class Lane:
     """One route of the lane, an ASGI callable; built from its Litestar route."""
 
-    __slots__ = ("body_type", "handlers", "limit", "path", "roles", "work")
+    __slots__ = ("body_type", "handlers", "limit", "roles", "work")
 
     def __init__(self, app: Litestar, path: str) -> None:
         handler = next(
@@ -92,7 +80,6 @@ class Lane:
             for h in route.route_handlers
             if "POST" in h.http_methods
         )
-        self.path = path
         self.body_type, self.work = ROUTES[path]
         self.limit: float = handler.resolve_request_max_body_size() or math.inf
         self.roles: frozenset[str] = handler.opt["roles"]
@@ -147,7 +134,7 @@ class Lane:
         body = await self._body(receive)
         caller = await rt.auth.request_body(pending, body)
         data = decode_body(body, self.body_type)
-        result = await self.work(rt, caller, data, locale_of_scope(scope), receipt)
+        result = await self.work(rt, caller, data, locale=locale_of_scope(scope), receipt=receipt)
         return msgspec.json.encode(result)
 
     async def _body(self, receive: Receive) -> bytes:

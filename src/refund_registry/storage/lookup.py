@@ -20,14 +20,15 @@ from refund_registry.storage.db import translated
 from refund_registry.storage.queries import Q
 
 Row = dict[str, Any]
+_Call = tuple[list[bytes], asyncio.Future[dict[bytes, Row]]]
+"""The keys one caller asked for, and its future: one future per call, not per key."""
 
 
 class SubjectLookup:
     def __init__(self, pool: asyncpg.Pool, *, max_keys: int = 20_000) -> None:
         self.pool = pool
         self.max_keys = max_keys
-        # (the keys a caller asked for, its future): one future per call, not per key.
-        self._pending: list[tuple[list[bytes], asyncio.Future[dict[bytes, Row]]]] = []
+        self._pending: list[_Call] = []
         self._scheduled = False
         self.round_trips = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -50,7 +51,7 @@ class SubjectLookup:
         pending, self._pending = self._pending, []
         loop = asyncio.get_running_loop()
         # Fetches of at most ``max_keys`` keys (or one caller's, if it asked for more).
-        chunk: list[tuple[list[bytes], asyncio.Future[dict[bytes, Row]]]] = []
+        chunk: list[_Call] = []
         size = 0
         for call in pending:
             if chunk and size + len(call[0]) > self.max_keys:
@@ -61,18 +62,12 @@ class SubjectLookup:
         if chunk:
             self._start(loop, chunk)
 
-    def _start(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        calls: list[tuple[list[bytes], asyncio.Future[dict[bytes, Row]]]],
-    ) -> None:
+    def _start(self, loop: asyncio.AbstractEventLoop, calls: list[_Call]) -> None:
         task = loop.create_task(self._fetch(calls))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _fetch(
-        self, calls: list[tuple[list[bytes], asyncio.Future[dict[bytes, Row]]]]
-    ) -> None:
+    async def _fetch(self, calls: list[_Call]) -> None:
         self.round_trips += 1
         keys = list(dict.fromkeys(key for wanted, _ in calls for key in wanted))
         try:
