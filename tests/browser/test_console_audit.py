@@ -139,7 +139,7 @@ def test_the_csv_export_holds_the_filtered_entries_and_defuses_formulas(
     portal: Portal, chromium: Browser
 ) -> None:
     seed(portal)
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     rt = portal.runtime
     sly = replace(access_record(CALM), purpose='=HYPERLINK("http://example.invalid")')

@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from msgspec.structs import replace
 
 from refund_registry.domain.audit_views import EntryFilter
 from refund_registry.runtime import Runtime

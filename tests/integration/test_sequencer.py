@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from msgspec.structs import replace
 
 from refund_registry.domain import access, merkle
 from refund_registry.domain.checkpoint import parse_and_verify, verifier_key_string

@@ -49,13 +49,6 @@ def test_decode_all_is_decoding_one_by_one(case: tuple[int, list[str]]) -> None:
         assert intake.decode_all(texts, size) is None
 
 
-@given(st.lists(st.binary(max_size=80), max_size=5), st.integers(min_value=1, max_value=3))
-def test_the_keyer_keys_as_the_keyring_does(values: list[bytes], chain: int) -> None:
-    keyring = Keyring(tuple(secrets.token_bytes(32) for _ in range(chain)))
-    subject_key = intake.keyer(keyring)
-    assert [subject_key(v) for v in values] == [keyring.subject_key(v) for v in values]
-
-
 pseudonyms = st.binary(min_size=64, max_size=64).map(b64)
 moments = st.datetimes(
     min_value=datetime(1998, 1, 1),

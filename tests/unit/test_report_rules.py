@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -108,6 +109,28 @@ def test_rewrap_equals_keying_with_the_longer_chain(pseudonym: bytes, old_len: i
     old = Keyring(keys[:old_len])
     new = Keyring(keys)
     assert new.rewrap(old.subject_key(pseudonym), old.version) == new.subject_key(pseudonym)
+
+
+@given(
+    st.binary(max_size=200),
+    st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=4),
+    st.integers(min_value=0, max_value=4),
+)
+def test_a_subject_key_is_hmac_sha256_under_each_key_in_turn(
+    value: bytes, keys: list[bytes], from_version: int
+) -> None:
+    keyring = Keyring(tuple(keys))
+    expected = value
+    for key in keys:
+        expected = hmac.digest(key, expected, "sha256")
+    assert keyring.subject_key(value) == expected
+    # Re-wrapping from a version applies the keys after it, and only those.
+    expected = value
+    for key in keys[from_version:]:
+        expected = hmac.digest(key, expected, "sha256")
+    assert keyring.rewrap(value, from_version) == expected
+    # The states are copied, never used up: the same value keys the same again.
+    assert keyring.subject_key(value) == keyring.subject_key(value)
 
 
 @given(st.text(max_size=90))

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
-import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
@@ -217,21 +216,6 @@ def decode_all(texts: Sequence[str], size: int) -> list[bytes] | None:
     return [raw[i : i + size] for i in range(0, len(raw), step)]
 
 
-def keyer(keyring: Keyring) -> Callable[[bytes], bytes]:
-    """``keyring.subject_key``, for many pseudonyms: each key's HMAC state is set
-    up once and copied per value, instead of keying HMAC afresh every time."""
-    states = [hmac.new(k, digestmod=hashlib.sha256) for k in keyring.keys]
-
-    def subject_key(value: bytes) -> bytes:
-        for state in states:
-            h = state.copy()
-            h.update(value)
-            value = h.digest()
-        return value
-
-    return subject_key
-
-
 def prepare_passing(
     keyring: Keyring,
     reports: Sequence[rules.ReportInput],
@@ -248,7 +232,7 @@ def prepare_passing(
     digests = decode_all([r.evidence_digest for r in reports], 32)
     if raw is None or digests is None:
         return None
-    subject_key = keyer(keyring)
+    subject_key = keyring.subject_key
     keys = [subject_key(p) for p in raw]
     hashes = request_hashes(reports)
     out = []
