@@ -1,7 +1,7 @@
 """The bulk upload's one-pass rules agree with the per-report rules they stand in for.
 
 A bulk upload first checks every report with ``intake.passes`` and decodes
-all its pseudonyms and digests at once (``intake.decode_all``); only when
+all its pseudonyms and digests at once (``wire.decode_all``); only when
 something fails does it go through ``rules.validate``. Each property below
 pins the fast rule to the plain one, value by value.
 """
@@ -17,7 +17,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from refund_registry.domain import access, intake
+from refund_registry.domain import access, intake, wire
 from refund_registry.domain import reports as rules
 from refund_registry.domain.keyring import Keyring
 from refund_registry.domain.merkle import leaf_hash
@@ -44,9 +44,9 @@ def test_decode_all_is_decoding_one_by_one(case: tuple[int, list[str]]) -> None:
     size, texts = case
     one_by_one = [rules.b64url_decode(t) for t in texts]
     if all(raw is not None and len(raw) == size for raw in one_by_one):
-        assert intake.decode_all(texts, size) == one_by_one
+        assert wire.decode_all(texts, size) == one_by_one
     else:
-        assert intake.decode_all(texts, size) is None
+        assert wire.decode_all(texts, size) is None
 
 
 pseudonyms = st.binary(min_size=64, max_size=64).map(b64)
@@ -122,8 +122,8 @@ any_report = st.one_of(valid_reports, near_valid, reports)
 def _decodes(report: rules.ReportInput) -> bool:
     texts = [i.pseudonym for i in report.identifiers]
     return (
-        intake.decode_all(texts, rules.PSEUDONYM_BYTES) is not None
-        and intake.decode_all([report.evidence_digest], 32) is not None
+        wire.decode_all(texts, rules.PSEUDONYM_BYTES) is not None
+        and wire.decode_all([report.evidence_digest], 32) is not None
     )
 
 

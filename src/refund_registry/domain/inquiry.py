@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from refund_registry.domain.reports import Fact, Violation, identifier_violations
+from refund_registry.domain.identity import KINDS
+from refund_registry.domain.reports import (
+    MAX_IDENTIFIERS,
+    Fact,
+    Violation,
+    identifier_violations,
+)
 from refund_registry.domain.scoring import DEFAULT_POLICY, ReportFacts, ScoringPolicy, assess
 from refund_registry.domain.wire import iso
 
@@ -77,6 +83,26 @@ def validate(item: QueryItem) -> list[Violation]:
             )
         )
     return out
+
+
+def passes(item: QueryItem) -> bool:
+    """Whether :func:`validate` finds nothing to say, *given* that the item's
+    pseudonyms decode (checked apart, for a whole request at once, by
+    ``wire.decode_all``).
+
+    A query asks this of every item first: one pass with no list of
+    violations and no decoding per value. Only when some item fails does it
+    go through :func:`validate`, which names every broken rule.
+    """
+    identifiers = item.identifiers
+    count = len(identifiers)
+    return (
+        item.purpose in PURPOSES
+        and 1 <= count <= MAX_IDENTIFIERS
+        and len({kind for kind, _ in identifiers}) == count
+        and len({pseudonym for _, pseudonym in identifiers}) == count
+        and all([kind in KINDS for kind, _ in identifiers])
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ the time, the keyring and the random bytes.
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -20,6 +19,7 @@ from refund_registry.domain import reports as rules
 from refund_registry.domain.identity import KINDS
 from refund_registry.domain.keyring import Keyring
 from refund_registry.domain.scoring import CATEGORIES
+from refund_registry.domain.wire import decode_all
 from refund_registry.errors import InvalidInput
 
 MAX_BULK = 10_000
@@ -186,34 +186,6 @@ def passes(report: rules.ReportInput, now: datetime) -> bool:
 
 _DETECTOR_ONLY = frozenset({"ai_detector"})
 _CATEGORIES = frozenset(CATEGORIES)
-_TO_STD = bytes.maketrans(b"-_", b"+/")
-
-
-def decode_all(texts: Sequence[str], size: int) -> list[bytes] | None:
-    """``[b64url_decode(t) for t in texts]`` when every text is the canonical
-    unpadded base64url of ``size`` bytes; None when any is not.
-
-    One call of the decoder for all of them: each text is completed to whole
-    quartets with ``A`` (zero bits), so a text is canonical exactly when the
-    bytes that follow its ``size`` bytes are zero.
-    """
-    chars = -(-size * 4 // 3)  # unpadded length of ``size`` bytes
-    fill = "A" * (-chars % 4)
-    step = (chars + len(fill)) // 4 * 3
-    if not texts:
-        return []
-    if {len(t) for t in texts} != {chars}:
-        return None
-    joined = fill.join(texts) + fill
-    if "+" in joined or "/" in joined or "=" in joined:
-        return None
-    try:
-        raw = binascii.a2b_base64(joined.encode("ascii").translate(_TO_STD), strict_mode=True)
-    except (UnicodeEncodeError, binascii.Error):
-        return None
-    if any(raw[j::step].count(0) != len(texts) for j in range(size, step)):
-        return None
-    return [raw[i : i + size] for i in range(0, len(raw), step)]
 
 
 def prepare_passing(

@@ -11,9 +11,10 @@ from typing import Any, Final
 from refund_registry.domain import inquiry
 from refund_registry.domain.access import AccessRecord
 from refund_registry.domain.keyring import Keyring
-from refund_registry.domain.reports import b64url_decode
+from refund_registry.domain.reports import PSEUDONYM_BYTES
 from refund_registry.domain.scoring import DEFAULT_POLICY, ScoringPolicy
 from refund_registry.domain.scoring.reasons import REASON_TEXT
+from refund_registry.domain.wire import decode_all
 from refund_registry.errors import InvalidInput
 from refund_registry.i18n import N_, SUPPORTED_TAGS, gettext
 from refund_registry.services.authn import Caller
@@ -95,35 +96,22 @@ class RiskService:
         """
         notice = self.notices[locale]
         reason_texts = REASON_TEXTS[locale]
-        problems = []
-        for index, item in enumerate(items):
-            violations = inquiry.validate(item)
-            if violations:
-                problems.append((index, violations))
-        if problems:
-            index, violations = problems[0]
-            first = violations[0]
-            extra: dict[str, Any] = {"violations": [asdict(v) for v in violations]}
-            if batch:
-                extra = {
-                    "invalid_items": [
-                        {"index": i, "violations": [asdict(v) for v in vs]} for i, vs in problems
-                    ]
-                }
-            where = f"queries[{index}].{first.field}" if batch else first.field
-            raise InvalidInput(f"{where}: {first.detail}", code=first.code, extra=extra)
+        # Every pseudonym of the request decoded at once; the rules checked
+        # item by item only when that or the one-pass check fails.
+        raw = decode_all([p for item in items for _, p in item.identifiers], PSEUDONYM_BYTES)
+        if raw is None or not all([inquiry.passes(item) for item in items]):
+            raise _refusal(items, batch=batch)
         if self.quota is not None:
             await self._charge(caller, inquiry.units(items))
 
+        subject_key = self.keyring.subject_key
+        all_keys = [subject_key(r) for r in raw]
         item_keys: list[list[bytes]] = []
+        at = 0
         for item in items:
-            keys = []
-            for _, pseudonym in item.identifiers:
-                raw = b64url_decode(pseudonym)
-                assert raw is not None  # validated above
-                keys.append(self.keyring.subject_key(raw))
-            item_keys.append(keys)
-        found = await self.lookup.get_many(k for keys in item_keys for k in keys)
+            item_keys.append(all_keys[at : at + len(item.identifiers)])
+            at += len(item.identifiers)
+        found = await self.lookup.get_many(all_keys)
         now = self.clock()
         answers: list[dict[str, Any]] = []
         records: list[AccessRecord] = []
@@ -163,3 +151,22 @@ class RiskService:
         for result, receipt in zip(answers, receipts, strict=True):
             result["receipt"] = receipt
         return answers
+
+
+def _refusal(items: Sequence[inquiry.QueryItem], *, batch: bool) -> InvalidInput:
+    """The 400 naming every broken rule of the first item that breaks one (a
+    single query), or of every such item (a batch)."""
+    problems = [(i, v) for i, item in enumerate(items) if (v := inquiry.validate(item))]
+    if not problems:  # the one-pass check and the rules disagree: a bug, not bad input
+        raise AssertionError("a query failed the one-pass check but breaks no rule")
+    index, violations = problems[0]
+    first = violations[0]
+    extra: dict[str, Any] = {"violations": [asdict(v) for v in violations]}
+    if batch:
+        extra = {
+            "invalid_items": [
+                {"index": i, "violations": [asdict(v) for v in vs]} for i, vs in problems
+            ]
+        }
+    where = f"queries[{index}].{first.field}" if batch else first.field
+    return InvalidInput(f"{where}: {first.detail}", code=first.code, extra=extra)
