@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from refund_registry.domain import reports as rules
 from refund_registry.domain.keyring import Keyring
 from refund_registry.domain.scoring import STATUSES
+from refund_registry.domain.wire import b64url
 from refund_registry.errors import Conflict, InvalidInput
 
 moments = st.datetimes(
@@ -148,6 +149,8 @@ def test_b64url_decode_reads_every_canonical_encoding(raw: bytes) -> None:
 
     text = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
     assert rules.b64url_decode(text) == raw
+    # ...and the registry spells every value that way.
+    assert b64url(raw) == text
 
 
 facts_lists = st.lists(
