@@ -90,12 +90,13 @@ end
 def run_signed_post(
     wrk: str, url: str, signer: Any, bodies: list[bytes], *, seconds: float, connections: int,
     workdir: Path, pin: bool = True, on_start: Callable[[], object] | None = None,
-    receipt_version: int = 1,
+    receipt_version: int = 1, path: str = QUERY,
 ) -> load.LoadResult:  # fmt: skip
     """wrk sending ``bodies``, each with its own token; ``on_start`` runs once they are
     signed, just before the load starts (to start a profiler). ``receipt_version`` 2
-    sends ``Registry-Receipt-Version: 2`` (receipts signed once per flush)."""
-    lines = [f"{signer.request_token('POST', QUERY, b)}\t{b.decode()}" for b in bodies]
+    sends ``Registry-Receipt-Version: 2`` (receipts signed once per flush); ``path``
+    is the route (the single query unless told)."""
+    lines = [f"{signer.request_token('POST', path, b)}\t{b.decode()}" for b in bodies]
     items = workdir / f"items-{secrets.token_hex(4)}.txt"
     items.write_text("\n".join(lines) + "\n")
     script = workdir / f"post-{secrets.token_hex(4)}.lua"
@@ -103,13 +104,13 @@ def run_signed_post(
         _LUA_SIGNED_POST
         % {
             "file": json.dumps(str(items)),
-            "path": json.dumps(QUERY),
+            "path": json.dumps(path),
             "extra": _extra(receipt_version),
         }
         + load.LUA_DONE
     )
     argv = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
-            "-s", str(script), url + QUERY]  # fmt: skip
+            "-s", str(script), url + path]  # fmt: skip
     import subprocess
 
     if on_start is not None:
