@@ -74,7 +74,7 @@ STAGES: list[tuple[str, re.Pattern[str]]] = [
     ("events", re.compile(r"storage/events\.py")),
     (
         "keying: pseudonyms, HMAC, request digest",
-        re.compile(r"key_report|subject_key|request_hash|keyer|prepare_passing"),
+        re.compile(r"key_report|subject_key|request_hash|prepare_passing"),
     ),
     ("validation", re.compile(r"validate|violations|passes|decode_all")),
     ("facts and retention", re.compile(r"fact_of|make_fact|expiry|retention")),
