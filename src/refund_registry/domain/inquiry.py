@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from refund_registry.domain.identity import KINDS
 from refund_registry.domain.reports import (
     MAX_IDENTIFIERS,
@@ -36,8 +38,9 @@ PURPOSES = frozenset(
 MAX_BATCH = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class QueryItem:
+class QueryItem(msgspec.Struct, frozen=True):
+    """One query; a struct, as a batch builds a thousand (see ``domain/access.py``)."""
+
     identifiers: tuple[tuple[str, str], ...]  # (kind, pseudonym as sent)
     purpose: str
 

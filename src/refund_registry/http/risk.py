@@ -64,7 +64,7 @@ class BatchIn(Body):
 
 
 def _item(body: QueryIn) -> QueryItem:
-    return QueryItem(tuple((i.kind, i.pseudonym) for i in body.identifiers), body.purpose)
+    return QueryItem(tuple([(i.kind, i.pseudonym) for i in body.identifiers]), body.purpose)
 
 
 async def query_result(

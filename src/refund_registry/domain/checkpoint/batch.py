@@ -116,13 +116,13 @@ def level_path(levels: Sequence[Sequence[T]], index: int) -> tuple[T, ...]:
     (the root) is not read, and any parallel levels work too (the nodes'
     encodings, say), so each node is encoded once per tree, not once per path.
     """
-    path = []
-    for level in levels[:-1]:
-        sibling = index ^ 1
-        if sibling < len(level):
-            path.append(level[sibling])
-        index >>= 1
-    return tuple(path)
+    return tuple(
+        [
+            level[sibling]
+            for depth, level in enumerate(levels[:-1])
+            if (sibling := (index >> depth) ^ 1) < len(level)
+        ]
+    )
 
 
 @dataclass(frozen=True, slots=True)
