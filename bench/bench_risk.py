@@ -268,7 +268,10 @@ def main() -> None:
                     ),
                 )  # fmt: skip
                 stages.finish_profiler(started[0])
-    print(f"\nserver: {args.server}, one worker pinned; wrk -t1 -c{args.connections}")
+    writes = (
+        " (answers in one write)" if args.server == "uvicorn" and servers.uvicorn_protocol() else ""
+    )
+    print(f"\nserver: {args.server}{writes}, one worker pinned; wrk -t1 -c{args.connections}")
     print(f"{'route':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, r in (("GET /health/live", live), ("POST /v1/risk/query", query)):
         print(f"{name:28} {r.rps:9,.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.errors:7d}")

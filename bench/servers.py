@@ -81,6 +81,19 @@ def backing_servers() -> Iterator[Backing]:
 # -- the API process -----------------------------------------------------------
 
 
+COALESCING = "refund_registry.cli.coalescing"
+
+
+def uvicorn_protocol() -> list[str]:
+    """The protocol ``serve`` writes answers with (each in one write, ``cli/coalescing.py``),
+    when the measured source tree has it; an older tree runs uvicorn's own."""
+    import importlib.util
+
+    if importlib.util.find_spec(COALESCING) is None:
+        return []
+    return ["--http", f"{COALESCING}:CoalescingHttpTools"]
+
+
 def server_command(kind: str, port: int) -> list[str]:
     target = "refund_registry.http.asgi:app_from_env"
     # Both servers spell these options the same way.
@@ -97,7 +110,7 @@ def server_command(kind: str, port: int) -> list[str]:
         granian = str(VENV_BIN / "granian")
         return [granian, "--interface", "asgi", "--factory", target, "--workers", "1", *listen]
     if kind == "uvicorn":
-        return [str(VENV_BIN / "uvicorn"), "--factory", target, *listen]
+        return [str(VENV_BIN / "uvicorn"), "--factory", target, *uvicorn_protocol(), *listen]
     raise ValueError(f"unknown server {kind!r}")
 
 

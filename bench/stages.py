@@ -46,8 +46,12 @@ STAGES: list[tuple[str, re.Pattern[str]]] = [
     ("background: sequencer", re.compile(r"services/sequencer|storage/tree|domain/merkle")),
     ("request metrics and language headers", re.compile(r"http/request_metrics\.py|announce_lang")),
     # The answer's write to the socket runs inside the handler's frames (the
-    # lane's, the edge's): it is the HTTP server's work, not theirs.
-    ("HTTP server: writing the answer", re.compile(r"RequestResponseCycle\.send \(uvicorn")),
+    # lane's, the edge's), or on the next tick once coalesced (cli/coalescing.py):
+    # it is the HTTP server's work, not theirs.
+    (
+        "HTTP server: writing the answer",
+        re.compile(r"RequestResponseCycle\.send \(uvicorn|cli/coalescing\.py"),
+    ),
     # http/edge.py wraps every request: its frame alone says nothing of the stage.
     (
         "edge and glue: handler, auth hook, body, locale",

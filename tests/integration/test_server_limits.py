@@ -149,6 +149,27 @@ async def test_a_signed_request_still_passes_over_the_wire(
         writer.close()
 
 
+async def test_answers_written_in_one_piece_stay_whole_and_in_order(
+    settings: Settings, runtime: Runtime
+) -> None:
+    """Each answer's head and body leave in one write (``cli/coalescing.py``): two
+    requests pipelined in one packet, then a third on the same connection, get
+    three whole answers in order."""
+    async with running(settings, runtime, serving.ServerLimits()) as port:
+        reader, writer = await _connect(port)
+        writer.write(_head("GET", "/health/live") + _head("GET", "/v1/nothing-here"))
+        await writer.drain()
+        first = await asyncio.wait_for(_answer(reader), 5.0)
+        second = await asyncio.wait_for(_answer(reader), 5.0)
+        writer.write(_head("GET", "/health/live"))
+        third = await asyncio.wait_for(_answer(reader), 5.0)
+        assert [first[0], second[0], third[0]] == [200, 404, 200]
+        assert first[2] == third[2]
+        assert json.loads(first[2])
+        assert second[1]["content-type"] == "application/problem+json"
+        writer.close()
+
+
 async def test_a_64_kb_header_is_answered_431_and_the_connection_closed(
     settings: Settings, runtime: Runtime
 ) -> None:

@@ -124,7 +124,8 @@ class _HeadTooLarge(Exception):
 
 
 def guarded_protocol(limits: ServerLimits) -> type[Any]:
-    """uvicorn's httptools protocol with a bound on the size and time of a request's head.
+    """uvicorn's httptools protocol with a bound on the size and time of a request's head,
+    writing each answer in one piece (``cli/coalescing.py``).
 
     Bytes are counted from the start of each request's head until its
     headers are complete; past ``max_header_bytes`` the answer is ``431``. A
@@ -133,9 +134,9 @@ def guarded_protocol(limits: ServerLimits) -> type[Any]:
     whose next head has not arrived in full within ``header_timeout``:
     trickling bytes does not extend it, as uvicorn's keep-alive timer would.
     """
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from refund_registry.cli.coalescing import CoalescingHttpTools
 
-    class GuardedHttpTools(HttpToolsProtocol):
+    class GuardedHttpTools(CoalescingHttpTools):
         _head_bytes = 0  # bytes received since the head began (a body may follow in them)
         _head_fields = 0  # bytes of the head itself, as parsed
         _awaiting_head = False
