@@ -40,49 +40,7 @@ import load
 import placement
 import servers
 import stages
-from signed_posts import query_bodies, run_signed_post, seed
-
-from tests.support.factories import pseudonym
-
-BATCH = "/v1/risk/query/batch"
-
-
-def batch_body(pseudonyms: list[str], r: int) -> bytes:
-    """Batch number ``r``: 1,000 queries of 3 identifiers, one of them a seeded buyer's."""
-    import msgspec
-
-    queries = []
-    for i in range(1000):
-        known = pseudonyms[(r * 1000 + i) % len(pseudonyms)]
-        queries.append(
-            {
-                "identifiers": [
-                    {"kind": "phone", "pseudonym": known},
-                    {"kind": "email", "pseudonym": pseudonym()},
-                    {"kind": "device_id", "pseudonym": pseudonym()},
-                ],
-                "purpose": "refund_decision",
-            }
-        )
-    return msgspec.json.encode({"queries": queries})
-
-
-def batch_wrk(
-    wrk: str, url: str, signer: Any, pseudonyms: list[str], *, seconds: float, connections: int,
-    workdir: Path,
-) -> float:  # fmt: skip
-    """Batches (version-2 receipts) from wrk with ``connections`` connections, each batch
-    with its own token: identifier look-ups per second. wrk reads the 700 kB answers
-    in C, so the load generator takes less of the core it shares with PostgreSQL than
-    Python clients do (their answers are checked in :func:`batch_lookups`)."""
-    bodies = [batch_body(pseudonyms, 10_000 + r) for r in range(int(seconds * 40))]
-    result = run_signed_post(
-        wrk, url, signer, bodies, seconds=seconds, connections=connections, workdir=workdir,
-        receipt_version=2, path=BATCH,
-    )  # fmt: skip
-    if result.errors:
-        raise RuntimeError(f"{result.errors} batches failed under wrk")
-    return 3000 * result.rps
+from signed_posts import BATCH, batch_body, batch_wrk, query_bodies, run_signed_post, seed
 
 
 def batch_lookups(

@@ -84,17 +84,20 @@ def backing_servers() -> Iterator[Backing]:
 COALESCING = "refund_registry.cli.coalescing"
 
 
-def uvicorn_protocol() -> list[str]:
+def uvicorn_protocol(src: str | None = None) -> list[str]:
     """The protocol ``serve`` writes answers with (each in one write, ``cli/coalescing.py``),
-    when the measured source tree has it; an older tree runs uvicorn's own."""
+    when the measured source tree (``src``, else this process's) has it; an older
+    tree runs uvicorn's own."""
     import importlib.util
 
-    if importlib.util.find_spec(COALESCING) is None:
-        return []
-    return ["--http", f"{COALESCING}:CoalescingHttpTools"]
+    if src is not None:
+        found = Path(src, *COALESCING.split(".")).with_suffix(".py").exists()
+    else:
+        found = importlib.util.find_spec(COALESCING) is not None
+    return ["--http", f"{COALESCING}:CoalescingHttpTools"] if found else []
 
 
-def server_command(kind: str, port: int) -> list[str]:
+def server_command(kind: str, port: int, src: str | None = None) -> list[str]:
     target = "refund_registry.http.asgi:app_from_env"
     # Both servers spell these options the same way.
     listen = [
@@ -110,7 +113,7 @@ def server_command(kind: str, port: int) -> list[str]:
         granian = str(VENV_BIN / "granian")
         return [granian, "--interface", "asgi", "--factory", target, "--workers", "1", *listen]
     if kind == "uvicorn":
-        return [str(VENV_BIN / "uvicorn"), "--factory", target, *uvicorn_protocol(), *listen]
+        return [str(VENV_BIN / "uvicorn"), "--factory", target, *uvicorn_protocol(src), *listen]
     raise ValueError(f"unknown server {kind!r}")
 
 
@@ -209,9 +212,15 @@ def proc_cpu(select: Callable[[int, list[str]], bool]) -> float:
 
 @contextlib.contextmanager
 def api_server(
-    kind: str, backing: Backing, *, hiredis: bool = True, startup_timeout: float = 60.0
+    kind: str,
+    backing: Backing,
+    *,
+    hiredis: bool = True,
+    startup_timeout: float = 60.0,
+    src: str | None = None,
 ) -> Iterator[Server]:
-    """Run the API under ``kind`` (uvicorn or granian), one worker on the server core."""
+    """Run the API under ``kind`` (uvicorn or granian), one worker on the server core;
+    its code from ``src`` (a ``src/`` folder) when given."""
     port = free_port()
     env = {
         **os.environ,
@@ -220,6 +229,8 @@ def api_server(
         "REGISTRY_DATA_DIR": str(backing.data_dir),
         "REGISTRY_LOG_LEVEL": "WARNING",
     }
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
     with contextlib.ExitStack() as stack:
         if not hiredis:
             hide = stack.enter_context(hiredis_disabled_path())
@@ -227,7 +238,7 @@ def api_server(
         log = backing.data_dir / f"{kind}-{port}.log"
         log_fh = stack.enter_context(open(log, "wb"))
         process = subprocess.Popen(
-            pinned(server_command(kind, port), SERVER_CORE),
+            pinned(server_command(kind, port, src), SERVER_CORE),
             env=env,
             stdout=log_fh,
             stderr=subprocess.STDOUT,
