@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -34,9 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: s
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
 
 import load
-import placement
 import servers
-from signed_posts import batch_wrk, query_bodies, run_signed_post, seed
+from signed_posts import batch_wrk, prepare_load, query_bodies, run_signed_post, seed
 
 
 def measure(
@@ -89,12 +87,7 @@ def main() -> None:
     trees = [(name, str(Path(src).resolve())) for name, _, src in pairs]
     if len(trees) != 2:
         raise SystemExit("give two trees: --tree NAME=SRC --tree NAME=SRC")
-    wrk = load.ensure_wrk()
-    if wrk is None:
-        raise SystemExit("wrk is needed (apt-get install wrk)")
-    os.environ["REGISTRY_QUERY_RATE_PER_SECOND"] = "1000000"
-    os.environ["REGISTRY_QUERY_QUOTA_PER_DAY"] = "5000000"  # the ceiling
-    placement.pin_self()
+    wrk = prepare_load()
     results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in trees}
     with servers.backing_servers() as backing:
         pseudonyms = asyncio.run(seed(backing.database_url, backing.redis_url, args.buyers))

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -37,10 +36,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: s
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ is not a package
 
 import load
-import placement
 import servers
 import stages
-from signed_posts import BATCH, batch_body, batch_wrk, query_bodies, run_signed_post, seed
+from signed_posts import (
+    BATCH,
+    batch_body,
+    batch_wrk,
+    prepare_load,
+    query_bodies,
+    run_signed_post,
+    seed,
+)
 
 
 def batch_lookups(
@@ -154,12 +160,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternate v1/v2 runs, each")
     parser.add_argument("--profile", help="file: py-spy raw profile of the worker (queries)")
     args = parser.parse_args()
-    wrk = load.ensure_wrk()
-    if wrk is None:
-        raise SystemExit("wrk is needed (apt-get install wrk)")
-    os.environ["REGISTRY_QUERY_RATE_PER_SECOND"] = "1000000"
-    os.environ["REGISTRY_QUERY_QUOTA_PER_DAY"] = "5000000"  # the ceiling
-    placement.pin_self()
+    wrk = prepare_load()
     with servers.backing_servers() as backing:
         print(f"seeding {args.buyers} buyers ...", flush=True)
         pseudonyms = asyncio.run(seed(backing.database_url, backing.redis_url, args.buyers))

@@ -27,6 +27,21 @@ QUERY = "/v1/risk/query"
 BATCH = "/v1/risk/query/batch"
 
 
+def prepare_load() -> str:
+    """Set this driver up for signed load: wrk (installed when missing, else exit), the
+    risk queries' rate limit and quota lifted to their ceilings for the servers it
+    starts, and this process moved to the load generator's core. Returns wrk's path."""
+    import os
+
+    wrk = load.ensure_wrk()
+    if wrk is None:
+        raise SystemExit("wrk is needed (apt-get install wrk)")
+    os.environ["REGISTRY_QUERY_RATE_PER_SECOND"] = "1000000"
+    os.environ["REGISTRY_QUERY_QUOTA_PER_DAY"] = "5000000"  # the ceiling
+    placement.pin_self()
+    return wrk
+
+
 async def seed(database_url: str, redis_url: str, buyers: int) -> list[str]:
     """File reports about ``buyers`` pseudonyms; return them (about 3 in 4 have reports)."""
     from datetime import UTC, datetime
