@@ -149,12 +149,12 @@ async def test_a_signed_request_still_passes_over_the_wire(
         writer.close()
 
 
-async def test_answers_written_in_one_piece_stay_whole_and_in_order(
+async def test_pipelined_and_kept_alive_answers_stay_whole_and_in_order(
     settings: Settings, runtime: Runtime
 ) -> None:
-    """Each answer's head and body leave in one write (``cli/coalescing.py``): two
-    requests pipelined in one packet, then a third on the same connection, get
-    three whole answers in order."""
+    """With each answer's writes held and sent together (``cli/coalescing.py``), two
+    requests pipelined in one packet, then a third on the same connection, still
+    get three whole answers in order."""
     async with running(settings, runtime, serving.ServerLimits()) as port:
         reader, writer = await _connect(port)
         writer.write(_head("GET", "/health/live") + _head("GET", "/v1/nothing-here"))

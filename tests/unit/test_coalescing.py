@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from refund_registry.cli.coalescing import CoalescingTransport
+from refund_registry.cli import serving
+from refund_registry.cli.coalescing import HOLD_AT_MOST, CoalescingHttpTools, CoalescingTransport
 
 
 class Recording:
@@ -27,6 +30,13 @@ class Recording:
 
     def close(self) -> None:
         self.calls.append(("close", None))
+        self.closing = True
+
+    def write_eof(self) -> None:
+        self.calls.append(("write_eof", None))
+
+    def abort(self) -> None:
+        self.calls.append(("abort", None))
         self.closing = True
 
     def is_closing(self) -> bool:
@@ -79,6 +89,64 @@ async def test_nothing_is_written_to_a_transport_already_closing() -> None:
     sent.closing = True  # the client went away during the tick
     await _tick()
     assert sent.calls == []
+
+
+async def test_a_large_write_is_not_held_nor_copied_and_goes_after_what_is_held() -> None:
+    sent = Recording()
+    transport = CoalescingTransport(sent, asyncio.get_running_loop())  # type: ignore[arg-type]
+    body = b"x" * HOLD_AT_MOST
+    transport.write(b"head")
+    transport.write(body)
+    assert sent.calls == [("write", b"head"), ("write", body)]  # at once, in order
+    assert sent.calls[1][1] == body
+
+
+async def test_what_is_held_is_written_once_it_reaches_the_bound() -> None:
+    sent = Recording()
+    transport = CoalescingTransport(sent, asyncio.get_running_loop())  # type: ignore[arg-type]
+    piece = b"y" * (HOLD_AT_MOST // 4)
+    for _ in range(4):
+        transport.write(piece)
+    assert sent.calls == [("write", piece * 4)]  # before the tick ends
+    transport.write(b"z")
+    await _tick()
+    assert sent.calls == [("write", piece * 4), ("write", b"z")]
+
+
+async def test_writelines_write_eof_and_abort_respect_what_is_held() -> None:
+    sent = Recording()
+    transport = CoalescingTransport(sent, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.writelines([b"a", b"b"])
+    transport.write_eof()
+    assert sent.calls == [("write", b"ab"), ("write_eof", None)]
+    transport.write(b"dropped")
+    transport.abort()  # an abort drops what was not sent, as the socket's transport does
+    await _tick()
+    assert sent.calls == [("write", b"ab"), ("write_eof", None), ("abort", None)]
+
+
+def test_serve_writes_through_the_coalescing_protocol() -> None:
+    assert issubclass(serving.guarded_protocol(serving.ServerLimits()), CoalescingHttpTools)
+
+
+async def test_a_complete_answer_leaves_at_once_in_one_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvicorn calls ``on_response_complete`` from the answer's last ``send``: what is
+    held goes out then, in one write, before uvicorn's own part runs (not a tick later)."""
+    sent = Recording()
+    seen_by_uvicorn: list[list[tuple[str, Any]]] = []
+    monkeypatch.setattr(
+        HttpToolsProtocol,
+        "on_response_complete",
+        lambda self: seen_by_uvicorn.append(sent.calls[:]),
+    )
+    protocol = CoalescingHttpTools.__new__(CoalescingHttpTools)
+    protocol.transport = CoalescingTransport(sent, asyncio.get_running_loop())  # type: ignore[arg-type]
+    protocol.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    protocol.transport.write(b"{}")
+    protocol.on_response_complete()
+    assert seen_by_uvicorn == [[("write", b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")]]
 
 
 async def test_everything_else_is_the_transports_own() -> None:

@@ -50,6 +50,10 @@ class Keyring:
             raise ValueError("a keyring holds one or more 32-byte keys")
         object.__setattr__(self, "_states", tuple(_keyed(k) for k in self.keys))
 
+    def __reduce__(self) -> tuple[type[Keyring], tuple[tuple[bytes, ...]]]:
+        # The hash states cannot be pickled or copied deeply; the keys rebuild them.
+        return (Keyring, (self.keys,))
+
     @property
     def version(self) -> int:
         return len(self.keys)
