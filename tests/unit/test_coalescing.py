@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from refund_registry.cli import serving
 from refund_registry.cli.coalescing import HOLD_AT_MOST, CoalescingHttpTools, CoalescingTransport
@@ -127,26 +125,6 @@ async def test_writelines_write_eof_and_abort_respect_what_is_held() -> None:
 
 def test_serve_writes_through_the_coalescing_protocol() -> None:
     assert issubclass(serving.guarded_protocol(serving.ServerLimits()), CoalescingHttpTools)
-
-
-async def test_a_complete_answer_leaves_at_once_in_one_write(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """uvicorn calls ``on_response_complete`` from the answer's last ``send``: what is
-    held goes out then, in one write, before uvicorn's own part runs (not a tick later)."""
-    sent = Recording()
-    seen_by_uvicorn: list[list[tuple[str, Any]]] = []
-    monkeypatch.setattr(
-        HttpToolsProtocol,
-        "on_response_complete",
-        lambda self: seen_by_uvicorn.append(sent.calls[:]),
-    )
-    protocol = CoalescingHttpTools.__new__(CoalescingHttpTools)
-    protocol.transport = CoalescingTransport(sent, asyncio.get_running_loop())  # type: ignore[arg-type]
-    protocol.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
-    protocol.transport.write(b"{}")
-    protocol.on_response_complete()
-    assert seen_by_uvicorn == [[("write", b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")]]
 
 
 async def test_everything_else_is_the_transports_own() -> None:
