@@ -82,6 +82,14 @@ def test_hash_tags_are_never_empty_and_keep_values_apart(value: str) -> None:
     assert "}" not in inner
 
 
+@given(values, values)
+def test_hash_tags_of_different_values_differ(a: str, b: str) -> None:
+    # Values with and without the escaped characters meet here: "{" against "%7B".
+    assert (hash_tag(a) == hash_tag(b)) == (a == b)
+    assert hash_tag(a + "{") != hash_tag(a + "%7B")
+    assert hash_tag(a + "}") != hash_tag(a + "%7D")
+
+
 def test_every_key_literal_in_the_source_is_tagged_or_builds_tagged_keys() -> None:
     found = literals()
     assert EPOCH_KEY in found

@@ -46,7 +46,9 @@ _ESCAPES: Final = str.maketrans({"%": "%25", "{": "%7B", "}": "%7D"})
 
 def hash_tag(value: str) -> str:
     """``{value}`` with braces escaped: a hash tag that is never empty and never cut short."""
-    return "{" + (value.translate(_ESCAPES) or "%") + "}"
+    if "{" in value or "}" in value or "%" in value:  # rare; translate costs ~2 us
+        value = value.translate(_ESCAPES)
+    return "{" + (value or "%") + "}"
 
 
 def tag_of(key: str) -> str | None:
