@@ -224,7 +224,7 @@ def request_hash(report: ReportInput) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
-    """How long a report counts (docs/privacy.md); never more than five years.
+    """How long a report counts (docs/buyers.md); never more than five years.
 
     ``small_case_limits`` maps a currency to the amount (minor units) below
     which a case is "small"; currencies not listed are never small.

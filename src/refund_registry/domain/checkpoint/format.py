@@ -41,7 +41,7 @@ MAX_NOTE_BYTES = 1 << 20
 """Notes above this size are refused before any parsing, to bound the work."""
 
 MAX_SIGNATURES = 100
-"""Signature lines accepted per note: the spec asks for at least 16; Go's note allows 100."""
+"""Signature lines accepted per note: C2SP signed-note asks for 16 at least; Go allows 100."""
 
 RECEIPT_CONTEXT = b"refund-registry receipt v1\n"
 """Domain-separation prefix of every receipt message; bumped if the layout changes."""

@@ -112,7 +112,7 @@ def open_note(note: str | bytes, verifier: VerifierKey) -> str:
         if len(blob) < 5:
             raise CheckpointError("a signature is too short to hold a key id")
         if name != verifier.name or blob[:4] != verifier.key_id:
-            continue  # another key's signature: the spec says to ignore it
+            continue  # another key's signature: the signed-note spec says to ignore it
         try:
             verifier.public_key.verify(blob[4:], text)
         except InvalidSignature as exc:

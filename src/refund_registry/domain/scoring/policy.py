@@ -50,8 +50,8 @@ def _default_severity() -> Mapping[str, float]:
 
 
 def _default_amount_tiers() -> Mapping[str, tuple[tuple[int, float], ...]]:
-    # Lower bounds in minor units (fen). 500 CNY is also the retention
-    # threshold in the spec (2 years below it, 3 years at or above).
+    # Lower bounds in minor units (fen). 500 CNY is also where retention goes
+    # from 2 years to 3 (RetentionPolicy in domain/reports.py).
     return {
         "CNY": (
             (0, 0.55),
