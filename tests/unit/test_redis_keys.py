@@ -73,7 +73,7 @@ def test_a_replay_claim_key_is_tagged_by_the_token_alone(jti: str) -> None:
 
 
 @given(values)
-def test_hash_tags_are_never_empty_and_keep_values_apart(value: str) -> None:
+def test_hash_tags_are_never_empty_and_never_cut_short(value: str) -> None:
     tag = hash_tag(value)
     inner = tag_of("x:" + tag + ":y")
     assert inner is not None
